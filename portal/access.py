@@ -1,0 +1,186 @@
+"""Who may do what, where: the one capability table and the one check.
+
+A role held on a unit applies to that unit's whole subtree. Everything that decides access (HTML
+views, DRF permissions, the admin, querysets) goes through ``scopes_for``/``scope_q``/``require``.
+An object outside the user's scope is reported as missing (404), never as forbidden, so its
+existence does not leak; an object the user can see but not act on is a 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+from portal.models import Membership, Role
+
+
+class Cap:
+    """Capability names. A capability is what a role lets a user do within its subtree."""
+
+    INVENTORY_VIEW = "inventory.view"
+    INVENTORY_SUBMIT = "inventory.submit"
+    INVENTORY_REVIEW = "inventory.review"
+    TESTING_VIEW = "testing.view"
+    TESTING_RUN = "testing.run"
+    TESTING_MANAGE = "testing.manage"
+    THREATS_VIEW = "threats.view"
+    THREATS_SUSPEND = "threats.suspend"
+    INCIDENTS_VIEW = "incidents.view"
+    INCIDENTS_LOG = "incidents.log"
+    INCIDENTS_MANAGE = "incidents.manage"
+    AUDIT_VIEW = "audit.view"
+    ORG_VIEW = "org.view"
+    ORG_MANAGE = "org.manage"
+    DASHBOARD_VIEW = "dashboard.view"
+
+
+_VIEW_ALL = frozenset(
+    {
+        Cap.INVENTORY_VIEW,
+        Cap.TESTING_VIEW,
+        Cap.THREATS_VIEW,
+        Cap.INCIDENTS_VIEW,
+        Cap.ORG_VIEW,
+        Cap.DASHBOARD_VIEW,
+    }
+)
+
+# The one table. Change access here and nowhere else.
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    Role.CISO: _VIEW_ALL
+    | {
+        Cap.INVENTORY_SUBMIT,
+        Cap.INVENTORY_REVIEW,
+        Cap.TESTING_RUN,
+        Cap.TESTING_MANAGE,
+        Cap.THREATS_SUSPEND,
+        Cap.INCIDENTS_LOG,
+        Cap.INCIDENTS_MANAGE,
+        Cap.AUDIT_VIEW,
+        Cap.ORG_MANAGE,
+    },
+    Role.SECURITY_ENGINEER: _VIEW_ALL
+    | {
+        Cap.INVENTORY_SUBMIT,
+        Cap.INVENTORY_REVIEW,
+        Cap.TESTING_RUN,
+        Cap.TESTING_MANAGE,
+        Cap.THREATS_SUSPEND,
+        Cap.INCIDENTS_LOG,
+    },
+    Role.INCIDENT_RESPONDER: _VIEW_ALL | {Cap.INCIDENTS_LOG, Cap.INCIDENTS_MANAGE},
+    Role.DEVELOPER: _VIEW_ALL - {Cap.DASHBOARD_VIEW} | {Cap.INVENTORY_SUBMIT, Cap.TESTING_RUN},
+    Role.AUDITOR: _VIEW_ALL | {Cap.AUDIT_VIEW},
+    Role.VIEWER: _VIEW_ALL,
+}
+
+ALL_CAPABILITIES: frozenset[str] = frozenset().union(*ROLE_CAPABILITIES.values())
+
+# Roles whose holders must use a second factor before they can do anything else.
+PRIVILEGED_ROLES: frozenset[str] = frozenset({Role.CISO, Role.SECURITY_ENGINEER})
+
+
+class Scoped(Protocol):
+    @property
+    def scope_path_value(self) -> str: ...
+
+
+def _grants(user: Any) -> list[tuple[str, str]]:
+    """(unit path, role) pairs of the user, loaded once per user object (i.e. per request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_portal_grants", None)
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).values_list("org_unit__path", "role"))
+        user._portal_grants = cached
+    return cached
+
+
+def forget_grants(user: Any) -> None:
+    """Drop the per-object cache after a membership change within the same request."""
+    if hasattr(user, "_portal_grants"):
+        del user._portal_grants
+
+
+def _minimal(paths: set[str]) -> list[str]:
+    # A grant on a parent covers its children: keep only the top-most prefixes.
+    out: list[str] = []
+    for path in sorted(paths, key=len):
+        if not any(path.startswith(p) for p in out):
+            out.append(path)
+    return sorted(out)
+
+
+def scopes_for(user: Any, capability: str) -> list[str]:
+    """Path prefixes of the subtrees in which the user holds ``capability``."""
+    if capability not in ALL_CAPABILITIES:
+        raise ValueError(f"Unknown capability {capability!r}")
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return ["/"]
+    return _minimal({path for path, role in _grants(user) if capability in ROLE_CAPABILITIES.get(role, ())})
+
+
+def capabilities_of(user: Any) -> frozenset[str]:
+    """Every capability the user holds somewhere (drives navigation)."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return ALL_CAPABILITIES
+    caps: set[str] = set()
+    for _path, role in _grants(user):
+        caps |= ROLE_CAPABILITIES.get(role, frozenset())
+    return frozenset(caps)
+
+
+def roles_of(user: Any) -> frozenset[str]:
+    return frozenset(role for _path, role in _grants(user))
+
+
+def has_capability(user: Any, capability: str) -> bool:
+    return bool(scopes_for(user, capability))
+
+
+def is_privileged(user: Any) -> bool:
+    return bool(getattr(user, "is_superuser", False)) or bool(roles_of(user) & PRIVILEGED_ROLES)
+
+
+def scope_q(user: Any, capability: str, path_field: str) -> Q:
+    """A filter matching rows whose unit path lies under one of the user's scopes."""
+    prefixes = scopes_for(user, capability)
+    if not prefixes:
+        return Q(pk__in=[])
+    if prefixes == ["/"]:
+        return Q()
+    q = Q()
+    for prefix in prefixes:
+        q |= Q(**{f"{path_field}__startswith": prefix})
+    return q
+
+
+def in_scope(user: Any, capability: str, path: str) -> bool:
+    return any(path.startswith(p) for p in scopes_for(user, capability))
+
+
+def can_see(user: Any, path: str) -> bool:
+    """True if any capability at all reaches ``path``: the line between a 403 and a 404."""
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return True
+    return any(path.startswith(p) for p, _ in _grants(user))
+
+
+def require(user: Any, capability: str, obj: Scoped | None = None) -> None:
+    """Raise unless ``user`` holds ``capability`` over ``obj`` (or anywhere, when obj is None).
+
+    Outside the user's sight: Http404. Visible but not allowed: PermissionDenied.
+    """
+    if obj is None:
+        if not has_capability(user, capability):
+            raise PermissionDenied
+        return
+    path = obj.scope_path_value
+    if in_scope(user, capability, path):
+        return
+    if can_see(user, path):
+        raise PermissionDenied
+    raise Http404

@@ -1,0 +1,170 @@
+"""Account pages: login, second factor (TOTP enrolment, verification, recovery codes) and API tokens."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import devices_for_user, match_token
+from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal import audit, selectors, services
+from portal.audit import Actor
+from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
+
+RECOVERY_CODE_COUNT = 10
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:
+        # django.contrib.auth.login() cycles the session key: no fixation.
+        response = super().form_valid(form)
+        audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
+        return response
+
+
+logout = auth_views.LogoutView.as_view()
+
+
+def _safe_next(request: HttpRequest) -> str:
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
+        return nxt
+    return settings.LOGIN_REDIRECT_URL
+
+
+def _qr_data_uri(url: str) -> str:
+    # Rendered here, never by a third-party service: the secret must not leave the portal.
+    img = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buf = io.BytesIO()
+    img.save(buf)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery")
+    device.token_set.all().delete()
+    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=c.replace("-", "")) for c in codes])
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    return codes
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
+    user = request.user
+    if any(devices_for_user(user, confirmed=True)) and not user.is_verified():
+        return redirect("two_factor_verify")
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    form = OtpCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["code"]):
+            with transaction.atomic():
+                TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).delete()
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                codes = _new_recovery_codes(user)
+                audit.record(actor=Actor.from_request(request), action="user.2fa_enrol", obj=user)
+            otp_login(request, device)
+            return render(
+                request, "account/recovery_codes.html", {"codes": codes, "next": _safe_next(request)}
+            )
+        form.add_error("code", "That code is not valid. Check your device's clock and try again.")
+    secret_b32 = base64.b32encode(device.bin_key).decode()
+    return render(
+        request,
+        "account/two_factor_setup.html",
+        {"form": form, "secret": secret_b32, "qr": _qr_data_uri(device.config_url)},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_verified():
+        return redirect(_safe_next(request))
+    if not any(devices_for_user(user, confirmed=True)):
+        return redirect("two_factor_setup")
+    form = OtpCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = match_token(user, form.cleaned_data["code"])
+        if device is not None:
+            otp_login(request, device)
+            audit.record(
+                actor=Actor.from_request(request),
+                action="user.2fa_verify",
+                obj=user,
+                after={"method": "recovery_code" if isinstance(device, StaticDevice) else "totp"},
+            )
+            return redirect(_safe_next(request))
+        form.add_error("code", "That code is not valid.")
+    return render(request, "account/two_factor_verify.html", {"form": form, "next": _safe_next(request)})
+
+
+@never_cache
+@require_POST
+@login_required
+def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_verified():
+        return redirect("two_factor_verify")
+    with transaction.atomic():
+        codes = _new_recovery_codes(request.user)
+        audit.record(actor=Actor.from_request(request), action="user.2fa_recovery_codes", obj=request.user)
+    return render(
+        request, "account/recovery_codes.html", {"codes": codes, "next": settings.LOGIN_REDIRECT_URL}
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenCreateForm(request.POST or None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        issued = services.api_token_create(
+            actor=Actor.from_request(request),
+            user=request.user,
+            name=form.cleaned_data["name"],
+            days=form.cleaned_data["days"],
+        )
+        form = ApiTokenCreateForm()
+    tokens = selectors.api_tokens_of(request.user)
+    return render(request, "account/api_tokens.html", {"form": form, "tokens": tokens, "issued": issued})
+
+
+@require_POST
+@login_required
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    # Tokens are personal: someone else's token is simply not found.
+    token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
+    services.api_token_revoke(actor=Actor.from_request(request), token=token)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("api_tokens")

@@ -1,0 +1,23 @@
+"""The Celery app, configured from Django settings (CELERY_* names)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# The beat schedule lives in code so every deployment runs the same one (exactly one beat process).
+app.conf.beat_schedule = {
+    "portal-heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 60.0},
+    "portal-verify-audit-chain": {
+        "task": "portal.tasks.verify_audit_chain",
+        "schedule": crontab(minute=17, hour=3),
+    },
+}

@@ -1,0 +1,246 @@
+"""The org chart, who holds which role where, personal API tokens and the audit trail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class Role(models.TextChoices):
+    CISO = "ciso", "CISO"
+    SECURITY_ENGINEER = "security_engineer", "Security engineer"
+    INCIDENT_RESPONDER = "incident_responder", "Incident responder"
+    DEVELOPER = "developer", "Developer (API owner)"
+    AUDITOR = "auditor", "Auditor"
+    VIEWER = "viewer", "Viewer"
+
+
+class ScopedQuerySet(models.QuerySet):
+    """A queryset that can be narrowed to what a user may see under one capability.
+
+    ``scope_path`` names the field holding the owning unit's materialized path (through a join when
+    needed), so scoping is a handful of indexed prefix comparisons, never a per-row subquery.
+    """
+
+    scope_path: str = "org_unit__path"
+
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser, capability: str) -> ScopedQuerySet:
+        from portal.access import scope_q
+
+        return self.filter(scope_q(user, capability, self.scope_path))
+
+
+class OrgUnitQuerySet(ScopedQuerySet):
+    scope_path = "path"
+
+    def subtree_of(self, unit: OrgUnit) -> OrgUnitQuerySet:
+        return self.filter(path__startswith=unit.path)
+
+
+slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", "Use lowercase letters, digits and hyphens.")
+
+
+class OrgUnit(models.Model):
+    """One node of the company's org chart (company, division, department, team, office…).
+
+    ``path`` is the chain of ids from the root, e.g. ``/1/4/9/``: "this unit and all below" is one
+    indexed prefix query. It is maintained by ``portal.services.org_unit_*`` only.
+    """
+
+    class Kind(models.TextChoices):
+        COMPANY = "company", "Company"
+        DIVISION = "division", "Division"
+        DEPARTMENT = "department", "Department"
+        TEAM = "team", "Team"
+        OFFICE = "office", "Office"
+        UNIT = "unit", "Unit"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.UNIT)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    path = models.CharField(max_length=1024, editable=False, db_index=False)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = OrgUnitQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path"]
+        indexes = [
+            # varchar_pattern_ops lets PostgreSQL use the index for LIKE 'prefix%' in any collation.
+            models.Index(fields=["path"], name="orgunit_path_idx", opclasses=["varchar_pattern_ops"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["path"], name="orgunit_path_unique"),
+            models.CheckConstraint(condition=~models.Q(parent=models.F("id")), name="orgunit_not_own_parent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope_path_value(self) -> str:
+        return self.path
+
+    def ancestor_ids(self) -> list[int]:
+        return [int(p) for p in self.path.strip("/").split("/") if p]
+
+
+class Membership(models.Model):
+    """A user holds a role on a unit; the role applies to the unit's whole subtree."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    org_unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["org_unit__path", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "org_unit", "role"], name="membership_unique"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} @ {self.org_unit}"
+
+    @property
+    def scope_path_value(self) -> str:
+        return self.org_unit.path
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(models.Model):
+    """A personal token for CI. Only its SHA-256 is stored; the secret is shown once at creation.
+
+    The token acts with its owner's capabilities as they are at the time of each request, so
+    removing a membership narrows every token of that user at once.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="token_expires_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditEventQuerySet(ScopedQuerySet):
+    scope_path = "org_path"
+
+    def update(self, **kwargs):  # noqa: ANN003
+        raise ValidationError("Audit events are append-only.")
+
+    def delete(self):
+        raise ValidationError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One recorded change. Append-only and hash-chained (see ``portal.audit``).
+
+    Nothing here is a foreign key: deleting a user or a unit must never need to touch audit rows,
+    so the actor and unit are kept as ids plus a readable label, and the unit's path as it was.
+    """
+
+    at = models.DateTimeField(default=timezone.now, editable=False)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=100)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_label = models.CharField(max_length=300, blank=True)
+    org_unit_id = models.BigIntegerField(null=True, blank=True)
+    org_path = models.CharField(max_length=1024, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["at"], name="audit_at_idx"),
+            models.Index(fields=["org_path"], name="audit_path_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["action", "-id"], name="audit_action_idx"),
+            models.Index(fields=["actor_id", "-id"], name="audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        if self.pk is not None:
+            raise ValidationError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        raise ValidationError("Audit events are append-only.")
+
+    @property
+    def scope_path_value(self) -> str:
+        return self.org_path
+
+
+class AuditChainHead(models.Model):
+    """The single row that serializes appends: writers lock it, so the chain never forks."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_singleton")]
+
+    def __str__(self) -> str:
+        return f"audit chain head: {self.count} events, last #{self.last_event_id}"
+
+
+class Heartbeat(models.Model):
+    """Last time a background component proved it is alive (shown on /healthz)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"

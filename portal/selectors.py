@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from portal.access import Cap
+from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
+
+
+def org_units_visible(user: Any) -> list[OrgUnit]:
+    return list(OrgUnit.objects.visible_to(user, Cap.ORG_VIEW).order_by("path"))
+
+
+def memberships_visible(user: Any):  # noqa: ANN201
+    return Membership.objects.visible_to(user, Cap.ORG_VIEW).select_related("user", "org_unit")
+
+
+def audit_events_visible(user: Any):  # noqa: ANN201
+    return AuditEvent.objects.visible_to(user, Cap.AUDIT_VIEW).order_by("-id")
+
+
+def api_tokens_of(user: Any):  # noqa: ANN201
+    return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+def memberships_of(user: Any) -> list[Membership]:
+    return list(Membership.objects.filter(user=user).select_related("org_unit").order_by("org_unit__path"))

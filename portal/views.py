@@ -1,0 +1,125 @@
+"""Portal pages: home per role, org chart, audit log, health and the generic error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from portal import selectors
+from portal.access import Cap, capabilities_of, require, roles_of
+from portal.forms import AuditFilterForm
+from portal.models import Heartbeat
+
+log = logging.getLogger(__name__)
+
+AUDIT_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    roles = roles_of(request.user)
+    ctx = {
+        "roles": sorted(roles),
+        "memberships": selectors.memberships_of(request.user),
+        "capabilities": sorted(capabilities_of(request.user)),
+    }
+    return render(request, "portal/home.html", ctx)
+
+
+@require_GET
+@login_required
+def org_chart(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.ORG_VIEW)
+    units = selectors.org_units_visible(request.user)
+    return render(request, "portal/org_chart.html", {"units": units})
+
+
+@require_GET
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.AUDIT_VIEW)
+    form = AuditFilterForm(request.GET or None)
+    qs = selectors.audit_events_visible(request.user)
+    if form.is_bound and form.is_valid():
+        qs = form.apply(qs)
+    # Keyset pagination: "older than id N", so page 10,000 costs what page 1 costs.
+    events = list(qs[: AUDIT_PAGE_SIZE + 1])
+    has_more = len(events) > AUDIT_PAGE_SIZE
+    events = events[:AUDIT_PAGE_SIZE]
+    next_query = None
+    if has_more:
+        params = request.GET.copy()
+        params["before"] = events[-1].pk
+        next_query = params.urlencode()
+    template = "portal/_audit_rows.html" if request.htmx else "portal/audit_log.html"
+    return render(request, template, {"form": form, "events": events, "next_query": next_query})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Reachability of the database and the broker, as JSON with no secrets in it."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:
+        log.exception("healthz: database unreachable")
+        checks["database"] = "unreachable"
+    try:
+        from portal.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        checks["broker"] = "ok"
+    except Exception:
+        log.exception("healthz: broker unreachable")
+        checks["broker"] = "unreachable"
+    ok = all(v == "ok" for v in checks.values())
+    body: dict[str, object] = {"status": "ok" if ok else "degraded", **checks}
+    if checks["database"] == "ok":
+        beat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
+        body["worker_last_seen"] = beat.isoformat() if beat else None
+    return JsonResponse(body, status=200 if ok else 503)
+
+
+def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        from portal.api_errors import error_body
+
+        codes = {400: "bad_request", 403: "permission_denied", 404: "not_found", 500: "server_error"}
+        return JsonResponse(error_body(request, codes[status], message), status=status)
+    return render(
+        request, "error.html", {"status": status, "title": title, "message": message}, status=status
+    )
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "Bad request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "Not allowed", "You are not allowed to do this.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "Not found", "There is nothing here, or you cannot see it.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "Server error", "Something went wrong on our side.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    log.warning("CSRF failure: %s", reason)
+    return _error(
+        request, 403, "Not allowed", "Your form expired or came from elsewhere. Reload and try again."
+    )

@@ -1,0 +1,107 @@
+"""Personas and the org chart every test can lean on.
+
+The tree (the matrix tests rely on its shape):
+
+    root (company)
+    ├── division (division)           ← "parent" of dept
+    │   └── dept (department)         ← "parent unit" of team
+    │       ├── team   (team)         ← "own unit"
+    │       └── sibling (team)        ← "sibling unit"
+    └── other-division (division)
+        └── other-team (team)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.access import PRIVILEGED_ROLES
+from portal.models import OrgUnit, Role
+from tests.factories import TEST_PASSWORD, UserFactory, grant, make_unit
+
+
+@dataclass
+class Org:
+    root: OrgUnit
+    division: OrgUnit
+    dept: OrgUnit
+    team: OrgUnit
+    sibling: OrgUnit
+    other_division: OrgUnit
+    other_team: OrgUnit
+
+
+@pytest.fixture
+def org(db) -> Org:  # noqa: ANN001
+    root = make_unit("root", None, OrgUnit.Kind.COMPANY)
+    division = make_unit("division", root, OrgUnit.Kind.DIVISION)
+    dept = make_unit("dept", division, OrgUnit.Kind.DEPARTMENT)
+    team = make_unit("team", dept, OrgUnit.Kind.TEAM)
+    sibling = make_unit("sibling", dept, OrgUnit.Kind.TEAM)
+    other_division = make_unit("other-division", root, OrgUnit.Kind.DIVISION)
+    other_team = make_unit("other-team", other_division, OrgUnit.Kind.TEAM)
+    return Org(root, division, dept, team, sibling, other_division, other_team)
+
+
+def verified_login(client: Client, user) -> Client:  # noqa: ANN001
+    """Log in through the session and, for users who need it, mark the second factor as proved."""
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None and any(m.role in PRIVILEGED_ROLES for m in user.memberships.all()):
+        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+    if device is not None:
+        session = client.session
+        session["otp_device_id"] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def make_member(db):  # noqa: ANN001, ANN201
+    """make_member(role, unit, username=None) → a user holding ``role`` on ``unit``."""
+
+    def _make(role: str, unit: OrgUnit, username: str | None = None):  # noqa: ANN202
+        user = UserFactory(username=username or f"{role}-{unit.slug}")
+        grant(user, unit, role)
+        return user
+
+    return _make
+
+
+@pytest.fixture
+def login():  # noqa: ANN201
+    """login(user) → a test Client logged in as user, second factor proved where needed."""
+
+    def _login(user) -> Client:  # noqa: ANN001
+        return verified_login(Client(), user)
+
+    return _login
+
+
+# Fixed personas (healthchecks style): alice is a developer on team, bob a viewer on team,
+# charlie a developer on the sibling team (an outsider to team's objects), ciso on the root.
+@pytest.fixture
+def alice(org, make_member):  # noqa: ANN001, ANN201
+    return make_member(Role.DEVELOPER, org.team, "alice")
+
+
+@pytest.fixture
+def bob(org, make_member):  # noqa: ANN001, ANN201
+    return make_member(Role.VIEWER, org.team, "bob")
+
+
+@pytest.fixture
+def charlie(org, make_member):  # noqa: ANN001, ANN201
+    return make_member(Role.DEVELOPER, org.sibling, "charlie")
+
+
+@pytest.fixture
+def ciso(org, make_member):  # noqa: ANN001, ANN201
+    return make_member(Role.CISO, org.root, "carla")
+
+
+__all__ = ["TEST_PASSWORD"]
