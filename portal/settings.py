@@ -7,6 +7,7 @@ and turns on every transport-security setting so ``check --deploy --fail-level W
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -121,7 +122,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # A file (not :memory:) so threads in tests share it; per process so parallel runs don't collide.
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
 else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
