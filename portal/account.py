@@ -14,7 +14,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -26,6 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import audit, selectors, services
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
+from portal.middleware import session_start
 
 RECOVERY_CODE_COUNT = 10
 
@@ -38,18 +39,28 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form: LoginForm) -> HttpResponse:
         # django.contrib.auth.login() cycles the session key: no fixation.
         response = super().form_valid(form)
+        session_start(self.request)
         audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
         return response
 
 
-logout = auth_views.LogoutView.as_view()
+class LogoutView(auth_views.LogoutView):
+    # POST only (Django's LogoutView refuses GET), and reachable before the second factor is proved.
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+        if request.user.is_authenticated:
+            audit.record(actor=Actor.from_request(request), action="user.logout", obj=request.user)
+        return super().post(request, *args, **kwargs)
+
+
+logout = LogoutView.as_view()
 
 
 def _safe_next(request: HttpRequest) -> str:
     nxt = request.POST.get("next") or request.GET.get("next") or ""
     if nxt and url_has_allowed_host_and_scheme(nxt, {request.get_host()}, require_https=request.is_secure()):
         return nxt
-    return settings.LOGIN_REDIRECT_URL
+    return resolve_url(settings.LOGIN_REDIRECT_URL)  # a URL, not a view name: it is also used in an href
 
 
 def _qr_data_uri(url: str) -> str:
@@ -138,7 +149,9 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
         codes = _new_recovery_codes(request.user)
         audit.record(actor=Actor.from_request(request), action="user.2fa_recovery_codes", obj=request.user)
     return render(
-        request, "account/recovery_codes.html", {"codes": codes, "next": settings.LOGIN_REDIRECT_URL}
+        request,
+        "account/recovery_codes.html",
+        {"codes": codes, "next": resolve_url(settings.LOGIN_REDIRECT_URL)},
     )
 
 

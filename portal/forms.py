@@ -14,8 +14,9 @@ class LoginForm(AuthenticationForm):
 
 
 class OtpCodeForm(forms.Form):
+    # Long enough for a recovery code as displayed ("1a2b3c4d-5e6f7a8b", 17 characters) plus spaces.
     code = forms.CharField(
-        max_length=16,
+        max_length=32,
         min_length=6,
         strip=True,
         widget=forms.TextInput(

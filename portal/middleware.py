@@ -9,11 +9,15 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal.access import is_privileged
+from portal.api_errors import error_body
 from portal.request_context import current_request_id as _request_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -42,8 +46,35 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+IDLE_KEY = "_seen_at"
+STARTED_KEY = "_started_at"
+
+
+def session_start(request: HttpRequest) -> None:
+    """Stamp a freshly logged-in session; the absolute timeout counts from here."""
+    now = int(time.time())
+    request.session[STARTED_KEY] = now
+    request.session[IDLE_KEY] = now
+
+
+def _login_again(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        response = JsonResponse(error_body(request, "not_authenticated", "Session expired."), status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    login_url = redirect_to_login(request.get_full_path()).url
+    if request.headers.get("HX-Request") == "true":
+        # An htmx swap would follow a 302 and paste the login page into a fragment.
+        return HttpResponseClientRedirect(login_url)
+    return redirect(login_url)
+
+
 class SessionTimeoutMiddleware:
-    """Log out a session idle for SESSION_IDLE_SECONDS; SESSION_COOKIE_AGE bounds it absolutely."""
+    """Log out a session idle for SESSION_IDLE_SECONDS, or older than SESSION_COOKIE_AGE since login.
+
+    The cookie's own expiry is refreshed whenever the session is saved, so the absolute limit is
+    enforced here from the login time kept in the session, not by the cookie.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -51,25 +82,14 @@ class SessionTimeoutMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated and "_auth_user_id" in request.session:
             now = int(time.time())
-            seen = request.session.get("_seen_at", now)
-            started = request.session.setdefault("_started_at", now)
+            seen = request.session.get(IDLE_KEY, now)
+            started = request.session.setdefault(STARTED_KEY, now)
             if now - seen > settings.SESSION_IDLE_SECONDS or now - started > settings.SESSION_COOKIE_AGE:
                 logout(request)
-                if _is_api(request):
-                    return JsonResponse(
-                        {
-                            "error": {
-                                "code": "not_authenticated",
-                                "message": "Session expired.",
-                                "request_id": request.request_id,
-                            }
-                        },
-                        status=401,
-                    )
-                return redirect(f"{reverse('login')}?next={request.path}")
+                return _login_again(request)
             # Write at most once a minute: no session save on every request.
-            if now - seen >= 60 or "_seen_at" not in request.session:
-                request.session["_seen_at"] = now
+            if now - seen >= 60 or IDLE_KEY not in request.session:
+                request.session[IDLE_KEY] = now
         return self.get_response(request)
 
 
@@ -109,19 +129,15 @@ class SecondFactorRequiredMiddleware:
         ):
             if _is_api(request):
                 return JsonResponse(
-                    {
-                        "error": {
-                            "code": "second_factor_required",
-                            "message": "Second factor required.",
-                            "request_id": request.request_id,
-                        }
-                    },
-                    status=403,
+                    error_body(request, "second_factor_required", "Second factor required."), status=403
                 )
             from django_otp import devices_for_user
 
-            target = (
+            target = reverse(
                 "two_factor_verify" if any(devices_for_user(user, confirmed=True)) else "two_factor_setup"
             )
-            return redirect(reverse(target))
+            if request.method == "GET":
+                # Come back here afterwards (the views only follow local URLs).
+                target += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(target)
         return self.get_response(request)

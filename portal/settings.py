@@ -219,6 +219,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -228,7 +230,7 @@ REST_FRAMEWORK = {
     ],
     # Deny by default: a view that names no capability is refused (portal.permissions).
     "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
+        "portal.authentication.IsAuthenticated",  # DRF's, but throttles anonymous callers first
         "portal.permissions.HasCapability",
     ],
     "DEFAULT_PAGINATION_CLASS": "portal.pagination.CappedPageNumberPagination",
@@ -255,7 +257,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Inventory, testing, threat prevention and incident response for the company's APIs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["portal.authentication.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -284,12 +286,15 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_HARD_TIME_LIMIT", default=360)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange bindings; kombu's default is "control" relative to the working directory, so a
+        # worker and a web process started from different folders would not route to each other.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
     # The filesystem transport has no broadcast exchange for remote control.
@@ -324,7 +329,13 @@ LOGGING = {
     },
 }
 
+# --- Inventory ------------------------------------------------------------------------------------
+# An API whose owners have not re-confirmed its record for this many days is flagged as stale.
+INVENTORY_STALE_DAYS = env.int("INVENTORY_STALE_DAYS", default=180)
+
 # --- Uploads --------------------------------------------------------------------------------------
 PORTAL_UPLOAD_MAX_BYTES = env.int("PORTAL_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Logs read from disk by `manage.py discover_from_logs` are streamed, so they may be far larger.
+PORTAL_DISCOVERY_LOG_MAX_BYTES = env.int("PORTAL_DISCOVERY_LOG_MAX_BYTES", default=50 * 1024**3)

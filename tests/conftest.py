@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -33,6 +34,28 @@ class Org:
     sibling: OrgUnit
     other_division: OrgUnit
     other_team: OrgUnit
+
+
+FAST_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings, request):  # noqa: ANN001, ANN202
+    """Argon2 costs ~100 ms a hash by design; tests create hundreds of users. Tests that are about
+    hashing itself opt out with @pytest.mark.real_hashing."""
+    if "real_hashing" not in request.keywords:
+        settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():  # noqa: ANN202
+    """Throttle counters live in the cache: one test's calls must not spend the next test's budget."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

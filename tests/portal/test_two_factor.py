@@ -1,0 +1,251 @@
+"""The second factor: who is forced through it, enrolment, verification and recovery codes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from portal.models import AuditEvent, Role
+
+SETUP = "/accounts/2fa/setup/"
+VERIFY = "/accounts/2fa/verify/"
+PAGES = ["/", "/audit/", "/org/", "/accounts/tokens/"]
+
+
+def _code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
+
+
+def _session_client(user) -> Client:  # noqa: ANN001
+    """Logged in with the password only: the second factor not yet proved."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _enrol(client: Client) -> tuple[TOTPDevice, list[str]]:
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(confirmed=False)
+    r = client.post(SETUP, {"code": _code(device)})
+    assert r.status_code == 200
+    return device, re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", r.content.decode())
+
+
+@pytest.fixture
+def engineer(org, make_member):  # noqa: ANN001, ANN201
+    return make_member(Role.SECURITY_ENGINEER, org.root, "sam")
+
+
+@pytest.fixture
+def enrolled(ciso) -> tuple[TOTPDevice, list[str]]:  # noqa: ANN001
+    """carla with a confirmed authenticator and recovery codes, in a session that is not verified."""
+    return _enrol(_session_client(ciso))
+
+
+@pytest.mark.parametrize("persona", ["ciso", "engineer"])
+@pytest.mark.parametrize("path", PAGES)
+def test_it_sends_a_privileged_user_without_a_device_to_setup(request, persona, path):
+    client = _session_client(request.getfixturevalue(persona))
+    r = client.get(path)
+    assert r.status_code == 302
+    assert r.url.startswith(SETUP)
+
+
+@pytest.mark.parametrize("persona", ["ciso", "engineer"])
+def test_it_refuses_the_api_to_a_privileged_session_without_second_factor(request, persona):
+    client = _session_client(request.getfixturevalue(persona))
+    r = client.get("/api/v1/me/")
+    assert r.status_code == 403
+    assert r.json() == {
+        "error": {
+            "code": "second_factor_required",
+            "message": "Second factor required.",
+            "request_id": r["X-Request-ID"],
+        }
+    }
+
+
+def test_it_keeps_the_requested_page_for_after_setup(ciso):
+    r = _session_client(ciso).get("/audit/?action=user")
+    assert r.url == SETUP + "?next=%2Faudit%2F%3Faction%3Duser"
+
+
+def test_it_renders_a_local_qr_code_and_the_key(ciso):
+    r = _session_client(ciso).get(SETUP)
+    assert r.status_code == 200
+    page = r.content.decode()
+    device = TOTPDevice.objects.get(user=ciso, confirmed=False)
+    assert re.search(r'<img class="qr-code[^"]*" src="data:image/svg\+xml;base64,[A-Za-z0-9+/=]+"', page)
+    key = re.search(r'<span class="secret">([A-Z2-7=]+)</span>', page).group(1)
+    assert key.rstrip("=") in device.config_url
+    # Nothing in the page may send the secret (or anything else) to a third party.
+    assert "http://" not in page
+    assert "https://" not in page
+    assert "otpauth://" not in page  # only inside the encoded image
+
+
+def test_it_enrols_with_a_correct_code_and_shows_recovery_codes_once(ciso):
+    client = _session_client(ciso)
+    device, codes = _enrol(client)
+
+    device.refresh_from_db()
+    assert device.confirmed
+    assert len(codes) == 10
+    assert len(set(codes)) == 10
+    assert StaticToken.objects.filter(device__user=ciso).count() == 10
+    assert AuditEvent.objects.filter(action="user.2fa_enrol", object_id=str(ciso.pk)).exists()
+
+    # The session is now verified: every page opens, and the codes are never shown again.
+    for path in PAGES:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert codes[0] not in r.content.decode()
+    assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_it_does_not_enrol_with_a_wrong_code(ciso):
+    client = _session_client(ciso)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=ciso)
+    wrong = f"{(int(_code(device)) + 1) % 10**6:06d}"
+
+    r = client.post(SETUP, {"code": wrong})
+
+    assert r.status_code == 200
+    assert "That code is not valid" in r.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    assert not StaticToken.objects.filter(device__user=ciso).exists()
+    assert client.get("/").url.startswith(SETUP)
+
+
+def test_it_sends_an_enrolled_but_unverified_session_to_verify(ciso, enrolled):
+    client = _session_client(ciso)
+    for path in [*PAGES, SETUP]:
+        r = client.get(path)
+        assert r.status_code == 302
+        assert r.url.startswith(VERIFY)
+    assert client.get("/api/v1/me/").status_code == 403
+
+
+def test_it_verifies_with_a_totp_code(ciso, enrolled):
+    device, _ = enrolled
+    device.last_t = -1  # the enrolment code's time step is spent; allow the current one again
+    device.save(update_fields=["last_t"])
+    client = _session_client(ciso)
+
+    r = client.post(VERIFY + "?next=/org/", {"code": _code(device)})
+
+    assert r.status_code == 302
+    assert r.url == "/org/"
+    assert client.get("/audit/").status_code == 200
+    assert AuditEvent.objects.filter(action="user.2fa_verify", after={"method": "totp"}).exists()
+
+
+def test_it_refuses_a_replayed_totp_code(ciso, enrolled):
+    device, _ = enrolled
+    # The code used at enrolment is in the same time step: it must not open a second session.
+    r = _session_client(ciso).post(VERIFY, {"code": _code(device)})
+    assert r.status_code == 200
+    assert "That code is not valid." in r.content.decode()
+
+
+def test_it_verifies_with_a_recovery_code_once_only(ciso, enrolled):
+    _, codes = enrolled
+    client = _session_client(ciso)
+
+    r = client.post(VERIFY, {"code": codes[3]})  # as displayed, with the dash
+
+    assert r.status_code == 302
+    assert client.get("/").status_code == 200
+    assert StaticToken.objects.filter(device__user=ciso).count() == 9
+
+    again = _session_client(ciso)
+    r = again.post(VERIFY, {"code": codes[3]})
+    assert r.status_code == 200
+    assert again.get("/").url.startswith(VERIFY)
+
+
+def test_it_slows_down_guessing_after_a_wrong_code(ciso, enrolled):
+    _, codes = enrolled
+    client = _session_client(ciso)
+    assert client.post(VERIFY, {"code": "00000000-00000000"}).status_code == 200
+    # Right away even a good code is refused: each failure doubles the wait (django-otp throttling).
+    assert client.post(VERIFY, {"code": codes[0]}).status_code == 200
+    assert client.get("/").url.startswith(VERIFY)
+
+
+def test_it_does_not_follow_an_offsite_next_after_verify(ciso, enrolled):
+    _, codes = enrolled
+    r = _session_client(ciso).post(VERIFY + "?next=https://evil.example/", {"code": codes[0]})
+    assert r.url == "/"
+
+
+def test_it_does_not_force_a_developer_without_a_device(alice):
+    client = _session_client(alice)
+    for path in ["/", "/org/", "/accounts/tokens/"]:
+        assert client.get(path).status_code == 200, path
+    assert client.get("/api/v1/me/").status_code == 200
+
+
+def test_it_makes_a_developer_who_enrolled_verify_too(alice):
+    _enrol(_session_client(alice))
+
+    client = _session_client(alice)
+    r = client.get("/")
+    assert r.status_code == 302
+    assert r.url.startswith(VERIFY)
+    assert client.get("/api/v1/me/").status_code == 403
+
+
+def test_it_lets_an_unverified_user_log_out(ciso):
+    client = _session_client(ciso)
+    r = client.post("/accounts/logout/")
+    assert r.status_code == 302
+    assert r.url == "/accounts/login/"
+    assert "_auth_user_id" not in client.session
+
+
+def test_it_regenerates_recovery_codes_and_invalidates_the_old_ones(ciso, enrolled):
+    _, old_codes = enrolled
+    client = _session_client(ciso)
+    assert client.post(VERIFY, {"code": old_codes[0]}).status_code == 302
+
+    r = client.post("/accounts/2fa/recovery-codes/")
+
+    assert r.status_code == 200
+    new_codes = re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", r.content.decode())
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
+    assert 'href="/"' in r.content.decode()
+
+    stale = _session_client(ciso)
+    assert stale.post(VERIFY, {"code": old_codes[1]}).status_code == 200
+    assert stale.get("/").url.startswith(VERIFY)
+    StaticDevice.objects.get(user=ciso).throttle_reset()  # the failure above delays the next try
+    fresh = _session_client(ciso)
+    assert fresh.post(VERIFY, {"code": new_codes[1]}).status_code == 302
+
+
+def test_it_requires_post_and_a_verified_session_to_regenerate_codes(ciso, enrolled):
+    _, codes = enrolled
+    client = _session_client(ciso)
+    r = client.post("/accounts/2fa/recovery-codes/")
+    assert r.status_code == 302
+    assert r.url.startswith(VERIFY)
+    assert StaticToken.objects.filter(device__user=ciso, token=codes[0].replace("-", "")).exists()
+
+    client.post(VERIFY, {"code": codes[0]})
+    assert client.get("/accounts/2fa/recovery-codes/").status_code == 405
+
+
+def test_it_requires_login_for_the_second_factor_pages(db):
+    for path in [SETUP, VERIFY]:
+        r = Client().get(path)
+        assert r.status_code == 302
+        assert r.url.startswith("/accounts/login/")
