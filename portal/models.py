@@ -164,6 +164,17 @@ class ApiToken(models.Model):
 class AuditEventQuerySet(ScopedQuerySet):
     scope_path = "org_path"
 
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser, capability: str) -> ScopedQuerySet:
+        """Events in the user's subtrees; events tied to no unit (logins, tokens, accounts) concern
+        the whole company, so only holders of ``capability`` on a root unit see those."""
+        from portal.access import scope_q, scopes_for
+
+        prefixes = scopes_for(user, capability)
+        q = scope_q(user, capability, self.scope_path)
+        if "/" not in prefixes and any(p.count("/") == 2 for p in prefixes):  # a root's path is "/<id>/"
+            q |= models.Q(org_path="")
+        return self.filter(q)
+
     def update(self, **kwargs):  # noqa: ANN003
         raise ValidationError("Audit events are append-only.")
 
@@ -197,7 +208,13 @@ class AuditEvent(models.Model):
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        # Django's base manager (used by save() and related lookups) must refuse writes too.
+        base_manager_name = "objects"
         ordering = ["-id"]
+        constraints = [
+            # Two events claiming the same predecessor would be a fork; the database refuses it.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_prev_hash_unique"),
+        ]
         indexes = [
             models.Index(fields=["at"], name="audit_at_idx"),
             models.Index(fields=["org_path"], name="audit_path_idx", opclasses=["varchar_pattern_ops"]),

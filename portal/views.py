@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -47,7 +48,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.AUDIT_VIEW)
     form = AuditFilterForm(request.GET or None)
     qs = selectors.audit_events_visible(request.user)
-    if form.is_bound and form.is_valid():
+    if form.is_bound:
+        # Apply the filters that are valid (cleaned_data holds only those); the page says the
+        # others were ignored. Dropping every filter over one typo would show an auditor events
+        # they did not ask for, and would jump a paged view back to the newest events.
+        form.is_valid()
         qs = form.apply(qs)
     # Keyset pagination: "older than id N", so page 10,000 costs what page 1 costs.
     events = list(qs[: AUDIT_PAGE_SIZE + 1])
@@ -58,8 +63,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         params = request.GET.copy()
         params["before"] = events[-1].pk
         next_query = params.urlencode()
-    template = "portal/_audit_rows.html" if request.htmx else "portal/audit_log.html"
-    return render(request, template, {"form": form, "events": events, "next_query": next_query})
+    # A history restore (back button after a swap) needs the whole page, not the rows.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "portal/_audit_rows.html" if partial else "portal/audit_log.html"
+    response = render(request, template, {"form": form, "events": events, "next_query": next_query})
+    # The same URL answers with a page or with rows: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @never_cache
