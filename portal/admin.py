@@ -5,11 +5,15 @@ The admin writes through the same services as the rest of the portal, so every c
 
 from __future__ import annotations
 
+from functools import update_wrapper
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from portal import services
 from portal.access import Cap, has_capability, in_scope
@@ -24,6 +28,29 @@ class PortalAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(user.is_active and (user.is_superuser or has_capability(user, Cap.ORG_MANAGE)))
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        inner = super().admin_view(view, cacheable)
+
+        def gate(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            # A signed-in user without org.manage gets a plain 403 (not the admin's own login form),
+            # and an anonymous one goes to the portal's login page, with its lockout, audit and 2FA.
+            if not self.has_permission(request):
+                if request.user.is_authenticated:
+                    raise PermissionDenied
+                return redirect_to_login(request.get_full_path())
+            return inner(request, *args, **kwargs)
+
+        return update_wrapper(gate, inner)
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # One login page for the whole site: the admin's own form would bypass its audit record.
+        index = reverse("admin:index", current_app=self.name)
+        if self.has_permission(request):
+            return HttpResponseRedirect(index)
+        if request.user.is_authenticated:
+            raise PermissionDenied
+        return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or index)
 
 
 portal_admin_site = PortalAdminSite(name="admin")
@@ -56,6 +83,10 @@ class ScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_manage(request, obj)
 
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Django redirects to the index with "doesn't exist"; outside the scope is a 404 everywhere.
+        raise Http404
+
 
 @admin.register(OrgUnit, site=portal_admin_site)
 class OrgUnitAdmin(ScopedAdmin):
@@ -67,17 +98,37 @@ class OrgUnitAdmin(ScopedAdmin):
     actions = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["slug"] if obj is not None else []
+        if obj is None:
+            return []
+        # The unit at the top of the user's reach stays put: moving it would take it out of (or
+        # above) the subtree they manage, and its current parent is not among their choices.
+        if obj.parent is None or not in_scope(request.user, Cap.ORG_MANAGE, obj.parent.path):
+            return ["slug", "parent"]
+        return ["slug"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        parent = form.base_fields.get("parent")
+        if parent is not None and obj is not None:
+            # Not under itself or its own descendants (the service refuses it too, as an error page).
+            parent.queryset = parent.queryset.exclude(path__startswith=obj.path)
+        return form
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "parent":
             kwargs["queryset"] = OrgUnit.objects.visible_to(request.user, Cap.ORG_MANAGE)
+            # A new top-level unit would sit outside everyone's scope but the superuser's.
+            kwargs["required"] = not request.user.is_superuser
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: OrgUnit, form: Any, change: bool) -> None:
         actor = Actor.from_request(request)
-        if obj.parent is not None and not in_scope(request.user, Cap.ORG_MANAGE, obj.parent.path):
-            raise ValidationError("Parent out of scope.")
+        if not change or "parent" in form.changed_data:
+            # The form only offers parents in scope; this guards against a form that forgot to.
+            if obj.parent is None and not request.user.is_superuser:
+                raise PermissionDenied
+            if obj.parent is not None and not in_scope(request.user, Cap.ORG_MANAGE, obj.parent.path):
+                raise PermissionDenied
         if not change:
             created = services.org_unit_create(
                 actor=actor, name=obj.name, slug=obj.slug, parent=obj.parent, kind=obj.kind
@@ -86,7 +137,12 @@ class OrgUnitAdmin(ScopedAdmin):
             return
         if "parent" in form.changed_data:
             services.org_unit_move(actor=actor, unit=obj, new_parent=obj.parent)
-        services.org_unit_update(actor=actor, unit=obj, name=obj.name, kind=obj.kind)
+        if {"name", "kind"} & set(form.changed_data):
+            # The form already wrote the new values onto obj: give the service the stored row so
+            # the audit record's "before" is the real one.
+            stored = OrgUnit.objects.get(pk=obj.pk)
+            updated = services.org_unit_update(actor=actor, unit=stored, name=obj.name, kind=obj.kind)
+            obj.path, obj.depth = updated.path, updated.depth
 
     def delete_model(self, request: HttpRequest, obj: OrgUnit) -> None:
         services.org_unit_delete(actor=Actor.from_request(request), unit=obj)
@@ -115,7 +171,7 @@ class MembershipAdmin(ScopedAdmin):
         if change:
             return
         if not in_scope(request.user, Cap.ORG_MANAGE, obj.org_unit.path):
-            raise ValidationError("Unit out of scope.")
+            raise PermissionDenied
         created = services.membership_grant(
             actor=Actor.from_request(request), user=obj.user, org_unit=obj.org_unit, role=obj.role
         )
