@@ -16,6 +16,10 @@ app.autodiscover_tasks()
 # The beat schedule lives in code so every deployment runs the same one (exactly one beat process).
 app.conf.beat_schedule = {
     "portal-heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 60.0},
+    "inventory-notify-stale-apis": {
+        "task": "inventory.tasks.notify_stale_apis",
+        "schedule": crontab(minute=5, hour=7),
+    },
     "portal-verify-audit-chain": {
         "task": "portal.tasks.verify_audit_chain",
         "schedule": crontab(minute=17, hour=3),

@@ -1,0 +1,97 @@
+"""Production mode: clean under ``check --deploy``, and refuses to start when misconfigured.
+
+Each case runs ``manage.py`` in a fresh process, because settings are read once at import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+# Everything the settings read that the surrounding shell (a developer's, or CI's) might have set.
+INHERITED = {
+    "PORTAL_ENV",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CACHE_URL",
+    "EMAIL_URL",
+    "DEBUG",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_PRELOAD",
+    "BEHIND_TLS_PROXY",
+    "DJANGO_SETTINGS_MODULE",
+}
+
+
+def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+    clean = {k: v for k, v in os.environ.items() if k not in INHERITED}
+    clean.update(PORTAL_VAR_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production(**overrides: str) -> dict[str, str]:
+    env = {
+        "PORTAL_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "portal.example.com",
+        # Never connected to: `check --deploy` does not touch the database.
+        "DATABASE_URL": "postgres://portal:secret@db.invalid:5432/portal",
+        "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+@pytest.mark.slow
+def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN001
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **production())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SECRET_KEY": None}, "SECRET_KEY must be set"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY is too short"),
+        ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS must be set"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
+        ({"DATABASE_URL": None}, "DATABASE_URL must be set"),
+        ({"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}, "SQLite is for development only"),
+        ({"DEBUG": "true"}, "DEBUG must be off"),
+    ],
+    ids=["no-secret-key", "weak-secret-key", "no-hosts", "empty-hosts", "no-database", "sqlite", "debug"],
+)
+def test_production_refuses_to_start_when_misconfigured(tmp_path, overrides, message):  # noqa: ANN001
+    result = manage(tmp_path, "check", **production(**overrides))
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.slow
+def test_production_refuses_an_unknown_mode(tmp_path):  # noqa: ANN001
+    result = manage(tmp_path, "check", PORTAL_ENV="staging")
+    assert result.returncode != 0
+    assert "PORTAL_ENV must be" in result.stderr
+
+
+@pytest.mark.slow
+def test_development_needs_nothing_set(tmp_path):  # noqa: ANN001
+    result = manage(tmp_path, "check")
+    assert result.returncode == 0, result.stderr
