@@ -28,6 +28,8 @@ urlpatterns = [
     path("org/", views.org_chart, name="org_chart"),
     path("audit/", views.audit_log, name="audit_log"),
     path("admin/", portal_admin_site.urls),
+    path("inventory/", include("inventory.urls")),
+    path("api/v1/inventory/", include("inventory.api_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

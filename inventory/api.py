@@ -1,0 +1,324 @@
+"""REST endpoints of the inventory: what CI pipelines call. Thin: every rule lives in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError as DrfValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
+from rest_framework.views import APIView
+
+from inventory import selectors, services
+from inventory.forms import ApiFilterForm
+from inventory.models import Api, DiscoveredEndpoint
+from inventory.serializers import (
+    ApiListSerializer,
+    ApiSerializer,
+    ApiWriteSerializer,
+    ComponentSerializer,
+    DiscoveredSerializer,
+    DismissSerializer,
+    LogUploadSerializer,
+    OperationSerializer,
+    SbomImportSerializer,
+    SpecSerializer,
+    TransitionSerializer,
+    UploadSerializer,
+)
+from portal.access import Cap
+from portal.audit import Actor
+from portal.models import OrgUnit
+
+
+def _api_for(request: Request, slug: str) -> Api:
+    return selectors.api_detail(request.user, slug)
+
+
+class ExpensiveThrottle(ScopedRateThrottle):
+    """Uploads and runs: a tighter per-user rate than ordinary reads."""
+
+    scope_attr = "throttle_scope"
+
+
+class ApiListCreate(generics.ListAPIView):
+    required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+    serializer_class = ApiListSerializer
+
+    def get_queryset(self) -> Any:
+        form = ApiFilterForm(self.request.query_params, user=self.request.user)
+        if not form.is_valid():
+            raise DrfValidationError(form.errors)
+        return selectors.api_list(self.request.user, form.filters())
+
+    @extend_schema(request=ApiWriteSerializer, responses={201: ApiSerializer})
+    def post(self, request: Request) -> Response:
+        data = _validated(ApiWriteSerializer, request.data)
+        unit = _unit(data.pop("org_unit", None))
+        slug = request.data.get("slug", "")
+        if not isinstance(slug, str) or not slug:
+            raise DrfValidationError({"slug": ["This field is required."]})
+        with transaction.atomic():
+            environments = data.pop("environments", None)
+            api = services.api_create(actor=Actor.from_request(request), org_unit=unit, slug=slug, **data)
+            _save_environments(request, api, environments)
+        return Response(ApiSerializer(_api_for(request, api.slug)).data, status=status.HTTP_201_CREATED)
+
+
+def _validated(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _unit(slug: str | None) -> OrgUnit:
+    if not slug:
+        raise DrfValidationError({"org_unit": ["This field is required."]})
+    unit = OrgUnit.objects.filter(slug=slug).first()
+    if unit is None:
+        raise DrfValidationError({"org_unit": ["Unknown unit."]})
+    return unit
+
+
+def _save_environments(request: Request, api: Api, environments: list[dict] | None) -> None:
+    for env in environments or []:
+        services.environment_save(
+            actor=Actor.from_request(request),
+            api=api,
+            name=env["name"],
+            base_urls=env["base_urls"],
+            is_production=env.get("is_production", False),
+        )
+
+
+class ApiDetail(APIView):
+    """GET the record; PUT creates or updates it by slug (idempotent, what CI calls); PATCH updates."""
+
+    required_capability = {
+        "GET": Cap.INVENTORY_VIEW,
+        "PUT": Cap.INVENTORY_SUBMIT,
+        "PATCH": Cap.INVENTORY_SUBMIT,
+    }
+
+    @extend_schema(responses=ApiSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(ApiSerializer(_api_for(request, slug)).data)
+
+    @extend_schema(request=ApiWriteSerializer, responses={200: ApiSerializer, 201: ApiSerializer})
+    def put(self, request: Request, slug: str) -> Response:
+        data = _validated(ApiWriteSerializer, request.data)
+        environments = data.pop("environments", None)
+        existing = Api.objects.filter(slug=slug).select_related("org_unit").first()
+        if existing is not None:
+            # The caller must be able to see it; otherwise it does not exist for them (and the slug is taken).
+            _api_for(request, slug)
+            unit = _unit(data.pop("org_unit", None) or existing.org_unit.slug)
+        else:
+            unit = _unit(data.pop("org_unit", None))
+        with transaction.atomic():
+            api, created = services.api_upsert(
+                actor=Actor.from_request(request), org_unit=unit, slug=slug, **data
+            )
+            _save_environments(request, api, environments)
+        body = ApiSerializer(_api_for(request, api.slug)).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=ApiWriteSerializer, responses=ApiSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(ApiWriteSerializer, request.data, partial=True)
+        data.pop("org_unit", None)
+        environments = data.pop("environments", None)
+        with transaction.atomic():
+            services.api_update(actor=Actor.from_request(request), api=api, **data)
+            _save_environments(request, api, environments)
+        return Response(ApiSerializer(_api_for(request, slug)).data)
+
+
+_TRANSITIONS = {
+    "submit": lambda actor, api, c: services.api_submit(actor=actor, api=api),
+    "approve": lambda actor, api, c: services.api_approve(actor=actor, api=api, comment=c),
+    "request_changes": lambda actor, api, c: services.api_request_changes(actor=actor, api=api, comment=c),
+    "deprecate": lambda actor, api, c: services.api_deprecate(actor=actor, api=api),
+    "retire": lambda actor, api, c: services.api_retire(actor=actor, api=api),
+    "suspend": lambda actor, api, c: services.api_suspend(actor=actor, api=api, reason=c),
+    "reinstate": lambda actor, api, c: services.api_reinstate(actor=actor, api=api, comment=c),
+    "confirm": lambda actor, api, c: services.api_confirm(actor=actor, api=api),
+}
+
+
+def apply_transition(request: Any, api: Api, action: str, comment: str) -> Api:
+    """Shared by the HTML and REST views: the service checks the state and the capability."""
+    return _TRANSITIONS[action](Actor.from_request(request), api, comment)
+
+
+class ApiTransition(APIView):
+    # Viewing is enough to reach the endpoint; the service checks the capability each move needs.
+    required_capability = Cap.INVENTORY_VIEW
+
+    @extend_schema(request=TransitionSerializer, responses=ApiSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(TransitionSerializer, request.data)
+        apply_transition(request, api, data["action"], data["comment"])
+        return Response(ApiSerializer(_api_for(request, slug)).data)
+
+
+class UploadView(APIView):
+    parser_classes = [MultiPartParser]
+    throttle_classes = [UserRateThrottle, ExpensiveThrottle]
+    throttle_scope = "expensive"
+
+
+class SpecUpload(UploadView):
+    required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+
+    @extend_schema(responses=SpecSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        spec = selectors.spec_current(api)
+        if spec is None:
+            return Response({"spec": None, "operations": []})
+        ops = selectors.spec_operations_with_codes(spec)
+        return Response(
+            {"spec": SpecSerializer(spec).data, "operations": OperationSerializer(ops, many=True).data}
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: SpecSerializer, 200: SpecSerializer},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(UploadSerializer, request.data)
+        upload = data["file"]
+        result = services.spec_upload(
+            actor=Actor.from_request(request), api=api, data=_read(upload), filename=upload.name
+        )
+        return Response(
+            SpecSerializer(result.spec).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+def _read(upload: Any) -> bytes:
+    from django.conf import settings
+
+    if upload.size > settings.PORTAL_UPLOAD_MAX_BYTES:
+        raise ValidationError({"file": f"File too large (limit {settings.PORTAL_UPLOAD_MAX_BYTES:,} bytes)."})
+    return upload.read()
+
+
+class ComponentsUpload(UploadView):
+    required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+
+    @extend_schema(responses=ComponentSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        return Response(ComponentSerializer(selectors.api_components(api)[:5000], many=True).data)
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SbomImportSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(UploadSerializer, request.data)
+        upload = data["file"]
+        result = services.components_replace(
+            actor=Actor.from_request(request),
+            api=api,
+            data=_read(upload),
+            filename=upload.name,
+            format=data.get("format"),
+        )
+        body = SbomImportSerializer(result.sbom_import).data
+        body["warnings"] = result.warnings[:100]
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class BlastRadius(APIView):
+    required_capability = Cap.INVENTORY_VIEW
+
+    @extend_schema(
+        responses={200: dict},
+        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        entries = selectors.blast_radius(api)
+        wanted = [e.id for e in entries if e.kind == "api"]
+        visible = set(selectors.apis_visible(request.user).filter(id__in=wanted).values_list("id", flat=True))
+        visible.add(api.pk)
+        # APIs outside the caller's scope are counted, never named (not even as the "via" of another).
+        shown = [
+            {"kind": e.kind, "name": e.name, "depth": e.depth, "via": e.via if e.via_id in visible else None}
+            for e in entries
+            if e.kind == "service" or e.id in visible
+        ]
+        return Response(
+            {"api": api.slug, "affected": shown, "hidden_outside_scope": len(entries) - len(shown)}
+        )
+
+
+class DiscoveredList(generics.ListAPIView):
+    required_capability = Cap.INVENTORY_VIEW
+    serializer_class = DiscoveredSerializer
+
+    def get_queryset(self) -> Any:
+        qs = selectors.discovered_visible(self.request.user)
+        finding = self.request.query_params.get("finding")
+        if finding in DiscoveredEndpoint.Finding.values:
+            qs = qs.filter(finding=finding)
+        state = self.request.query_params.get("state")
+        if state in DiscoveredEndpoint.State.values:
+            qs = qs.filter(state=state)
+        return qs.order_by("-last_seen", "id")
+
+
+class DiscoveredDismiss(APIView):
+    required_capability = Cap.INVENTORY_REVIEW
+
+    @extend_schema(request=DismissSerializer, responses=DiscoveredSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
+        data = _validated(DismissSerializer, request.data)
+        item = services.discovered_dismiss(
+            actor=Actor.from_request(request), item=item, reason=data["reason"]
+        )
+        return Response(DiscoveredSerializer(item).data)
+
+
+class LogUpload(UploadView):
+    required_capability = Cap.INVENTORY_REVIEW
+
+    @extend_schema(request={"multipart/form-data": LogUploadSerializer}, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        from django.conf import settings
+
+        data = _validated(LogUploadSerializer, request.data)
+        upload = data["file"]
+        result = services.discovery_ingest(
+            actor=Actor.from_request(request),
+            chunks=upload.chunks(),
+            filename=upload.name,
+            fmt=data.get("format"),
+            default_host=data.get("host", ""),
+            max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
+        )
+        ingest = result.ingest
+        return Response(
+            {
+                "lines": ingest.lines,
+                "parsed": ingest.parsed,
+                "skipped": ingest.skipped,
+                "skipped_examples": ingest.skipped_examples,
+                "endpoints": ingest.endpoints,
+                "findings": result.findings,
+            },
+            status=status.HTTP_201_CREATED,
+        )

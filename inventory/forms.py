@@ -1,0 +1,270 @@
+"""Validation of what people type. The rules themselves live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from inventory.models import ApiStatus, AuthScheme, Classification, Exposure, Lifecycle, Protocol
+from inventory.selectors import SORTS
+from portal.access import Cap
+from portal.models import OrgUnit
+
+
+def _blank(choices: Any) -> list[tuple[str, str]]:
+    return [("", "Any"), *choices]
+
+
+class ApiFilterForm(forms.Form):
+    """Filters of the inventory list, shared by the HTML page, the CSV export and the REST list."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    unit = forms.SlugField(required=False, label="Owner unit (and below)")
+    lifecycle = forms.ChoiceField(required=False, choices=_blank(Lifecycle.choices))
+    exposure = forms.ChoiceField(required=False, choices=_blank(Exposure.choices))
+    data_classification = forms.ChoiceField(
+        required=False, choices=_blank(Classification.choices), label="Classification"
+    )
+    status = forms.ChoiceField(required=False, choices=_blank(ApiStatus.choices))
+    has_spec = forms.NullBooleanField(
+        required=False,
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+        label="Has spec",
+    )
+    min_completeness = forms.IntegerField(required=False, min_value=0, max_value=100, label="Completeness ≥")
+    max_completeness = forms.IntegerField(required=False, min_value=0, max_value=100, label="Completeness ≤")
+    stale = forms.BooleanField(required=False, label="Stale only")
+    sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS])
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_unit(self) -> OrgUnit | None:
+        slug = self.cleaned_data.get("unit")
+        if not slug:
+            return None
+        # A unit the user cannot see filters to nothing rather than revealing that it exists.
+        unit = OrgUnit.objects.filter(slug=slug).first()
+        if unit is None:
+            raise forms.ValidationError("Unknown unit.")
+        return unit
+
+    def filters(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
+
+
+def submit_units(user: Any) -> Any:
+    return OrgUnit.objects.visible_to(user, Cap.INVENTORY_SUBMIT).order_by("path")
+
+
+class ApiCreateForm(forms.Form):
+    org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning team")
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(
+        max_length=63, help_text="Lowercase identifier used by CI and URLs, e.g. payments-api"
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["org_unit"].queryset = submit_units(user)
+
+
+class BasicsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=10_000)
+    version = forms.CharField(max_length=50, required=False)
+    lifecycle = forms.ChoiceField(choices=Lifecycle.choices)
+
+
+class ContactForm(forms.Form):
+    technical_contact_name = forms.CharField(max_length=200, required=False, label="Name")
+    technical_contact_email = forms.EmailField(required=False, label="Email")
+
+
+class SecurityProfileForm(forms.Form):
+    exposure = forms.ChoiceField(choices=Exposure.choices)
+    data_classification = forms.ChoiceField(choices=Classification.choices, label="Data classification")
+    handles_personal_data = forms.BooleanField(required=False, label="Handles personal data")
+    auth_schemes = forms.MultipleChoiceField(
+        choices=AuthScheme.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Authentication schemes",
+    )
+    protocols = forms.MultipleChoiceField(
+        choices=Protocol.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+
+class AvailabilityTargetForm(forms.Form):
+    availability_target = forms.DecimalField(
+        max_digits=6,
+        decimal_places=3,
+        min_value=0,
+        max_value=100,
+        required=False,
+        label="Availability target (%)",
+    )
+
+
+# Sections of the registration form: each saves on its own, so a draft can be finished over days.
+SECTIONS: dict[str, tuple[str, type[forms.Form]]] = {
+    "basics": ("Basics", BasicsForm),
+    "contact": ("Technical contact", ContactForm),
+    "security": ("Security profile", SecurityProfileForm),
+    "availability": ("Availability target", AvailabilityTargetForm),
+}
+
+
+class EnvironmentForm(forms.Form):
+    name = forms.SlugField(max_length=50, help_text="e.g. staging, production")
+    base_urls = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="One URL per line")
+    is_production = forms.BooleanField(required=False)
+
+    def clean_base_urls(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["base_urls"].splitlines() if line.strip()]
+
+
+class ServerForm(forms.Form):
+    hostname = forms.CharField(max_length=253)
+    addresses = forms.CharField(required=False, help_text="IP addresses, comma separated")
+    location = forms.CharField(max_length=100, required=False)
+    operating_system = forms.CharField(max_length=100, required=False)
+
+    def clean_addresses(self) -> list[str]:
+        return [a.strip() for a in self.cleaned_data["addresses"].split(",") if a.strip()]
+
+
+class BaselineForm(forms.Form):
+    p50_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p50 (ms)")
+    p95_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p95 (ms)")
+    p99_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p99 (ms)")
+    requests_per_second = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2)
+    error_rate_percent = forms.DecimalField(
+        min_value=0, max_value=100, max_digits=6, decimal_places=3, label="Error rate (%)"
+    )
+
+
+class WindowForm(forms.Form):
+    kind = forms.ChoiceField(choices=[("recurring", "Weekly recurring"), ("one_off", "One-off")])
+    description = forms.CharField(max_length=200, required=False)
+    environment = forms.CharField(required=False, max_length=50, help_text="Empty: every environment")
+    timezone = forms.CharField(max_length=64, initial="UTC", required=False)
+    weekdays = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=list(enumerate(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])),
+    )
+    start_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    end_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    starts_at = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="In the timezone above",
+    )
+    ends_at = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def clean_timezone(self) -> str:
+        from inventory import availability
+
+        name = self.cleaned_data.get("timezone") or "UTC"
+        try:
+            availability.zone(name)
+        except availability.WindowError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        """One-off start and end are typed as wall-clock time in the chosen timezone, not the server's."""
+        from zoneinfo import ZoneInfo
+
+        data = super().clean()
+        tz = data.get("timezone")
+        if tz is None:
+            return data  # the timezone error is already on its field
+        for name in ("starts_at", "ends_at"):
+            value = data.get(name)
+            if value is not None:
+                data[name] = value.replace(tzinfo=None).replace(tzinfo=ZoneInfo(tz))
+        if data.get("kind") == "one_off":
+            if data.get("starts_at") is None or data.get("ends_at") is None:
+                raise forms.ValidationError("A one-off window needs a start and an end.")
+            if data["ends_at"] <= data["starts_at"]:
+                self.add_error("ends_at", "The window ends before it starts.")
+        elif data.get("kind") == "recurring":
+            if data.get("start_time") is None or data.get("end_time") is None:
+                raise forms.ValidationError("A recurring window needs a start and an end time.")
+            if not data.get("weekdays"):
+                self.add_error("weekdays", "Choose at least one weekday.")
+        return data
+
+
+class DependencyForm(forms.Form):
+    consumer_api = forms.SlugField(required=False, label="Consumer API (slug)")
+    consumer_service = forms.CharField(required=False, max_length=200, label="…or consumer service name")
+    note = forms.CharField(required=False, max_length=300)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if bool(data.get("consumer_api")) == bool(data.get("consumer_service")):
+            raise forms.ValidationError("Name either a registered API or a service.")
+        return data
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField()
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DismissForm(forms.Form):
+    reason = forms.CharField(max_length=500)
+
+
+class RegisterDiscoveredForm(ApiCreateForm):
+    pass
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class CatalogUploadForm(forms.Form):
+    file = forms.FileField(label="catalog-info.yaml")
+    extra_files = MultipleFileField(
+        required=False,
+        label="Files it references",
+        help_text="OpenAPI documents named by $text, matched by file name.",
+    )
+    owner = forms.ModelChoiceField(
+        queryset=OrgUnit.objects.none(), required=False, label="Owner for entities without one"
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = submit_units(user)
+
+
+class LogUploadForm(UploadForm):
+    format = forms.ChoiceField(
+        choices=[("", "Detect"), ("nginx", "nginx combined"), ("json", "JSON lines")], required=False
+    )
+    host = forms.CharField(max_length=253, required=False, help_text="Host for lines that do not name one")

@@ -1,0 +1,677 @@
+"""OpenAPI 3.0/3.1 documents: load untrusted bytes safely, validate, list operations, diff versions.
+
+Pure engine (no Django): stdlib, PyYAML and openapi-spec-validator only.
+
+Everything that can go wrong with an uploaded file ends in ``SpecError`` with a short message that says
+where the problem is (a JSON path such as ``paths./users.get.responses`` or a line number). The loader is
+defensive because the bytes come from users:
+
+* size is checked before anything else is done with the data;
+* YAML goes through a ``SafeLoader`` subclass that bounds aliases (count *and* how many nodes they
+  expand to, so a "billion laughs" document is refused while parsing, with bounded memory) and nesting;
+* every ``$ref`` must be a local JSON pointer that resolves inside the document, checked before the
+  validator runs, so the validator never fetches a file or URL and never loops on a ``$ref`` cycle.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
+
+logger = logging.getLogger(__name__)
+
+MAX_DEPTH = 64  # nesting levels of mappings/sequences
+MAX_ALIASES = 100  # YAML alias nodes (*name) in one document
+MAX_ALIAS_EXPANSION = 100_000  # extra nodes the aliases add once expanded
+MAX_REF_HOPS = 32  # a $ref pointing at a $ref pointing at ...
+MAX_TEXT = 500  # summaries and response descriptions
+MAX_VALIDATION_MESSAGE = 300
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+_VERSION_RE = re.compile(r"^3\.([01])\.\d+(?:-[0-9A-Za-z.-]+)?$")
+_BAD_CHARS_RE = re.compile("[\x00\ud800-\udfff]")
+_LOOKS_LIKE_JSON_RE = re.compile(r'\s*(?:\[|\{\s*(?:"|\}))')
+_TEMPLATE_VAR_RE = re.compile(r"\{[^{}/]*\}")
+
+
+class SpecError(ValueError):
+    """The uploaded document cannot be used; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class ParsedOperation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    auth_required: bool
+    deprecated: bool
+    parameters: list[dict]
+    responses: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ParsedSpec:
+    format: str
+    openapi_version: str
+    title: str
+    info_version: str
+    document: dict
+    operations: list[ParsedOperation]
+
+
+@dataclass(frozen=True)
+class SpecDiff:
+    added: list[tuple[str, str]]
+    removed: list[tuple[str, str]]
+    changed: list[dict]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+
+# --- Locations ------------------------------------------------------------------------------------------
+
+
+def _fmt_path(parts: Iterable[Any]) -> str:
+    """``["paths", "/users", "get", "parameters", 0]`` → ``paths./users.get.parameters[0]``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document root)"
+
+
+def _short(text: Any, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- Loading --------------------------------------------------------------------------------------------
+
+
+class _BoundedSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses alias bombs, recursive aliases and deep nesting while composing.
+
+    Timestamps are not resolved implicitly (``version: 2024-01-01`` stays a string) so the document
+    is plain JSON data.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._alias_count = 0
+        self._alias_extra = 0
+        self._sizes: list[int] = []  # running node count of each collection being composed
+        self._anchor_sizes: dict[str, int] = {}  # expanded node count of each finished anchored node
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            self._alias_count += 1
+            if self._alias_count > MAX_ALIASES:
+                raise SpecError(
+                    f"Too many YAML aliases (more than {MAX_ALIASES}, line {line}); refused as a possible alias bomb."
+                )
+            anchor = event.anchor
+            if anchor in self.anchors and anchor not in self._anchor_sizes:
+                raise SpecError(
+                    f"YAML alias *{_short(anchor, 40)} at line {line} refers to a node containing it."
+                )
+            node = super().compose_node(parent, index)  # raises for an undefined alias
+            size = self._anchor_sizes[anchor]
+            self._alias_extra += size
+            if self._alias_extra > MAX_ALIAS_EXPANSION:
+                raise SpecError(
+                    f"YAML aliases expand to too much data (line {line}); refused as a possible alias bomb."
+                )
+            if self._sizes:
+                self._sizes[-1] += size
+            return node
+        if len(self._sizes) >= MAX_DEPTH:
+            raise SpecError(f"Document nested deeper than {MAX_DEPTH} levels (line {line}).")
+        anchor = event.anchor
+        self._sizes.append(0)
+        node = super().compose_node(parent, index)
+        size = 1 + self._sizes.pop()
+        if anchor is not None:
+            self._anchor_sizes[anchor] = size
+        if self._sizes:
+            self._sizes[-1] += size
+        return node
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    if key_node.value in seen:
+                        line = key_node.start_mark.line + 1
+                        raise SpecError(f"Duplicate key {_short(key_node.value, 80)!r} (line {line}).")
+                    seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_yaml(text: str) -> Any:
+    loader = None
+    try:
+        loader = _BoundedSafeLoader(text)  # the reader already refuses control characters here
+        return loader.get_single_data()
+    except yaml.composer.ComposerError as exc:
+        if exc.context == "expected a single document in the stream":
+            raise SpecError("The file contains several YAML documents; upload exactly one.") from None
+        raise SpecError(_yaml_message(exc)) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(_yaml_message(exc)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if (
+        isinstance(exc, yaml.constructor.ConstructorError)
+        and exc.problem
+        and "constructor for the tag" in exc.problem
+    ):
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1})" if mark else ""
+        return f"Unsupported YAML tag{where}: {_short(exc.problem, 150)}; only plain YAML data is accepted."
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "syntax error"
+        if mark is not None:
+            return (
+                f"Malformed YAML at line {mark.line + 1}, column {mark.column + 1}: {_short(problem, 150)}."
+            )
+        return f"Malformed YAML: {_short(problem, 150)}."
+    return f"Malformed YAML: {_short(exc, 150)}."
+
+
+def _no_constants(name: str) -> Any:
+    raise SpecError(f"Malformed JSON: {name} is not allowed.")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise SpecError(f"Malformed JSON: duplicate key {_short(key, 80)!r}.")
+        out[key] = value
+    return out
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
+    except RecursionError:
+        raise SpecError(f"Document nested deeper than {MAX_DEPTH} levels.") from None
+
+
+class _Normalizer:
+    """Copy loaded data into plain JSON types, enforce the depth limit and collect every ``$ref``."""
+
+    def __init__(self) -> None:
+        self.refs: list[tuple[str, tuple]] = []
+        self._path: list[Any] = []
+
+    def _fail(self, message: str) -> SpecError:
+        return SpecError(f"{message} at {_fmt_path(self._path)}.")
+
+    def value(self, obj: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise self._fail(f"Document nested deeper than {MAX_DEPTH} levels")
+        if obj is None or isinstance(obj, bool | int):
+            return obj
+        if isinstance(obj, str):
+            if _BAD_CHARS_RE.search(obj):
+                raise self._fail("Text with a NUL or invalid Unicode character")
+            return obj
+        if isinstance(obj, float):
+            if not math.isfinite(obj):
+                raise self._fail("Non-finite number (NaN or infinity)")
+            return obj
+        if isinstance(obj, dict):
+            out: dict[str, Any] = {}
+            for key, val in obj.items():
+                if isinstance(key, bool) or not isinstance(key, str | int):
+                    raise self._fail(f"Unsupported mapping key {_short(repr(key), 60)} (keys must be text)")
+                skey = str(key)
+                if _BAD_CHARS_RE.search(skey):
+                    raise self._fail("Key with a NUL or invalid Unicode character")
+                if skey in out:
+                    raise self._fail(f"Duplicate key {_short(skey, 60)!r}")
+                self._path.append(skey)
+                out[skey] = self.value(val, depth + 1)
+                if skey == "$ref" and isinstance(val, str):
+                    self.refs.append((val, tuple(self._path[:-1])))
+                self._path.pop()
+            return out
+        if isinstance(obj, list):
+            items = []
+            for i, val in enumerate(obj):
+                self._path.append(i)
+                items.append(self.value(val, depth + 1))
+                self._path.pop()
+            return items
+        raise self._fail(
+            f"Unsupported value of type {type(obj).__name__} (only plain JSON/YAML data is accepted)"
+        )
+
+
+# --- $ref -----------------------------------------------------------------------------------------------
+
+
+def _pointer_target(doc: Any, ref: str) -> tuple[bool, Any]:
+    """Resolve a local ``#/a/b`` pointer; ``(found, value)``."""
+    fragment = unquote(ref[1:])
+    if fragment == "":
+        return True, doc
+    node = doc
+    for raw in fragment[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False, None
+    return True, node
+
+
+def _check_refs(doc: dict, refs: list[tuple[str, tuple]]) -> None:
+    """Every ``$ref`` must be a local JSON pointer that resolves, without a pure ``$ref`` → ``$ref`` cycle."""
+    for ref, where in refs:  # external first: those are the dangerous ones
+        if not ref.startswith("#"):
+            raise SpecError(
+                f"External $ref {_short(ref, 120)!r} at {_fmt_path(where)} refused: "
+                "the portal does not fetch files or URLs."
+            )
+    for ref, where in refs:
+        if ref != "#" and not ref.startswith("#/"):
+            raise SpecError(
+                f'$ref {_short(ref, 120)!r} at {_fmt_path(where)} is not a JSON pointer ("#/...").'
+            )
+        seen = {ref}
+        current = ref
+        for _ in range(MAX_REF_HOPS):
+            found, target = _pointer_target(doc, current)
+            if not found:
+                raise SpecError(
+                    f"$ref {_short(current, 120)!r} at {_fmt_path(where)} points to nothing in this document."
+                )
+            nxt = target.get("$ref") if isinstance(target, dict) else None
+            if not isinstance(nxt, str):
+                break
+            if nxt in seen:
+                raise SpecError(
+                    f"$ref cycle at {_fmt_path(where)}: {_short(ref, 120)!r} never reaches a definition."
+                )
+            seen.add(nxt)
+            current = nxt
+        else:
+            raise SpecError(f"$ref chain at {_fmt_path(where)} is longer than {MAX_REF_HOPS} hops.")
+
+
+def _resolve(doc: dict, node: Any) -> Any:
+    """Follow local ``$ref`` chains (cycle-safe); unresolvable or cyclic references give ``{}``."""
+    seen: set[str] = set()
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        ref = node["$ref"]
+        if ref in seen or len(seen) >= MAX_REF_HOPS or not (ref == "#" or ref.startswith("#/")):
+            return {}
+        seen.add(ref)
+        found, node = _pointer_target(doc, ref)
+        if not found:
+            return {}
+    return node
+
+
+# --- Validation -----------------------------------------------------------------------------------------
+
+
+def _validate(doc: dict, minor: str) -> None:
+    validator_cls = OpenAPIV31SpecValidator if minor == "1" else OpenAPIV30SpecValidator
+    try:
+        first = next(iter(validator_cls(doc).iter_errors()), None)
+    except RecursionError:
+        raise SpecError("The document could not be validated: its references nest too deeply.") from None
+    except Exception as exc:  # the validator has many failure modes; none may escape as a 500
+        logger.info("openapi validator failed", exc_info=True)
+        raise SpecError(f"The document could not be validated ({type(exc).__name__}).") from None
+    if first is None:
+        return
+    try:
+        where, message = _describe(first)
+    except Exception:  # never let error reporting itself fail
+        where, message = (), str(getattr(first, "message", first))
+    raise SpecError(
+        f"Invalid OpenAPI document at {_fmt_path(where)}: {_short(message, MAX_VALIDATION_MESSAGE)}"
+    )
+
+
+def _describe(error: Any) -> tuple[Iterable[Any], str]:
+    """Location and message of the most specific cause of a validation error.
+
+    ``oneOf``/``anyOf`` failures print the whole instance; descend into their alternatives instead,
+    ignoring the "or it could have been a $ref" branch, and summarise alternatives that only differ in
+    which property is missing.
+    """
+    while getattr(error, "context", None):
+        alternatives = [
+            c for c in error.context if not (c.validator == "required" and c.message.startswith("'$ref'"))
+        ]
+        alternatives = alternatives or list(error.context)
+        depth = max(len(c.absolute_path) for c in alternatives)
+        deepest = [c for c in alternatives if len(c.absolute_path) == depth]
+        if len(deepest) > 1 and all(c.validator == "required" for c in deepest):
+            names = ", ".join(dict.fromkeys(c.message.split(" is a required property")[0] for c in deepest))
+            return deepest[0].absolute_path, f"one of {names} is required"
+        error = deepest[0]
+    return getattr(error, "absolute_path", ()) or (), str(getattr(error, "message", error))
+
+
+# --- Parsing --------------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes, max_bytes: int) -> str:
+    if len(data) > max_bytes:
+        raise SpecError(f"The file is too large ({len(data):,} bytes; the limit is {max_bytes:,}).")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"The file is not UTF-8 text (invalid byte at offset {exc.start}).") from None
+    if not text.strip():
+        raise SpecError("The file is empty.")
+    return text
+
+
+def _check_version(doc: dict) -> tuple[str, str]:
+    if "swagger" in doc:
+        raise SpecError("Swagger 2.0 is not supported; convert it to OpenAPI 3.x.")
+    version = doc.get("openapi")
+    if version is None:
+        raise SpecError("Not an OpenAPI document: the top-level 'openapi' field is missing.")
+    if not isinstance(version, str):
+        raise SpecError(
+            f"The 'openapi' field must be a version string such as \"3.0.3\" (got {_short(repr(version), 40)}; "
+            "quote it in YAML)."
+        )
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise SpecError(
+            f'OpenAPI version {_short(version, 40)!r} is not supported; expected 3.0.x or 3.1.x (such as "3.0.3").'
+        )
+    return version, match.group(1)
+
+
+def parse_spec(data: bytes, *, max_bytes: int = 10 * 1024 * 1024) -> ParsedSpec:
+    """Load, validate and summarise an OpenAPI 3.0/3.1 document (JSON or YAML). Raises ``SpecError`` only."""
+    try:
+        return _parse(data, max_bytes)
+    except SpecError:
+        raise
+    except RecursionError:
+        raise SpecError(f"Document nested deeper than {MAX_DEPTH} levels.") from None
+    except Exception as exc:  # a bug or an input we did not foresee must still read as a bad upload
+        logger.exception("unexpected error while parsing an OpenAPI document")
+        raise SpecError(f"The document could not be read ({type(exc).__name__}).") from None
+
+
+def _parse(data: bytes, max_bytes: int) -> ParsedSpec:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise SpecError("The document must be bytes.")
+    data = bytes(data)
+    text = _decode(data, max_bytes)
+    if _LOOKS_LIKE_JSON_RE.match(text):  # `{openapi: 3.0.3, ...}` (unquoted key) is YAML flow style
+        fmt, loaded = "json", _load_json(text)
+    else:
+        fmt, loaded = "yaml", _load_yaml(text)
+    if loaded is None:
+        raise SpecError("The file is empty.")
+    if not isinstance(loaded, dict):
+        raise SpecError(f"The top level of the document must be a mapping (got {_kind(loaded)}).")
+    normalizer = _Normalizer()
+    doc = normalizer.value(loaded)
+    version, minor = _check_version(doc)
+    _check_refs(doc, normalizer.refs)
+    _validate(doc, minor)
+    info = doc.get("info") or {}
+    return ParsedSpec(
+        format=fmt,
+        openapi_version=version,
+        title=str(info.get("title", "")),
+        info_version=str(info.get("version", "")),
+        document=doc,
+        operations=_operations(doc),
+    )
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    return "a single value"
+
+
+def _text(value: Any) -> str:
+    return _short(value, MAX_TEXT) if isinstance(value, str) else ""
+
+
+def _schema_type(doc: dict, schema: Any) -> str:
+    schema = _resolve(doc, schema)
+    if not isinstance(schema, dict):
+        return ""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return kind
+    if isinstance(kind, list):
+        return "|".join(str(k) for k in kind)
+    return ""
+
+
+def _parameters(doc: dict, path_params: Any, op_params: Any) -> list[dict]:
+    merged: dict[tuple[str, str], dict] = {}
+    for source in (path_params, op_params):
+        for raw in source if isinstance(source, list) else []:
+            param = _resolve(doc, raw)
+            if not isinstance(param, dict) or not isinstance(param.get("name"), str):
+                continue
+            where = str(param.get("in", ""))
+            merged[(param["name"], where)] = {
+                "name": param["name"],
+                "in": where,
+                "required": where == "path" or param.get("required") is True,
+                "schema_type": _schema_type(doc, param.get("schema")),
+            }
+    return list(merged.values())
+
+
+def _responses(doc: dict, responses: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for code, raw in (responses or {}).items() if isinstance(responses, dict) else ():
+        if code.startswith("x-"):
+            continue
+        description = raw.get("description") if isinstance(raw, dict) else None  # 3.1 $ref may override
+        if not isinstance(description, str):
+            target = _resolve(doc, raw)
+            description = target.get("description") if isinstance(target, dict) else ""
+        out[code.upper() if code.lower() != "default" else "default"] = _text(description)
+    return out
+
+
+def _auth_required(requirements: Any) -> bool:
+    if not isinstance(requirements, list) or not requirements:
+        return False
+    return all(isinstance(req, dict) and req for req in requirements)
+
+
+def _operations(doc: dict) -> list[ParsedOperation]:
+    operations: list[ParsedOperation] = []
+    paths = doc.get("paths")
+    if not isinstance(paths, dict):
+        return operations
+    global_security = doc.get("security")
+    for path, raw_item in paths.items():
+        if not path.startswith("/"):
+            continue  # x- extensions
+        item = _resolve(doc, raw_item)
+        if not isinstance(item, dict):
+            continue
+        for method, raw_op in item.items():
+            if method not in HTTP_METHODS or not isinstance(raw_op, dict):
+                continue
+            security = raw_op.get("security", global_security)
+            operations.append(
+                ParsedOperation(
+                    method=method.upper(),
+                    path=path,
+                    operation_id=raw_op.get("operationId")
+                    if isinstance(raw_op.get("operationId"), str)
+                    else "",
+                    summary=_text(raw_op.get("summary")),
+                    auth_required=_auth_required(security),
+                    deprecated=raw_op.get("deprecated") is True,
+                    parameters=_parameters(doc, item.get("parameters"), raw_op.get("parameters")),
+                    responses=_responses(doc, raw_op.get("responses")),
+                )
+            )
+    return operations
+
+
+# --- Diff -----------------------------------------------------------------------------------------------
+
+
+def _template_key(path: str) -> str:
+    return _TEMPLATE_VAR_RE.sub("{}", path)
+
+
+def _match(
+    old: list[ParsedOperation], new: list[ParsedOperation]
+) -> list[tuple[ParsedOperation, ParsedOperation]]:
+    """Pair operations: same method and path, else same method and path shape when that is unambiguous
+    (``/users/{id}`` renamed to ``/users/{userId}`` is a change, not a removal plus an addition)."""
+    old_by_key = {(o.method, o.path): o for o in old}
+    pairs = []
+    unmatched_new = []
+    for op in new:
+        prev = old_by_key.pop((op.method, op.path), None)
+        if prev is None:
+            unmatched_new.append(op)
+        else:
+            pairs.append((prev, op))
+
+    def by_shape(ops: Iterable[ParsedOperation]) -> dict[tuple[str, str], list[ParsedOperation]]:
+        groups: dict[tuple[str, str], list[ParsedOperation]] = {}
+        for o in ops:
+            groups.setdefault((o.method, _template_key(o.path)), []).append(o)
+        return groups
+
+    old_shapes = by_shape(old_by_key.values())
+    new_shapes = by_shape(unmatched_new)
+    for key, news in new_shapes.items():
+        olds = old_shapes.get(key, [])
+        if len(news) == 1 and len(olds) == 1:
+            pairs.append((olds[0], news[0]))
+    return pairs
+
+
+def _param_key(param: dict) -> tuple[str, str]:
+    return (str(param.get("name", "")), str(param.get("in", "")))
+
+
+def _operation_changes(old: ParsedOperation, new: ParsedOperation) -> list[str]:
+    changes: list[str] = []
+    if old.path != new.path:
+        changes.append(f"path parameters renamed (was {old.path})")
+    if old.operation_id != new.operation_id:
+        changes.append(
+            f"operationId changed from {old.operation_id or '(none)'!r} to {new.operation_id or '(none)'!r}"
+        )
+    if old.deprecated != new.deprecated:
+        changes.append("now deprecated" if new.deprecated else "no longer deprecated")
+    if old.auth_required != new.auth_required:
+        changes.append("auth now required" if new.auth_required else "auth no longer required")
+    old_params = {_param_key(p): p for p in old.parameters}
+    new_params = {_param_key(p): p for p in new.parameters}
+    for key, param in new_params.items():
+        label = f"parameter {key[0]} ({key[1]})"
+        before = old_params.get(key)
+        if before is None:
+            changes.append(f"{label} added" + (" (required)" if param.get("required") else ""))
+            continue
+        if bool(before.get("required")) != bool(param.get("required")):
+            changes.append(
+                f"{label} now required" if param.get("required") else f"{label} no longer required"
+            )
+        old_type, new_type = before.get("schema_type") or "", param.get("schema_type") or ""
+        if old_type != new_type:
+            changes.append(
+                f"{label} type changed from {old_type or 'unspecified'} to {new_type or 'unspecified'}"
+            )
+    for key in old_params.keys() - new_params.keys():
+        changes.append(f"parameter {key[0]} ({key[1]}) removed")
+    for code in sorted(new.responses.keys() - old.responses.keys()):
+        changes.append(f"response {code} added")
+    for code in sorted(old.responses.keys() - new.responses.keys()):
+        changes.append(f"response {code} removed")
+    return changes
+
+
+def _order(op: tuple[str, str]) -> tuple[str, int, str]:
+    method, path = op
+    rank = HTTP_METHODS.index(method.lower()) if method.lower() in HTTP_METHODS else len(HTTP_METHODS)
+    return (path, rank, method)
+
+
+def diff_operations(old: list[ParsedOperation], new: list[ParsedOperation]) -> SpecDiff:
+    """What changed between two versions of an API's operations."""
+    pairs = _match(old, new)
+    matched_old = {(o.method, o.path) for o, _ in pairs}
+    matched_new = {(n.method, n.path) for _, n in pairs}
+    added = sorted({(o.method, o.path) for o in new} - matched_new, key=_order)
+    removed = sorted({(o.method, o.path) for o in old} - matched_old, key=_order)
+    changed = []
+    for before, after in sorted(pairs, key=lambda p: _order((p[1].method, p[1].path))):
+        changes = _operation_changes(before, after)
+        if changes:
+            changed.append({"method": after.method, "path": after.path, "changes": changes})
+    return SpecDiff(added=added, removed=removed, changed=changed)
+
+
+# --- Observed traffic -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def path_template_regex(path: str) -> re.Pattern:
+    """``/users/{id}/orders`` → ``^/users/[^/]+/orders/?$`` (a trailing slash is optional)."""
+    template = path.rstrip("/")
+    out = []
+    pos = 0
+    for match in _TEMPLATE_VAR_RE.finditer(template):
+        out.append(re.escape(template[pos : match.start()]))
+        out.append("[^/]+")
+        pos = match.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("^" + "".join(out) + "/?$")

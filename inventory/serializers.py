@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from inventory.models import (
+    Api,
+    AuthScheme,
+    Classification,
+    Component,
+    DiscoveredEndpoint,
+    Environment,
+    Exposure,
+    Lifecycle,
+    Operation,
+    Protocol,
+    SbomImport,
+    Spec,
+)
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Environment
+        fields = ["name", "is_production", "base_urls"]
+
+
+class ApiSerializer(serializers.ModelSerializer):
+    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    environments = EnvironmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Api
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "org_unit",
+            "technical_contact_name",
+            "technical_contact_email",
+            "lifecycle",
+            "version",
+            "exposure",
+            "data_classification",
+            "handles_personal_data",
+            "auth_schemes",
+            "protocols",
+            "availability_target",
+            "status",
+            "review_comment",
+            "completeness",
+            "missing",
+            "has_spec",
+            "component_count",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+            "environments",
+        ]
+        read_only_fields = fields
+
+
+class ApiListSerializer(serializers.ModelSerializer):
+    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Api
+        fields = [
+            "slug",
+            "name",
+            "org_unit",
+            "lifecycle",
+            "exposure",
+            "data_classification",
+            "status",
+            "completeness",
+            "has_spec",
+            "component_count",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiWriteSerializer(serializers.Serializer):
+    """What a form or a CI job may set. Status, completeness and ownership moves are not here."""
+
+    org_unit = serializers.SlugField(
+        required=False, help_text="Slug of the owning team (required to create)."
+    )
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    technical_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    technical_contact_email = serializers.EmailField(required=False, allow_blank=True)
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False)
+    version = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    exposure = serializers.ChoiceField(choices=Exposure.choices, required=False)
+    data_classification = serializers.ChoiceField(choices=Classification.choices, required=False)
+    handles_personal_data = serializers.BooleanField(required=False)
+    auth_schemes = serializers.ListField(
+        child=serializers.ChoiceField(choices=AuthScheme.choices), required=False, max_length=10
+    )
+    protocols = serializers.ListField(
+        child=serializers.ChoiceField(choices=Protocol.choices), required=False, max_length=10
+    )
+    availability_target = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=0, max_value=100, required=False, allow_null=True
+    )
+    environments = EnvironmentSerializer(many=True, required=False)
+
+
+class TransitionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=[
+            "submit",
+            "approve",
+            "request_changes",
+            "deprecate",
+            "retire",
+            "suspend",
+            "reinstate",
+            "confirm",
+        ]
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+
+
+class UploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(
+        choices=["cyclonedx-json", "requirements.txt", "poetry.lock", "package-lock.json"], required=False
+    )
+
+
+class ComponentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Component
+        fields = ["ecosystem", "name", "version", "purl", "kind", "direct", "source"]
+        read_only_fields = fields
+
+
+class SbomImportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SbomImport
+        fields = [
+            "format",
+            "filename",
+            "sha256",
+            "component_count",
+            "added",
+            "removed",
+            "upgraded",
+            "uploaded_at",
+        ]
+        read_only_fields = fields
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    responses = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Operation
+        fields = [
+            "method",
+            "path",
+            "operation_id",
+            "summary",
+            "auth_required",
+            "deprecated",
+            "parameters",
+            "responses",
+            "last_seen_at",
+        ]
+        read_only_fields = fields
+
+    def get_responses(self, obj: Operation) -> dict[str, str]:
+        return {r.code: r.description for r in obj.responses.all()}
+
+
+class SpecSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Spec
+        fields = [
+            "number",
+            "sha256",
+            "format",
+            "openapi_version",
+            "title",
+            "info_version",
+            "filename",
+            "operation_count",
+            "uploaded_at",
+        ]
+        read_only_fields = fields
+
+
+class DiscoveredSerializer(serializers.ModelSerializer):
+    api = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = DiscoveredEndpoint
+        fields = [
+            "id",
+            "finding",
+            "state",
+            "host",
+            "method",
+            "path_template",
+            "api",
+            "hits",
+            "status_codes",
+            "first_seen",
+            "last_seen",
+            "dismissed_reason",
+        ]
+        read_only_fields = fields
+
+
+class DismissSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class LogUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=["nginx", "json"], required=False)
+    host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")

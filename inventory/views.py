@@ -1,0 +1,924 @@
+"""Inventory pages: the list, the per-API page with its tabs, the registration forms, catalog and discovery.
+
+Thin on purpose: every rule (state, scope, validation) lives in the services; a view picks the object
+the user may see, calls one service and turns a ValidationError back into form errors (status 400).
+"""
+
+from __future__ import annotations
+
+import csv
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms as django_forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from inventory import availability, catalog, forms, selectors, services
+from inventory.api import apply_transition
+from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Server
+from portal.access import Cap, has_capability, in_scope, require
+from portal.audit import Actor
+from portal.models import AuditEvent
+
+PAGE_SIZE = 50
+MAX_PAGE = 200  # offset paging is capped; narrow the filters or use the CSV export beyond 10,000 rows
+COMPONENTS_SHOWN = 1000
+HISTORY_SHOWN = 100
+
+TABS = {
+    "overview": "Overview",
+    "spec": "Spec & operations",
+    "packages": "Packages",
+    "servers": "Environments & servers",
+    "consumers": "Consumers & blast radius",
+    "metrics": "Metrics & windows",
+    "history": "History",
+}
+
+# action → (status it moves to, statuses it starts from, asks for a comment)
+ACTIONS: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "submit": (ApiStatus.SUBMITTED, (ApiStatus.DRAFT, ApiStatus.CHANGES_REQUESTED), False),
+    "approve": (ApiStatus.APPROVED, (ApiStatus.SUBMITTED,), True),
+    "request_changes": (ApiStatus.CHANGES_REQUESTED, (ApiStatus.SUBMITTED,), True),
+    "deprecate": (ApiStatus.DEPRECATED, (ApiStatus.APPROVED,), False),
+    "retire": (ApiStatus.RETIRED, (ApiStatus.DEPRECATED,), False),
+    "suspend": (ApiStatus.SUSPENDED, (ApiStatus.APPROVED, ApiStatus.DEPRECATED), True),
+    "reinstate": (ApiStatus.APPROVED, (ApiStatus.SUSPENDED,), True),
+}
+ACTION_LABELS = {
+    "submit": "Submit for review", "approve": "Approve", "request_changes": "Request changes",
+    "deprecate": "Deprecate", "retire": "Retire", "suspend": "Suspend", "reinstate": "Reinstate",
+    "confirm": "Confirm still accurate",
+}  # fmt: skip
+
+
+# --- Helpers ---------------------------------------------------------------------------------------------
+
+
+def _style(form: django_forms.Form) -> django_forms.Form:
+    """Bootstrap classes on the widgets (no template tag library needed)."""
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, django_forms.CheckboxSelectMultiple | django_forms.CheckboxInput):
+            css = "form-check-input"
+        elif isinstance(widget, django_forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        widget.attrs.setdefault("class", css)
+    return form
+
+
+def _form_errors(form: django_forms.Form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form: on the field it names, else at the top."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            messages_ = [m for e in errors for m in e.messages]
+            if name in form.fields:
+                form.add_error(name, messages_)
+            else:
+                form.add_error(None, [f"{m}" for m in messages_])
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _too_large(upload: Any) -> str | None:
+    limit = settings.PORTAL_UPLOAD_MAX_BYTES
+    if upload.size > limit:
+        return f"File too large ({upload.size:,} bytes; the limit is {limit:,} bytes)."
+    return None
+
+
+def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> Api:
+    """The API if the user can see it (404 otherwise), then 403 unless they hold ``capability`` on it."""
+    api = selectors.api_detail(request.user, slug)
+    if capability != Cap.INVENTORY_VIEW:
+        require(request.user, capability, api)
+    return api
+
+
+def _detail_url(api: Api, tab: str = "overview") -> str:
+    url = reverse("inventory:detail", args=[api.slug])
+    return url if tab == "overview" else f"{url}?tab={tab}"
+
+
+def _is_partial(request: HttpRequest) -> bool:
+    # A history restore (back button after a swap) needs the whole page.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _csv_safe(value: Any) -> Any:
+    """Spreadsheets run cells that start with these as formulas; a leading quote makes them text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# --- List and export -------------------------------------------------------------------------------------
+
+
+def _filtered(request: HttpRequest) -> tuple[forms.ApiFilterForm, Any]:
+    form = _style(forms.ApiFilterForm(request.GET or None, user=request.user))
+    filters: dict[str, Any] = {}
+    if form.is_bound:
+        # Invalid filters are ignored (and the page says so); the valid ones still apply.
+        form.is_valid()
+        filters = form.filters()
+    return form, selectors.api_list(request.user, filters)
+
+
+@require_GET
+@login_required
+def api_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_VIEW)
+    form, qs = _filtered(request)
+    try:
+        page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
+    except ValueError:
+        page = 1
+    start = (page - 1) * PAGE_SIZE
+    apis = list(qs[start : start + PAGE_SIZE + 1])
+    has_next = len(apis) > PAGE_SIZE and page < MAX_PAGE
+    apis = apis[:PAGE_SIZE]
+    cutoff = services.stale_cutoff()
+    for api in apis:
+        api.is_stale = api.confirmed_at < cutoff
+    params = request.GET.copy()
+    params.pop("page", None)
+    sort_params = params.copy()
+    sort_params.pop("sort", None)
+    current_sort = request.GET.get("sort") or "name"
+    ctx = {
+        "form": form,
+        "apis": apis,
+        "page": page,
+        "prev_query": _with(params, page=page - 1) if page > 1 else None,
+        "next_query": _with(params, page=page + 1) if has_next else None,
+        "sort_base": sort_params.urlencode(),
+        "current_sort": current_sort,
+        "export_query": params.urlencode(),
+        "can_create": bool(forms.submit_units(request.user).exists()),
+    }
+    return render(request, "inventory/api_list.html", ctx)
+
+
+def _with(params: Any, **extra: Any) -> str:
+    params = params.copy()
+    for key, value in extra.items():
+        params[key] = value
+    return params.urlencode()
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_COLUMNS = [
+    "slug", "name", "owner", "status", "lifecycle", "version", "exposure", "data_classification",
+    "handles_personal_data", "auth_schemes", "protocols", "availability_target", "completeness", "missing",
+    "has_spec", "components", "technical_contact_email", "confirmed_at", "stale",
+]  # fmt: skip
+
+
+@require_GET
+@login_required
+def api_export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    require(request.user, Cap.INVENTORY_VIEW)
+    _form, qs = _filtered(request)
+    cutoff = services.stale_cutoff()
+
+    def rows() -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        yield writer.writerow(CSV_COLUMNS)
+        for api in qs.iterator(chunk_size=2000):
+            row = [
+                api.slug,
+                api.name,
+                api.org_unit.slug,
+                api.status,
+                api.lifecycle,
+                api.version,
+                api.exposure,
+                api.data_classification,
+                api.handles_personal_data,
+                " ".join(api.auth_schemes or []),
+                " ".join(api.protocols or []),
+                api.availability_target,
+                api.completeness,
+                "; ".join(api.missing or []),
+                api.has_spec,
+                api.component_count,
+                api.technical_contact_email,
+                api.confirmed_at.isoformat(),
+                api.confirmed_at < cutoff,
+            ]
+            yield writer.writerow([_csv_safe(v) for v in row])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="api-inventory.csv"'
+    return response
+
+
+# --- Registration ----------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.ApiCreateForm(request.POST or None, user=request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            api = services.api_create(
+                actor=Actor.from_request(request),
+                org_unit=data["org_unit"],
+                slug=data["slug"],
+                name=data["name"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request, f"Draft “{api.name}” created. Fill in the sections below, then submit it."
+            )
+            return redirect(_detail_url(api))
+    status = 400 if form.is_bound else 200
+    return render(request, "inventory/api_create.html", {"form": form}, status=status)
+
+
+def _section_initial(api: Api, form_class: type[django_forms.Form]) -> dict[str, Any]:
+    return {name: getattr(api, name) for name in form_class.base_fields}
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpResponse:
+    if section not in forms.SECTIONS:
+        raise Http404
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    title, form_class = forms.SECTIONS[section]
+    if request.method == "POST":
+        form = _style(form_class(request.POST))
+        if form.is_valid():
+            try:
+                services.api_update(actor=Actor.from_request(request), api=api, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"{title} saved.")
+                return redirect("inventory:edit_section", slug=api.slug, section=section)
+    else:
+        form = _style(form_class(initial=_section_initial(api, form_class)))
+    keys = list(forms.SECTIONS)
+    following = keys[keys.index(section) + 1] if keys.index(section) + 1 < len(keys) else None
+    ctx = {
+        "api": api,
+        "form": form,
+        "section": section,
+        "title": title,
+        "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
+        "next_section": following,
+    }
+    return render(request, "inventory/api_edit_section.html", ctx, status=400 if form.is_bound else 200)
+
+
+@require_POST
+@login_required
+def api_transition(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug)
+    action = request.POST.get("action", "")
+    if action not in ACTION_LABELS:
+        return _detail(request, api, "overview", status=400, transition_errors=["Unknown action."])
+    form = forms.CommentForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    try:
+        api = apply_transition(request, api, action, comment)
+    except ValidationError as exc:
+        return _detail(request, api, "overview", status=400, transition_errors=exc.messages)
+    messages.success(
+        request, f"{ACTION_LABELS[action]}: done. Status is now {api.get_status_display().lower()}."
+    )
+    return redirect(_detail_url(api))
+
+
+# --- The API page ----------------------------------------------------------------------------------------
+
+
+def _allowed_actions(user: Any, api: Api) -> list[dict[str, Any]]:
+    path = api.org_unit.path
+    out = []
+    for action, (to, sources, wants_comment) in ACTIONS.items():
+        capability = services.TRANSITIONS.get((api.status, to))
+        if api.status in sources and capability and in_scope(user, capability, path):
+            out.append(
+                {
+                    "action": action,
+                    "label": ACTION_LABELS[action],
+                    "comment": wants_comment,
+                    "comment_required": action in ("request_changes", "suspend"),
+                }
+            )
+    if api.status != ApiStatus.RETIRED and in_scope(user, Cap.INVENTORY_SUBMIT, path):
+        out.append({"action": "confirm", "label": ACTION_LABELS["confirm"], "comment": False})
+    return out
+
+
+def _visible_api_ids(user: Any, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    return set(selectors.apis_visible(user).filter(id__in=ids).values_list("id", flat=True))
+
+
+def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
+    """What one tab needs, loaded only for that tab."""
+    user = request.user
+    ctx: dict[str, Any] = {}
+    envs = list(api.environments.all())
+    if tab == "spec":
+        spec = api.current_specs[0] if api.current_specs else None
+        ctx["spec"] = spec
+        ctx["operations"] = list(selectors.spec_operations_with_codes(spec)) if spec else []
+        ctx["versions"] = list(
+            api.specs.order_by("-number").values("number", "uploaded_at", "sha256", "info_version")
+        )
+        ctx["upload_form"] = bound.get("upload_form") or _style(forms.UploadForm())
+    elif tab == "packages":
+        ctx["components"] = list(selectors.api_components(api)[:COMPONENTS_SHOWN])
+        ctx["components_capped"] = api.component_count > COMPONENTS_SHOWN
+        ctx["last_import"] = api.sbom_imports.first()
+        ctx["upload_form"] = bound.get("upload_form") or _style(forms.UploadForm())
+    elif tab == "servers":
+        ctx["environment_form"] = bound.get("environment_form") or _style(forms.EnvironmentForm())
+        for env in envs:
+            form = bound.get(f"server_form_{env.pk}") or forms.ServerForm(prefix=f"server-{env.pk}")
+            env.server_form = _style(form)
+    elif tab == "consumers":
+        consumers = list(selectors.consumers_of(api))
+        dependencies = list(selectors.dependencies_of(api))
+        entries = selectors.blast_radius(api)
+        ids = {d.consumer_api_id for d in consumers if d.consumer_api_id}
+        ids |= {d.api_id for d in dependencies} | {e.id for e in entries if e.kind == "api"}
+        visible = _visible_api_ids(user, ids)
+        for dep in consumers:
+            dep.hidden = dep.consumer_api_id is not None and dep.consumer_api_id not in visible
+        for dep in dependencies:
+            dep.hidden = dep.api_id not in visible
+        shown = [e for e in entries if e.kind == "service" or e.id in visible]
+        # "via" names an API one step closer; do not name one the user cannot see.
+        ctx["consumers"] = consumers
+        ctx["dependencies"] = dependencies
+        ctx["blast"] = [
+            {"entry": e, "via_hidden": e.via_id != api.pk and e.via_id not in visible} for e in shown
+        ]
+        ctx["blast_hidden"] = len(entries) - len(shown)
+        ctx["dependency_form"] = bound.get("dependency_form") or _style(forms.DependencyForm())
+    elif tab == "metrics":
+        for env in envs:
+            baseline = getattr(env, "baseline", None)
+            initial = (
+                {} if baseline is None else {k: getattr(baseline, k) for k in forms.BaselineForm.base_fields}
+            )
+            form = bound.get(f"baseline_form_{env.pk}") or forms.BaselineForm(
+                prefix=f"baseline-{env.pk}", initial=initial
+            )
+            env.baseline_form = _style(form)
+        windows = list(api.windows.all())
+        env_names = {e.pk: e.name for e in envs}
+        for window in windows:
+            window.environment_name = env_names.get(window.environment_id, "")
+            window.weekday_names = ", ".join(availability.WEEKDAY_NAMES[d][:3] for d in window.weekdays or [])
+        ctx["windows"] = windows
+        ctx["window_form"] = bound.get("window_form") or _style(forms.WindowForm())
+    elif tab == "history":
+        children = Q()
+        for model_label, ids in (
+            ("inventory.environment", [e.pk for e in envs]),
+            ("inventory.spec", list(api.specs.values_list("pk", flat=True))),
+            ("inventory.availabilitywindow", [w.pk for w in api.windows.all()]),
+        ):
+            if ids:
+                children |= Q(object_type=model_label, object_id__in=[str(i) for i in ids])
+        events = AuditEvent.objects.filter(Q(object_type="inventory.api", object_id=str(api.pk)) | children)
+        ctx["events"] = list(events.order_by("-id")[:HISTORY_SHOWN])
+    ctx["environments"] = envs
+    return ctx
+
+
+def _detail(
+    request: HttpRequest,
+    api: Api,
+    tab: str,
+    status: int = 200,
+    transition_errors: list[str] | None = None,
+    **bound: Any,
+) -> HttpResponse:
+    if tab not in TABS:
+        tab = "overview"
+    path = api.org_unit.path
+    ctx = {
+        "api": api,
+        "tab": tab,
+        "tabs": TABS,
+        "can_edit": in_scope(request.user, Cap.INVENTORY_SUBMIT, path) and api.status != ApiStatus.RETIRED,
+        "actions": _allowed_actions(request.user, api),
+        "transition_errors": transition_errors or [],
+        "is_stale": api.confirmed_at < services.stale_cutoff(),
+        "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
+        "tab_template": f"inventory/tabs/_{tab}.html",
+        **_tab_context(request, api, tab, bound),
+    }
+    template = ctx["tab_template"] if _is_partial(request) else "inventory/api_detail.html"
+    response = render(request, template, ctx, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_GET
+@login_required
+def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_VIEW)
+    api = _api(request, slug)
+    return _detail(request, api, request.GET.get("tab", "overview"))
+
+
+# --- Spec ------------------------------------------------------------------------------------------------
+
+
+def _read_upload(form: django_forms.Form, field: str = "file") -> bytes | None:
+    upload = form.cleaned_data[field]
+    problem = _too_large(upload)
+    if problem:
+        form.add_error(field, problem)
+        return None
+    return upload.read()
+
+
+@require_POST
+@login_required
+def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.UploadForm(request.POST, request.FILES))
+    if form.is_valid() and (data := _read_upload(form)) is not None:
+        try:
+            result = services.spec_upload(
+                actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            spec = result.spec
+            if result.created:
+                messages.success(
+                    request, f"Spec version {spec.number} stored: {spec.operation_count} operations."
+                )
+            else:
+                messages.info(request, f"Identical to the current version {spec.number}; nothing changed.")
+            return redirect(_detail_url(api, "spec"))
+    return _detail(request, api, "spec", status=400, upload_form=form)
+
+
+@require_GET
+@login_required
+def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
+    from inventory import openapi
+
+    api = _api(request, slug)
+    numbers = list(api.specs.order_by("-number").values_list("number", flat=True))
+    if len(numbers) < 2:
+        messages.info(request, "There is only one version of the spec; nothing to compare.")
+        return redirect(_detail_url(api, "spec"))
+    try:
+        new_number = int(request.GET.get("to") or numbers[0])
+        old_number = int(request.GET.get("from") or next(n for n in numbers if n < new_number))
+    except (ValueError, StopIteration):
+        raise Http404 from None
+    old = get_object_or_404(api.specs, number=old_number)
+    new = get_object_or_404(api.specs, number=new_number)
+    diff = openapi.diff_operations(services.spec_operations(old), services.spec_operations(new))
+    ctx = {"api": api, "old": old, "new": new, "diff": diff, "numbers": numbers}
+    return render(request, "inventory/spec_diff.html", ctx)
+
+
+@require_GET
+@login_required
+def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    api = _api(request, slug)
+    spec = get_object_or_404(api.specs, number=number)
+    extension = "json" if spec.format == "json" else "yaml"
+    response = HttpResponse(spec.content, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{api.slug}-v{spec.number}.{extension}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Components ------------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.UploadForm(request.POST, request.FILES))
+    if form.is_valid() and (data := _read_upload(form)) is not None:
+        try:
+            result = services.components_replace(
+                actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            record = result.sbom_import
+            messages.success(
+                request,
+                f"{record.component_count} components from {record.format}: {len(record.added)} added, "
+                f"{len(record.removed)} removed, {len(record.upgraded)} upgraded.",
+            )
+            for warning in result.warnings[:10]:
+                messages.warning(request, warning)
+            if len(result.warnings) > 10:
+                messages.warning(request, f"…and {len(result.warnings) - 10} more warnings.")
+            return redirect(_detail_url(api, "packages"))
+    return _detail(request, api, "packages", status=400, upload_form=form)
+
+
+# --- Environments, servers, metrics, windows -------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def environment_save(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.EnvironmentForm(request.POST))
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.environment_save(
+                actor=Actor.from_request(request),
+                api=api,
+                name=data["name"],
+                base_urls=data["base_urls"],
+                is_production=data["is_production"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Environment “{data['name']}” saved.")
+            return redirect(_detail_url(api, "servers"))
+    return _detail(request, api, "servers", status=400, environment_form=form)
+
+
+@require_POST
+@login_required
+def environment_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    environment = get_object_or_404(api.environments.all(), pk=pk)
+    services.environment_delete(actor=Actor.from_request(request), environment=environment)
+    messages.success(request, f"Environment “{environment.name}” deleted.")
+    return redirect(_detail_url(api, "servers"))
+
+
+@require_POST
+@login_required
+def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    environment = get_object_or_404(api.environments.all(), pk=pk)
+    form = _style(forms.ServerForm(request.POST, prefix=f"server-{pk}"))
+    if form.is_valid():
+        data = form.cleaned_data
+        actor = Actor.from_request(request)
+        hostname = data["hostname"].strip().lower().rstrip(".")
+        # A shared host owned by another team (a platform team) can be attached but not edited here.
+        existing = (
+            Server.objects.visible_to(request.user, Cap.INVENTORY_VIEW).filter(hostname=hostname).first()
+        )
+        try:
+            with transaction.atomic():
+                if existing is not None and not in_scope(
+                    request.user, Cap.INVENTORY_SUBMIT, existing.org_unit.path
+                ):
+                    server = existing
+                else:
+                    server = services.server_save(
+                        actor=actor,
+                        org_unit=api.org_unit,
+                        hostname=hostname,
+                        environment=environment.name,
+                        addresses=data["addresses"],
+                        location=data["location"],
+                        operating_system=data["operating_system"],
+                    )
+                servers = [*environment.servers.all(), server]
+                services.environment_set_servers(actor=actor, environment=environment, servers=servers)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        except (PermissionDenied, Http404):
+            form.add_error("hostname", "That host is registered by a team you cannot act for.")
+        else:
+            messages.success(request, f"Server {server.hostname} attached to {environment.name}.")
+            return redirect(_detail_url(api, "servers"))
+    return _detail(request, api, "servers", status=400, **{f"server_form_{pk}": form})
+
+
+@require_POST
+@login_required
+def baseline_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    environment = get_object_or_404(api.environments.all(), pk=pk)
+    form = _style(forms.BaselineForm(request.POST, prefix=f"baseline-{pk}"))
+    if form.is_valid():
+        try:
+            services.baseline_save(
+                actor=Actor.from_request(request), environment=environment, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Performance baseline of {environment.name} saved.")
+            return redirect(_detail_url(api, "metrics"))
+    return _detail(request, api, "metrics", status=400, **{f"baseline_form_{pk}": form})
+
+
+@require_POST
+@login_required
+def window_add(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.WindowForm(request.POST))
+    if form.is_valid():
+        data = form.cleaned_data
+        environment = None
+        if data["environment"]:
+            environment = api.environments.filter(name=data["environment"]).first()
+            if environment is None:
+                form.add_error("environment", "This API has no environment of that name.")
+        if form.is_valid():
+            try:
+                services.window_add(
+                    actor=Actor.from_request(request),
+                    api=api,
+                    kind=data["kind"],
+                    environment=environment,
+                    description=data["description"],
+                    tz=data["timezone"],
+                    weekdays=data["weekdays"],
+                    start_time=data["start_time"],
+                    end_time=data["end_time"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Downtime window added.")
+                return redirect(_detail_url(api, "metrics"))
+    return _detail(request, api, "metrics", status=400, window_form=form)
+
+
+@require_POST
+@login_required
+def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    window = get_object_or_404(api.windows.all(), pk=pk)
+    services.window_delete(actor=Actor.from_request(request), window=window)
+    messages.success(request, "Downtime window deleted.")
+    return redirect(_detail_url(api, "metrics"))
+
+
+# --- Consumers -------------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.DependencyForm(request.POST))
+    if form.is_valid():
+        data = form.cleaned_data
+        actor = Actor.from_request(request)
+        consumer_api = None
+        if data["consumer_api"]:
+            consumer_api = selectors.apis_visible(request.user).filter(slug=data["consumer_api"]).first()
+            if consumer_api is None:
+                form.add_error("consumer_api", "No API with this slug that you can see.")
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    service = None
+                    if data["consumer_service"]:
+                        # A named service is recorded as owned by the API's unit, which knows of it.
+                        service = services.consumer_service_save(
+                            actor=actor, owner=api.org_unit, name=data["consumer_service"]
+                        )
+                    services.dependency_add(
+                        actor=actor,
+                        api=api,
+                        consumer_api=consumer_api,
+                        consumer_service=service,
+                        note=data["note"],
+                    )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Consumer recorded.")
+                return redirect(_detail_url(api, "consumers"))
+    return _detail(request, api, "consumers", status=400, dependency_form=form)
+
+
+@require_POST
+@login_required
+def dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    dependency = get_object_or_404(api.consumers.all(), pk=pk)
+    services.dependency_remove(actor=Actor.from_request(request), dependency=dependency)
+    messages.success(request, "Consumer removed.")
+    return redirect(_detail_url(api, "consumers"))
+
+
+# --- Catalog ---------------------------------------------------------------------------------------------
+
+CATALOG_RESULT_KEY = "inventory_catalog_result"
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def catalog_upload(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.CatalogUploadForm(request.POST or None, request.FILES or None, user=request.user))
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        uploads = [form.cleaned_data["file"], *form.cleaned_data["extra_files"]]
+        for upload in uploads:
+            if problem := _too_large(upload):
+                form.add_error(None, f"{upload.name}: {problem}")
+        if sum(u.size for u in uploads) > settings.PORTAL_UPLOAD_MAX_BYTES:
+            form.add_error(None, "The files together are over the upload limit.")
+        if form.is_valid():
+            extra = {u.name: u.read() for u in form.cleaned_data["extra_files"]}
+
+            def resolve_text(relative: str) -> bytes | None:
+                # The browser sends bare file names: match the referenced path, then its last part.
+                if catalog.safe_relative(relative) is None:
+                    return None
+                return extra.get(relative, extra.get(posixpath.basename(relative)))
+
+            try:
+                result = services.catalog_import(
+                    actor=Actor.from_request(request),
+                    data=form.cleaned_data["file"].read(),
+                    resolve_text=resolve_text,
+                    default_owner=form.cleaned_data["owner"],
+                )
+            except services.CatalogRejected as exc:
+                problems = exc.problems
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                request.session[CATALOG_RESULT_KEY] = {
+                    "created": result.created,
+                    "updated": result.updated,
+                    "links": result.links,
+                    "problems": result.problems[:100],
+                }
+                messages.success(request, "Catalog imported.")
+                return redirect("inventory:catalog_upload")
+    result = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
+    ctx = {"form": form, "problems": problems, "result": result}
+    return render(request, "inventory/catalog_upload.html", ctx, status=400 if form.is_bound else 200)
+
+
+# --- Discovery -------------------------------------------------------------------------------------------
+
+
+def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] | None = None) -> HttpResponse:
+    qs = selectors.discovered_visible(request.user)
+    finding = request.GET.get("finding", "")
+    if finding in DiscoveredEndpoint.Finding.values:
+        qs = qs.filter(finding=finding)
+    state = request.GET.get("state", DiscoveredEndpoint.State.NEW)
+    if state in DiscoveredEndpoint.State.values:
+        qs = qs.filter(state=state)
+    try:
+        page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
+    except ValueError:
+        page = 1
+    start = (page - 1) * PAGE_SIZE
+    items = list(qs.order_by("-last_seen", "id")[start : start + PAGE_SIZE + 1])
+    params = request.GET.copy()
+    params.pop("page", None)
+    can_review = has_capability(request.user, Cap.INVENTORY_REVIEW)
+    ingest = None
+    if can_review and request.GET.get("ingest", "").isdigit():
+        ingest = LogIngest.objects.filter(pk=int(request.GET["ingest"])).first()
+    ctx = {
+        "items": items[:PAGE_SIZE],
+        "findings": DiscoveredEndpoint.Finding.choices,
+        "states": DiscoveredEndpoint.State.choices,
+        "finding": finding,
+        "state": state,
+        "prev_query": _with(params, page=page - 1) if page > 1 else None,
+        "next_query": _with(params, page=page + 1) if len(items) > PAGE_SIZE and page < MAX_PAGE else None,
+        "can_review": can_review,
+        "can_register": bool(forms.submit_units(request.user).exists()),
+        "ingest": ingest,
+        "errors": errors or [],
+    }
+    return render(request, "inventory/discovery_list.html", ctx, status=status)
+
+
+@require_GET
+@login_required
+def discovery_list(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_VIEW)
+    return _discovery_page(request)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def discovery_upload(request: HttpRequest) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_REVIEW)
+    form = _style(forms.LogUploadForm(request.POST or None, request.FILES or None))
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if problem := _too_large(upload):
+            form.add_error("file", problem)
+        else:
+            try:
+                result = services.discovery_ingest(
+                    actor=Actor.from_request(request),
+                    chunks=upload.chunks(),
+                    filename=upload.name,
+                    fmt=form.cleaned_data["format"] or None,
+                    default_host=form.cleaned_data["host"],
+                    max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in result.findings.items())
+                messages.success(
+                    request, f"Log read: {result.ingest.parsed} of {result.ingest.lines} lines; {found}."
+                )
+                return redirect(f"{reverse('inventory:discovery')}?ingest={result.ingest.pk}")
+    return render(
+        request, "inventory/discovery_upload.html", {"form": form}, status=400 if form.is_bound else 200
+    )
+
+
+@require_POST
+@login_required
+def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_REVIEW)
+    item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
+    form = forms.DismissForm(request.POST)
+    if not form.is_valid():
+        return _discovery_page(request, status=400, errors=[f"{item}: say why it is dismissed."])
+    try:
+        services.discovered_dismiss(
+            actor=Actor.from_request(request), item=item, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        return _discovery_page(request, status=400, errors=[f"{item}: {m}" for m in exc.messages])
+    messages.success(request, f"Dismissed {item}.")
+    return redirect("inventory:discovery")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
+    require(request.user, Cap.INVENTORY_SUBMIT)
+    item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
+    guess = item.host.split(":")[0].replace(".", "-")[:63].strip("-")
+    form = _style(
+        forms.RegisterDiscoveredForm(
+            request.POST or None, user=request.user, initial={"name": item.host, "slug": guess}
+        )
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            api = services.discovered_register(
+                actor=Actor.from_request(request),
+                item=item,
+                org_unit=data["org_unit"],
+                slug=data["slug"],
+                name=data["name"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Draft “{api.name}” registered for {data['org_unit'].name}.")
+            return redirect(_detail_url(api))
+    ctx = {"form": form, "item": item}
+    return render(request, "inventory/discovered_register.html", ctx, status=400 if form.is_bound else 200)

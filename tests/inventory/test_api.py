@@ -1,0 +1,268 @@
+"""The inventory REST API as CI uses it: a personal token, idempotent upserts by slug, uploads."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from inventory.models import Api, ApiStatus, Component, Spec
+from portal import services as portal_services
+from portal.audit import Actor
+from portal.models import AuditEvent
+
+SPEC = b"""openapi: 3.0.3
+info: {title: Payments, version: "1.2"}
+security: [{bearer: []}]
+paths:
+  /payments/{id}:
+    get:
+      operationId: getPayment
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses:
+        "200": {description: ok}
+        "404": {description: no such payment}
+  /health:
+    get:
+      security: []
+      responses: {"200": {description: up}}
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: bearer}
+"""
+
+REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
+
+
+def token_client(user) -> APIClient:  # noqa: ANN001
+    issued = portal_services.api_token_create(actor=Actor(user=user), user=user, name="ci")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    return client
+
+
+@pytest.fixture
+def ci(alice) -> APIClient:  # noqa: ANN001
+    return token_client(alice)
+
+
+def register(client: APIClient, slug: str = "payments", unit: str = "team", **extra) -> object:  # noqa: ANN003
+    body = {
+        "org_unit": unit,
+        "name": "Payments API",
+        "description": "Moves money",
+        "auth_schemes": ["bearer"],
+        "protocols": ["rest_https"],
+        "environments": [
+            {"name": "production", "base_urls": ["https://pay.example.com/v1"], "is_production": True}
+        ],
+        **extra,
+    }
+    return client.put(f"/api/v1/inventory/apis/{slug}/", body, format="json")
+
+
+def test_it_creates_then_updates_idempotently_by_slug(ci):
+    first = register(ci)
+    assert first.status_code == 201, first.json()
+    assert first.json()["status"] == "draft"
+    assert first.json()["environments"][0]["base_urls"] == ["https://pay.example.com/v1"]
+    events = AuditEvent.objects.count()
+    again = register(ci)
+    assert again.status_code == 200
+    assert AuditEvent.objects.count() == events  # nothing changed, nothing recorded
+    changed = register(ci, description="Moves more money")
+    assert changed.json()["description"] == "Moves more money"
+    assert Api.objects.count() == 1
+
+
+def test_it_rejects_bad_input_with_field_errors(ci):
+    response = ci.put(
+        "/api/v1/inventory/apis/payments/",
+        {"org_unit": "team", "name": "", "protocols": ["carrier-pigeon"]},
+        format="json",
+    )
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert "name" in fields and "protocols" in fields
+    assert not Api.objects.exists()
+
+
+def test_a_bad_environment_rolls_back_the_whole_registration(ci):
+    response = register(ci, environments=[{"name": "prod", "base_urls": ["javascript:alert(1)"]}])
+    assert response.status_code == 400
+    assert not Api.objects.exists()
+
+
+def test_it_refuses_another_teams_unit(ci):
+    response = register(ci, unit="sibling")
+    assert response.status_code == 403
+    assert not Api.objects.exists()
+
+
+def test_someone_elses_api_is_not_found(ci, charlie):
+    register(ci)
+    other = token_client(charlie)
+    assert other.get("/api/v1/inventory/apis/payments/").status_code == 404
+    assert other.patch("/api/v1/inventory/apis/payments/", {"name": "x"}, format="json").status_code == 404
+    assert register(other, unit="sibling").status_code == 404  # the slug is taken, but not visible to them
+
+
+def test_it_uploads_a_spec_and_keeps_versions(ci):
+    register(ci)
+    response = ci.post(
+        "/api/v1/inventory/apis/payments/spec/",
+        {"file": SimpleUploadedFile("openapi.yaml", SPEC)},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert response.json()["operation_count"] == 2
+    same = ci.post(
+        "/api/v1/inventory/apis/payments/spec/",
+        {"file": SimpleUploadedFile("openapi.yaml", SPEC)},
+        format="multipart",
+    )
+    assert same.status_code == 200  # identical content: no new version
+    v2 = SPEC.replace(
+        b'"404": {description: no such payment}',
+        b'"404": {description: gone}\n        "410": {description: gone}',
+    )
+    response = ci.post(
+        "/api/v1/inventory/apis/payments/spec/",
+        {"file": SimpleUploadedFile("openapi.yaml", v2)},
+        format="multipart",
+    )
+    assert response.json()["number"] == 2
+    body = ci.get("/api/v1/inventory/apis/payments/spec/").json()
+    ops = {(o["method"], o["path"]): o for o in body["operations"]}
+    assert ops[("GET", "/health")]["auth_required"] is False
+    assert set(ops[("GET", "/payments/{id}")]["responses"]) == {"200", "404", "410"}
+    assert Spec.objects.filter(is_current=True).count() == 1
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n", "Swagger 2.0"),
+        (
+            b"openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n        '200': {$ref: 'https://evil.example/r.yaml'}\n",
+            "External $ref",
+        ),
+        (b"openapi: 3.0.3\ninfo: {title: x}\npaths: {}\n", "version"),
+        (b"{not json", "Invalid"),
+    ],
+)
+def test_bad_specs_are_refused_whole(ci, content, message):
+    register(ci)
+    response = ci.post(
+        "/api/v1/inventory/apis/payments/spec/",
+        {"file": SimpleUploadedFile("openapi.yaml", content)},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert message in json.dumps(response.json())
+    assert not Spec.objects.exists()
+
+
+def test_uploads_over_the_limit_are_refused(ci, settings):
+    register(ci)
+    settings.PORTAL_UPLOAD_MAX_BYTES = 1000
+    response = ci.post(
+        "/api/v1/inventory/apis/payments/spec/",
+        {"file": SimpleUploadedFile("openapi.yaml", SPEC + b"#" * 2000)},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "too large" in json.dumps(response.json())
+
+
+def test_it_replaces_components_and_reports_changes(ci):
+    register(ci)
+    first = ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("requirements.txt", REQUIREMENTS)},
+        format="multipart",
+    )
+    assert first.status_code == 201, first.json()
+    assert len(first.json()["added"]) == 2
+    second = ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("requirements.txt", b"django==5.2.2\nurllib3==2.2.0\n")},
+        format="multipart",
+    )
+    body = second.json()
+    assert [u["name"] for u in body["upgraded"]] == ["django"]
+    assert any("urllib3" in p for p in body["added"]) and any("requests" in p for p in body["removed"])
+    assert sorted(Component.objects.values_list("name", flat=True)) == ["django", "urllib3"]
+    api = Api.objects.get()
+    assert api.component_count == 2
+
+
+def test_a_bad_sbom_keeps_the_previous_components(ci):
+    register(ci)
+    ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("requirements.txt", REQUIREMENTS)},
+        format="multipart",
+    )
+    bad = ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("bom.json", b'{"bomFormat": "CycloneDX", "components": 5}')},
+        format="multipart",
+    )
+    assert bad.status_code == 400
+    assert Component.objects.count() == 2
+
+
+def test_the_review_workflow_over_rest(ci, ciso):
+    register(ci)
+    assert (
+        ci.post(
+            "/api/v1/inventory/apis/payments/transitions/", {"action": "submit"}, format="json"
+        ).status_code
+        == 200
+    )
+    assert (
+        ci.post(
+            "/api/v1/inventory/apis/payments/transitions/", {"action": "approve"}, format="json"
+        ).status_code
+        == 403
+    )
+    reviewer = token_client(ciso)
+    response = reviewer.post(
+        "/api/v1/inventory/apis/payments/transitions/", {"action": "approve", "comment": "ok"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["status"] == ApiStatus.APPROVED
+    illegal = reviewer.post(
+        "/api/v1/inventory/apis/payments/transitions/", {"action": "submit"}, format="json"
+    )
+    assert illegal.status_code == 400
+    assert "Cannot move" in json.dumps(illegal.json())
+
+
+def test_the_list_is_scoped_and_filtered(ci, charlie, ciso):
+    register(ci)
+    register(token_client(charlie), slug="cards", unit="sibling", name="Cards API")
+    assert [a["slug"] for a in ci.get("/api/v1/inventory/apis/").json()["results"]] == ["payments"]
+    everything = token_client(ciso).get("/api/v1/inventory/apis/?sort=name").json()["results"]
+    assert [a["slug"] for a in everything] == ["cards", "payments"]
+    assert token_client(ciso).get("/api/v1/inventory/apis/?unit=sibling").json()["count"] == 1
+    assert token_client(ciso).get("/api/v1/inventory/apis/?min_completeness=200").status_code == 400
+
+
+def test_anonymous_is_refused(db):
+    assert APIClient().get("/api/v1/inventory/apis/").status_code == 401
+    assert APIClient().put("/api/v1/inventory/apis/x/", {}, format="json").status_code == 401
+
+
+def test_list_query_count_does_not_grow(ci, ciso, django_assert_max_num_queries):
+    client = token_client(ciso)
+    for i in range(3):
+        register(ci, slug=f"api-{i}")
+    with django_assert_max_num_queries(12):
+        client.get("/api/v1/inventory/apis/")
+    for i in range(3, 30):
+        register(ci, slug=f"api-{i}")
+    with django_assert_max_num_queries(12):
+        client.get("/api/v1/inventory/apis/")

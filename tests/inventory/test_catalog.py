@@ -1,0 +1,156 @@
+"""Backstage catalog import: the command and the all-or-nothing rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from inventory.catalog import parse_catalog, safe_relative
+from inventory.models import Api, ApiDependency, ApiStatus, ConsumerService, Spec
+from portal.models import AuditEvent
+
+OPENAPI = """openapi: 3.0.3
+info: {title: Payments, version: "1"}
+paths:
+  /payments:
+    get:
+      responses: {"200": {description: ok}}
+"""
+
+CATALOG = """apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {name: payments, title: Payments API, description: Moves money}
+spec:
+  type: openapi
+  lifecycle: production
+  owner: group:default/team
+  definition:
+    $text: ./openapi.yaml
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata: {name: ledger}
+spec:
+  type: openapi
+  lifecycle: experimental
+  owner: team
+  definition: |
+    openapi: 3.0.3
+    info: {title: Ledger, version: "1"}
+    paths: {}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: checkout-web}
+spec:
+  owner: sibling
+  consumesApis: [payments]
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: ledger-service}
+spec:
+  owner: team
+  providesApis: [ledger]
+  consumesApis: [api:default/payments]
+---
+apiVersion: backstage.io/v1alpha1
+kind: System
+metadata: {name: money}
+"""
+
+
+@pytest.fixture
+def catalog_dir(tmp_path: Path) -> Path:
+    (tmp_path / "catalog-info.yaml").write_text(CATALOG)
+    (tmp_path / "openapi.yaml").write_text(OPENAPI)
+    return tmp_path
+
+
+def test_it_imports_apis_specs_and_consumers(org, catalog_dir, capsys):
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"))
+    out = capsys.readouterr().out
+    assert "2 created" in out and "kind System is not imported" in out
+    payments = Api.objects.get(slug="payments")
+    assert payments.org_unit == org.team and payments.lifecycle == "production"
+    assert payments.status == ApiStatus.DRAFT
+    assert Spec.objects.get(api=payments).operation_count == 1
+    assert ConsumerService.objects.get().name == "checkout-web"
+    ledger = Api.objects.get(slug="ledger")
+    assert ApiDependency.objects.filter(api=payments, consumer_api=ledger).exists()
+    # Idempotent: importing again creates nothing new.
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"))
+    assert Api.objects.count() == 2 and ApiDependency.objects.count() == 2 and Spec.objects.count() == 2
+
+
+def test_approve_is_audited_as_the_operator(org, catalog_dir):
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
+    assert set(Api.objects.values_list("status", flat=True)) == {ApiStatus.APPROVED}
+    approvals = AuditEvent.objects.filter(action="api.approve")
+    assert approvals.count() == 2
+    assert all(e.actor_label.startswith("system:operator:") for e in approvals)
+
+
+def test_unknown_owner_rejects_the_whole_file(org, catalog_dir):
+    (catalog_dir / "catalog-info.yaml").write_text(
+        CATALOG.replace("owner: team\n  providesApis", "owner: nobody\n  providesApis")
+    )
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"))
+    assert not Api.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="api.").exists()
+
+
+def test_missing_owner_uses_the_owner_option(org, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: API\nmetadata: {name: orphan}\nspec: {type: openapi, lifecycle: production}\n")
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))
+    call_command("import_catalog", str(path), "--owner", "sibling")
+    assert Api.objects.get(slug="orphan").org_unit == org.sibling
+
+
+def test_a_bad_definition_rejects_the_file(org, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "kind: API\nmetadata: {name: bad}\nspec: {type: openapi, owner: team, definition: 'swagger: \"2.0\"'}\n"
+    )
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))
+    assert not Api.objects.exists()
+
+
+def test_text_outside_the_catalog_folder_is_not_read(org, tmp_path, capsys):
+    (tmp_path / "secret.yaml").write_text(OPENAPI)
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    path = inner / "c.yaml"
+    path.write_text(
+        "kind: API\nmetadata: {name: sneaky}\nspec: {type: openapi, owner: team, definition: {$text: ../secret.yaml}}\n"
+    )
+    call_command("import_catalog", str(path))
+    assert "not fetched" in capsys.readouterr().out
+    assert not Spec.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["../x", "/etc/passwd", "https://evil.example/a.yaml", "a/../../b", "c:\\x", ""]
+)
+def test_safe_relative_refuses_escapes(path):
+    assert safe_relative(path) is None
+
+
+def test_unknown_kinds_are_reported_not_guessed():
+    result = parse_catalog(
+        b"kind: Widget\nmetadata: {name: w}\n---\nkind: API\nspec: {}\n", resolve_text=lambda p: None
+    )
+    assert result.apis == [] and len(result.problems) == 2
+
+
+def test_malformed_yaml_is_one_clear_error(org, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: API\nmetadata: {name: [\n")
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))

@@ -1,0 +1,358 @@
+"""Registration, review workflow, completeness, windows and consumers, through the services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.utils import timezone
+
+from inventory import services
+from inventory.models import Api, ApiDependency, ApiStatus, AvailabilityWindow, Lifecycle
+from inventory.selectors import blast_radius
+from portal.audit import Actor
+from portal.models import AuditEvent, Role
+from tests.factories import SYSTEM
+
+
+def actor(user) -> Actor:  # noqa: ANN001
+    return Actor(user=user)
+
+
+@pytest.fixture
+def api(org, alice) -> Api:  # noqa: ANN001
+    return services.api_create(actor=actor(alice), org_unit=org.team, slug="payments", name="Payments API")
+
+
+def test_it_creates_a_draft_with_an_audit_record(api, alice):
+    assert api.status == ApiStatus.DRAFT
+    event = AuditEvent.objects.filter(action="api.create").get()
+    assert event.actor_label == alice.username
+    assert event.org_path == api.org_unit.path
+
+
+def test_it_refuses_a_duplicate_slug(api, org, alice):
+    with pytest.raises(ValidationError) as exc:
+        services.api_create(actor=actor(alice), org_unit=org.team, slug="payments", name="Again")
+    assert "slug" in exc.value.message_dict
+
+
+def test_it_refuses_registering_for_another_team(org, alice):
+    with pytest.raises(PermissionDenied):
+        services.api_create(actor=actor(alice), org_unit=org.sibling, slug="x", name="X")
+
+
+def test_a_viewer_cannot_register(org, bob):
+    with pytest.raises(PermissionDenied):
+        services.api_create(actor=actor(bob), org_unit=org.team, slug="x", name="X")
+
+
+def test_it_validates_choice_lists(api, alice):
+    with pytest.raises(ValidationError):
+        services.api_update(actor=actor(alice), api=api, auth_schemes=["telepathy"])
+    with pytest.raises(ValidationError):
+        services.api_update(actor=actor(alice), api=api, auth_schemes=["none", "oauth2"])
+
+
+def test_the_review_workflow(api, alice, ciso):
+    services.api_submit(actor=actor(alice), api=api)
+    # A developer cannot approve their own API.
+    with pytest.raises(PermissionDenied):
+        services.api_approve(actor=actor(alice), api=api)
+    services.api_request_changes(actor=actor(ciso), api=api, comment="Add the spec")
+    api.refresh_from_db()
+    assert api.status == ApiStatus.CHANGES_REQUESTED
+    assert api.review_comment == "Add the spec"
+    services.api_submit(actor=actor(alice), api=api)
+    services.api_approve(actor=actor(ciso), api=api, comment="ok")
+    api.refresh_from_db()
+    assert api.status == ApiStatus.APPROVED and api.reviewed_by == ciso
+    actions = list(
+        AuditEvent.objects.filter(object_type="inventory.api").order_by("id").values_list("action", flat=True)
+    )
+    assert actions == ["api.create", "api.submit", "api.request_changes", "api.submit", "api.approve"]
+
+
+def test_illegal_transitions_are_refused(api, ciso):
+    with pytest.raises(services.IllegalTransition):
+        services.api_approve(actor=actor(ciso), api=api)  # still a draft
+    with pytest.raises(services.IllegalTransition):
+        services.api_retire(actor=actor(ciso), api=api)
+
+
+def test_request_changes_needs_a_comment(api, alice, ciso):
+    services.api_submit(actor=actor(alice), api=api)
+    with pytest.raises(ValidationError):
+        services.api_request_changes(actor=actor(ciso), api=api, comment="  ")
+
+
+def test_only_the_security_team_suspends(api, alice, ciso, make_member, org):
+    services.api_submit(actor=actor(alice), api=api)
+    services.api_approve(actor=actor(ciso), api=api)
+    with pytest.raises(PermissionDenied):
+        services.api_suspend(actor=actor(alice), api=api, reason="x")
+    services.api_suspend(actor=actor(ciso), api=api, reason="CVE in its framework")
+    api.refresh_from_db()
+    assert api.status == ApiStatus.SUSPENDED
+    services.api_reinstate(actor=actor(ciso), api=api)
+    api.refresh_from_db()
+    assert api.status == ApiStatus.APPROVED
+
+
+def test_deprecate_and_retire_follow_lifecycle(api, alice, ciso):
+    services.api_submit(actor=actor(alice), api=api)
+    services.api_approve(actor=actor(ciso), api=api)
+    services.api_deprecate(actor=actor(alice), api=api)
+    services.api_retire(actor=actor(alice), api=api)
+    api.refresh_from_db()
+    assert (api.status, api.lifecycle) == (ApiStatus.RETIRED, Lifecycle.RETIRED)
+    with pytest.raises(ValidationError):
+        services.api_update(actor=actor(alice), api=api, name="Renamed")
+
+
+def test_outsiders_get_404_not_403(api, charlie):
+    with pytest.raises(Http404):
+        services.api_submit(actor=actor(charlie), api=api)
+
+
+def test_completeness_names_what_is_missing(api, alice):
+    assert api.completeness == 0
+    assert "an OpenAPI document" in api.missing
+    services.api_update(
+        actor=actor(alice),
+        api=api,
+        description="Moves money",
+        technical_contact_email="pay@example.com",
+        auth_schemes=["oauth2"],
+        protocols=["rest_https"],
+        availability_target="99.9",
+    )
+    env = services.environment_save(
+        actor=actor(alice), api=api, name="production", base_urls=["https://pay.example.com/v1"]
+    )
+    services.baseline_save(
+        actor=actor(alice),
+        environment=env,
+        p50_ms=20,
+        p95_ms=80,
+        p99_ms=200,
+        requests_per_second="150",
+        error_rate_percent="0.5",
+    )
+    server = services.server_save(
+        actor=actor(alice), org_unit=api.org_unit, hostname="pay-1.dc1.example.com", addresses=["10.0.0.5"]
+    )
+    services.environment_set_servers(actor=actor(alice), environment=env, servers=[server])
+    api.refresh_from_db()
+    assert api.completeness == 80
+    assert sorted(api.missing) == sorted(
+        ["the packages it is built with (SBOM or lockfile)", "an OpenAPI document"]
+    )
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        [],
+        ["not a url"],
+        ["ftp://x.example"],
+        ["https://user:pw@x.example"],
+        ["https://x.example/?q=1"],
+        "https://x",
+    ],
+)
+def test_it_rejects_bad_base_urls(api, alice, urls):
+    with pytest.raises(ValidationError):
+        services.environment_save(actor=actor(alice), api=api, name="prod", base_urls=urls)
+
+
+def test_it_rejects_unordered_percentiles(api, alice):
+    env = services.environment_save(actor=actor(alice), api=api, name="prod", base_urls=["https://a.example"])
+    with pytest.raises(ValidationError):
+        services.baseline_save(
+            actor=actor(alice),
+            environment=env,
+            p50_ms=100,
+            p95_ms=50,
+            p99_ms=200,
+            requests_per_second=1,
+            error_rate_percent=0,
+        )
+
+
+# --- Windows ---------------------------------------------------------------------------------------
+
+
+def test_recurring_window_in_local_time_follows_dst(api, alice):
+    services.window_add(
+        actor=actor(alice),
+        api=api,
+        kind="recurring",
+        tz="Europe/Berlin",
+        weekdays=[6],
+        start_time=time(2),
+        end_time=time(4),
+        description="Sunday maintenance",
+    )
+    # 2026-07-05 is a Sunday; 02:30 CEST is 00:30 UTC. 2026-01-04 is a Sunday; 02:30 CET is 01:30 UTC.
+    assert not services.is_expected_up(api, datetime(2026, 7, 5, 0, 30, tzinfo=UTC))
+    assert services.is_expected_up(api, datetime(2026, 7, 5, 2, 30, tzinfo=UTC))
+    assert not services.is_expected_up(api, datetime(2026, 1, 4, 1, 30, tzinfo=UTC))
+    assert services.is_expected_up(api, datetime(2026, 1, 5, 1, 30, tzinfo=UTC))  # a Monday
+
+
+def test_one_off_window_and_environment_scope(api, alice):
+    prod = services.environment_save(
+        actor=actor(alice), api=api, name="production", base_urls=["https://a.example"]
+    )
+    start = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
+    services.window_add(
+        actor=actor(alice),
+        api=api,
+        environment=prod,
+        kind="one_off",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+    )
+    assert not services.is_expected_up(api, start + timedelta(minutes=30), environment=prod)
+    assert services.is_expected_up(api, start + timedelta(minutes=30))  # API-wide: no window
+    assert services.is_expected_up(api, start + timedelta(hours=2), environment=prod)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {
+                "kind": "recurring",
+                "tz": "Mars/Olympus",
+                "weekdays": [1],
+                "start_time": time(1),
+                "end_time": time(2),
+            },
+            "timezone",
+        ),
+        (
+            {"kind": "recurring", "tz": "UTC", "weekdays": [1], "start_time": time(4), "end_time": time(2)},
+            "ends before",
+        ),
+        (
+            {"kind": "recurring", "tz": "UTC", "weekdays": [], "start_time": time(1), "end_time": time(2)},
+            "weekday",
+        ),
+        (
+            {
+                "kind": "one_off",
+                "starts_at": datetime(2026, 1, 2, tzinfo=UTC),
+                "ends_at": datetime(2026, 1, 1, tzinfo=UTC),
+            },
+            "ends before",
+        ),
+        ({"kind": "weekly"}, "Kind"),
+    ],
+)
+def test_bad_windows_are_refused(api, alice, kwargs, message):
+    with pytest.raises(ValidationError) as exc:
+        services.window_add(actor=actor(alice), api=api, **kwargs)
+    assert message in str(exc.value)
+    assert not AvailabilityWindow.objects.exists()
+
+
+def test_overlapping_windows_are_refused(api, alice):
+    services.window_add(
+        actor=actor(alice),
+        api=api,
+        kind="recurring",
+        tz="UTC",
+        weekdays=[6],
+        start_time=time(2),
+        end_time=time(4),
+    )
+    # 03:00 Europe/Berlin is 01:00 or 02:00 UTC: overlaps 02:00–04:00 UTC in summer.
+    with pytest.raises(ValidationError) as exc:
+        services.window_add(
+            actor=actor(alice),
+            api=api,
+            kind="recurring",
+            tz="Europe/Berlin",
+            weekdays=[6],
+            start_time=time(3),
+            end_time=time(5),
+        )
+    assert "Overlaps" in str(exc.value)
+    # A one-off on a Sunday at 03:00 UTC overlaps too.
+    with pytest.raises(ValidationError):
+        services.window_add(
+            actor=actor(alice),
+            api=api,
+            kind="one_off",
+            starts_at=datetime(2026, 12, 6, 3, tzinfo=UTC),
+            ends_at=datetime(2026, 12, 6, 5, tzinfo=UTC),
+        )
+    # Back to back is fine.
+    services.window_add(
+        actor=actor(alice),
+        api=api,
+        kind="recurring",
+        tz="UTC",
+        weekdays=[6],
+        start_time=time(4),
+        end_time=time(5),
+    )
+
+
+# --- Consumers and blast radius ----------------------------------------------------------------------
+
+
+def test_blast_radius_is_transitive_and_survives_cycles(org, ciso):
+    a = services.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
+    b = services.api_create(actor=actor(ciso), org_unit=org.team, slug="b", name="B")
+    c = services.api_create(actor=actor(ciso), org_unit=org.sibling, slug="c", name="C")
+    services.dependency_add(actor=actor(ciso), api=a, consumer_api=b)  # B relies on A
+    services.dependency_add(actor=actor(ciso), api=b, consumer_api=c)  # C relies on B
+    services.dependency_add(actor=actor(ciso), api=c, consumer_api=a)  # A relies on C: a cycle
+    app = services.consumer_service_save(actor=actor(ciso), owner=org.team, name="Mobile app")
+    services.dependency_add(actor=actor(ciso), api=c, consumer_service=app)
+    radius = blast_radius(a)
+    assert [(e.name, e.depth) for e in radius] == [("B", 1), ("C", 2), ("Mobile app", 3)]
+
+
+def test_an_api_cannot_consume_itself(org, ciso):
+    a = services.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
+    with pytest.raises(ValidationError):
+        services.dependency_add(actor=actor(ciso), api=a, consumer_api=a)
+    with pytest.raises(ValidationError):
+        services.dependency_add(actor=actor(ciso), api=a)
+    assert not ApiDependency.objects.exists()
+
+
+# --- Staleness -------------------------------------------------------------------------------------------
+
+
+def test_stale_apis_notify_owners_once(api, alice, settings):
+    from inventory.tasks import notify_stale_apis
+
+    Api.objects.filter(pk=api.pk).update(
+        confirmed_at=timezone.now() - timedelta(days=settings.INVENTORY_STALE_DAYS + 1)
+    )
+    assert notify_stale_apis() == 1
+    assert notify_stale_apis() == 0
+    assert len(mail.outbox) == 1
+    assert alice.email in mail.outbox[0].to
+    services.api_confirm(actor=actor(alice), api=api)
+    api.refresh_from_db()
+    assert api.stale_notified_at is None
+
+
+def test_system_actor_skips_user_checks(org):
+    api = services.api_create(actor=SYSTEM, org_unit=org.other_team, slug="sys", name="Sys")
+    assert api.created_by is None
+
+
+def test_membership_roles_used(org, make_member):
+    # A developer on the department may register for its teams (role applies to the subtree).
+    dev = make_member(Role.DEVELOPER, org.dept)
+    services.api_create(actor=actor(dev), org_unit=org.sibling, slug="s", name="S")
