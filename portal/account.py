@@ -20,13 +20,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit, selectors, services
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
 from portal.middleware import session_start
+from portal.models import RecoveryCodeDevice
 
 RECOVERY_CODE_COUNT = 10
 
@@ -71,13 +71,20 @@ def _qr_data_uri(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _grouped(raw: str) -> str:
+    return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
+
+
 def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
-    device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery")
-    device.token_set.all().delete()
-    codes = [f"{secrets.token_hex(4)}-{secrets.token_hex(4)}" for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=c.replace("-", "")) for c in codes])
+    """Ten fresh codes (80 bits each), replacing any earlier ones; only their hashes are kept."""
+    device = RecoveryCodeDevice.objects.filter(user=user).first() or RecoveryCodeDevice(
+        user=user, name="recovery"
+    )
+    device.salt = secrets.token_hex(16)
+    codes = [_grouped(secrets.token_hex(10)) for _ in range(RECOVERY_CODE_COUNT)]
+    device.code_hashes = [device.hash_code(c) for c in codes]
     device.confirmed = True
-    device.save(update_fields=["confirmed"])
+    device.save()
     return codes
 
 
@@ -132,7 +139,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
                 actor=Actor.from_request(request),
                 action="user.2fa_verify",
                 obj=user,
-                after={"method": "recovery_code" if isinstance(device, StaticDevice) else "totp"},
+                after={"method": "recovery_code" if isinstance(device, RecoveryCodeDevice) else "totp"},
             )
             return redirect(_safe_next(request))
         form.add_error("code", "That code is not valid.")

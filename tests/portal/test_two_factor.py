@@ -7,10 +7,9 @@ import re
 import pytest
 from django.test import Client
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal.models import AuditEvent, Role
+from portal.models import AuditEvent, RecoveryCodeDevice, Role
 
 SETUP = "/accounts/2fa/setup/"
 VERIFY = "/accounts/2fa/verify/"
@@ -33,7 +32,7 @@ def _enrol(client: Client) -> tuple[TOTPDevice, list[str]]:
     device = TOTPDevice.objects.get(confirmed=False)
     r = client.post(SETUP, {"code": _code(device)})
     assert r.status_code == 200
-    return device, re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", r.content.decode())
+    return device, re.findall(r"<li>((?:[0-9a-f]{5}-){3}[0-9a-f]{5})</li>", r.content.decode())
 
 
 @pytest.fixture
@@ -97,7 +96,11 @@ def test_it_enrols_with_a_correct_code_and_shows_recovery_codes_once(ciso):
     assert device.confirmed
     assert len(codes) == 10
     assert len(set(codes)) == 10
-    assert StaticToken.objects.filter(device__user=ciso).count() == 10
+    stored = RecoveryCodeDevice.objects.get(user=ciso)
+    assert stored.remaining == 10
+    # Only salted hashes are kept: no code appears anywhere in the stored row.
+    row = str(RecoveryCodeDevice.objects.filter(user=ciso).values().get())
+    assert not any(RecoveryCodeDevice.normalize(c) in row or c in row for c in codes)
     assert AuditEvent.objects.filter(action="user.2fa_enrol", object_id=str(ciso.pk)).exists()
 
     # The session is now verified: every page opens, and the codes are never shown again.
@@ -120,7 +123,7 @@ def test_it_does_not_enrol_with_a_wrong_code(ciso):
     assert "That code is not valid" in r.content.decode()
     device.refresh_from_db()
     assert not device.confirmed
-    assert not StaticToken.objects.filter(device__user=ciso).exists()
+    assert not RecoveryCodeDevice.objects.filter(user=ciso).exists()
     assert client.get("/").url.startswith(SETUP)
 
 
@@ -163,7 +166,7 @@ def test_it_verifies_with_a_recovery_code_once_only(ciso, enrolled):
 
     assert r.status_code == 302
     assert client.get("/").status_code == 200
-    assert StaticToken.objects.filter(device__user=ciso).count() == 9
+    assert RecoveryCodeDevice.objects.get(user=ciso).remaining == 9
 
     again = _session_client(ciso)
     r = again.post(VERIFY, {"code": codes[3]})
@@ -219,7 +222,7 @@ def test_it_regenerates_recovery_codes_and_invalidates_the_old_ones(ciso, enroll
     r = client.post("/accounts/2fa/recovery-codes/")
 
     assert r.status_code == 200
-    new_codes = re.findall(r"<li>([0-9a-f]{8}-[0-9a-f]{8})</li>", r.content.decode())
+    new_codes = re.findall(r"<li>((?:[0-9a-f]{5}-){3}[0-9a-f]{5})</li>", r.content.decode())
     assert len(new_codes) == 10
     assert not set(new_codes) & set(old_codes)
     assert 'href="/"' in r.content.decode()
@@ -227,7 +230,7 @@ def test_it_regenerates_recovery_codes_and_invalidates_the_old_ones(ciso, enroll
     stale = _session_client(ciso)
     assert stale.post(VERIFY, {"code": old_codes[1]}).status_code == 200
     assert stale.get("/").url.startswith(VERIFY)
-    StaticDevice.objects.get(user=ciso).throttle_reset()  # the failure above delays the next try
+    RecoveryCodeDevice.objects.get(user=ciso).throttle_reset()  # the failure above delays the next try
     fresh = _session_client(ciso)
     assert fresh.post(VERIFY, {"code": new_codes[1]}).status_code == 302
 
@@ -238,7 +241,8 @@ def test_it_requires_post_and_a_verified_session_to_regenerate_codes(ciso, enrol
     r = client.post("/accounts/2fa/recovery-codes/")
     assert r.status_code == 302
     assert r.url.startswith(VERIFY)
-    assert StaticToken.objects.filter(device__user=ciso, token=codes[0].replace("-", "")).exists()
+    device = RecoveryCodeDevice.objects.get(user=ciso)
+    assert device.hash_code(codes[0]) in device.code_hashes
 
     client.post(VERIFY, {"code": codes[0]})
     assert client.get("/accounts/2fa/recovery-codes/").status_code == 405
@@ -249,3 +253,12 @@ def test_it_requires_login_for_the_second_factor_pages(db):
         r = Client().get(path)
         assert r.status_code == 302
         assert r.url.startswith("/accounts/login/")
+
+
+def test_a_recovery_code_cannot_be_spent_twice_by_racing_logins(ciso, enrolled):
+    _, codes = enrolled
+    first = RecoveryCodeDevice.objects.get(user=ciso)
+    second = RecoveryCodeDevice.objects.get(user=ciso)  # loaded before the first spends the code
+    assert first.verify_token(codes[5]) is True
+    assert second.verify_token(codes[5]) is False
+    assert RecoveryCodeDevice.objects.get(user=ciso).remaining == 9
