@@ -42,6 +42,15 @@ def _api_for(request: Request, slug: str) -> Api:
     return selectors.api_detail(request.user, slug)
 
 
+class NamesApiBySlug:
+    """For HasCapability: the URL's ``slug`` names an Api, so a caller lacking the capability
+    everywhere gets a 404 for an API outside their sight (403 only for one they can see)."""
+
+    scoped_model = Api
+    lookup_field = "slug"
+    lookup_url_kwarg = "slug"
+
+
 class ExpensiveThrottle(ScopedRateThrottle):
     """Uploads and runs: a tighter per-user rate than ordinary reads."""
 
@@ -98,7 +107,7 @@ def _save_environments(request: Request, api: Api, environments: list[dict] | No
         )
 
 
-class ApiDetail(APIView):
+class ApiDetail(NamesApiBySlug, APIView):
     """GET the record; PUT creates or updates it by slug (idempotent, what CI calls); PATCH updates."""
 
     required_capability = {
@@ -159,7 +168,7 @@ def apply_transition(request: Any, api: Api, action: str, comment: str) -> Api:
     return _TRANSITIONS[action](Actor.from_request(request), api, comment)
 
 
-class ApiTransition(APIView):
+class ApiTransition(NamesApiBySlug, APIView):
     # Viewing is enough to reach the endpoint; the service checks the capability each move needs.
     required_capability = Cap.INVENTORY_VIEW
 
@@ -177,7 +186,7 @@ class UploadView(APIView):
     throttle_scope = "expensive"
 
 
-class SpecUpload(UploadView):
+class SpecUpload(NamesApiBySlug, UploadView):
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
 
     @extend_schema(responses=SpecSerializer)
@@ -216,7 +225,7 @@ def _read(upload: Any) -> bytes:
     return upload.read()
 
 
-class ComponentsUpload(UploadView):
+class ComponentsUpload(NamesApiBySlug, UploadView):
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
 
     @extend_schema(responses=ComponentSerializer(many=True))
@@ -241,7 +250,7 @@ class ComponentsUpload(UploadView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class BlastRadius(APIView):
+class BlastRadius(NamesApiBySlug, APIView):
     required_capability = Cap.INVENTORY_VIEW
 
     @extend_schema(
@@ -282,6 +291,7 @@ class DiscoveredList(generics.ListAPIView):
 
 class DiscoveredDismiss(APIView):
     required_capability = Cap.INVENTORY_REVIEW
+    scoped_model = DiscoveredEndpoint  # named by the ``pk`` URL kwarg: 404 outside the caller's sight
 
     @extend_schema(request=DismissSerializer, responses=DiscoveredSerializer)
     def post(self, request: Request, pk: int) -> Response:

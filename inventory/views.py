@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inventory import availability, catalog, forms, selectors, services
 from inventory.api import apply_transition
-from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Server
+from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol, Server
 from portal.access import Cap, has_capability, in_scope, require
 from portal.audit import Actor
 from portal.models import AuditEvent
@@ -438,6 +438,9 @@ def _detail(
         "is_stale": api.confirmed_at < services.stale_cutoff(),
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "tab_template": f"inventory/tabs/_{tab}.html",
+        # What people read ("Bearer token / JWT"), not the stored codes ("bearer").
+        "auth_scheme_labels": [dict(AuthScheme.choices).get(s, s) for s in api.auth_schemes or []],
+        "protocol_labels": [dict(Protocol.choices).get(p, p) for p in api.protocols or []],
         **_tab_context(request, api, tab, bound),
     }
     template = ctx["tab_template"] if _is_partial(request) else "inventory/api_detail.html"
@@ -449,7 +452,8 @@ def _detail(
 @require_GET
 @login_required
 def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    require(request.user, Cap.INVENTORY_VIEW)
+    # No capability check before the lookup: an API the user cannot see is a 404, also for a user
+    # without any role (a blanket 403 first would answer differently from every other API page).
     api = _api(request, slug)
     return _detail(request, api, request.GET.get("tab", "overview"))
 
@@ -879,8 +883,9 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request.user, Cap.INVENTORY_REVIEW)
+    # Outside the user's sight: 404 (even without the capability anywhere); visible: 403 unless allowed.
     item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
+    require(request.user, Cap.INVENTORY_REVIEW, item)
     form = forms.DismissForm(request.POST)
     if not form.is_valid():
         return _discovery_page(request, status=400, errors=[f"{item}: say why it is dismissed."])
@@ -897,8 +902,9 @@ def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
-    require(request.user, Cap.INVENTORY_SUBMIT)
+    # The finding first (404 outside the user's sight), then the right to register for some unit (403).
     item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
+    require(request.user, Cap.INVENTORY_SUBMIT)
     guess = item.host.split(":")[0].replace(".", "-")[:63].strip("-")
     form = _style(
         forms.RegisterDiscoveredForm(

@@ -155,9 +155,11 @@ REGISTRY: dict[str, Entry] = {}
 
 def register(*entries: Entry) -> None:
     for entry in entries:
-        if entry.name in REGISTRY:
-            raise ValueError(f"{entry.name} is registered twice")
-        REGISTRY[entry.name] = entry
+        # Keyed by id: one URL may have several entries (say GET needs view, PUT needs submit),
+        # each with its own ``label``.
+        if entry.id in REGISTRY:
+            raise ValueError(f"{entry.id} is registered twice; give the second entry a label")
+        REGISTRY[entry.id] = entry
 
 
 # --- The admin, by rule -----------------------------------------------------------------------------------

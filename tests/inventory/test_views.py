@@ -766,7 +766,10 @@ def test_it_reports_an_unreadable_log(org, ciso, login):  # noqa: ANN001
 
 def test_it_dismisses_with_a_reason(org, ciso, alice, login):  # noqa: ANN001
     item = finding(org.root)
-    assert login(alice).post(url("discovered_dismiss", item.pk), {"reason": "x"}).status_code == 403
+    # Out of alice's sight: a 404, like every object outside the user's subtree (see the matrix).
+    assert login(alice).post(url("discovered_dismiss", item.pk), {"reason": "x"}).status_code == 404
+    own = finding(org.team, "own.example.com")
+    assert login(alice).post(url("discovered_dismiss", own.pk), {"reason": "x"}).status_code == 403
     client = login(ciso)
     assert client.post(url("discovered_dismiss", item.pk), {"reason": ""}).status_code == 400
     assert client.post(url("discovered_dismiss", item.pk), {"reason": "Test host"}).status_code == 302

@@ -1,0 +1,403 @@
+"""The inventory's URLs in the authorization matrix (see tests/access_matrix.py).
+
+Every object an entry names lives in the unit the matrix hands over: an API registered for that unit,
+its environments, windows and consumers, or a discovered endpoint carrying that unit. Markers of
+listings are slugs/hosts nothing else on a page contains (``mx-api-<unit>``, ``mx-disc-<unit>``).
+
+The registry holds one entry per URL name, so each URL is exercised for one capability: where a REST
+URL answers two (GET ``inventory.view``, writes ``inventory.submit``) the write is the one registered,
+except for the list (its GET, which checks for leaks). Transitions are registered with ``submit`` on
+a draft, the move that needs ``inventory.submit``.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from inventory import services
+from inventory.models import Api, ApiDependency, AvailabilityWindow, DiscoveredEndpoint, Environment
+from portal.access import Cap
+from portal.models import OrgUnit
+from tests.access_matrix import Entry, World, register
+from tests.factories import SYSTEM
+
+SPEC_V1 = b"""openapi: 3.0.3
+info: {title: Matrix, version: "1.0"}
+paths:
+  /things/{id}:
+    get:
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses:
+        "200": {description: The thing}
+        "404": {description: No such thing}
+"""
+SPEC_V2 = SPEC_V1.replace(b'        "404": {description: No such thing}\n', b"")
+REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
+ACCESS_LOG = b'10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /v1/users/42 HTTP/1.1" 200 512 "-" "curl/8"\n'
+
+
+def upload(name: str, data: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+# --- Objects living in a unit ----------------------------------------------------------------------
+
+
+def api_in(world: World, unit: OrgUnit) -> Api:
+    """A draft API registered for ``unit``."""
+    return services.api_create(actor=SYSTEM, org_unit=unit, slug=f"mx-api-{unit.slug}", name="Matrix API")
+
+
+def api_slug(world: World, unit: OrgUnit) -> str:
+    return api_in(world, unit).slug
+
+
+def api_with_specs(world: World, unit: OrgUnit) -> Api:
+    """Two spec versions, so the diff page has something to compare."""
+    api = api_in(world, unit)
+    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1, filename="openapi.yaml")
+    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2, filename="openapi.yaml")
+    return api
+
+
+def environment_in(world: World, unit: OrgUnit) -> Environment:
+    return services.environment_save(
+        actor=SYSTEM, api=api_in(world, unit), name="staging", base_urls=["https://mx-staging.example.com"]
+    )
+
+
+def window_in(world: World, unit: OrgUnit) -> AvailabilityWindow:
+    return services.window_add(
+        actor=SYSTEM,
+        api=api_in(world, unit),
+        kind=AvailabilityWindow.Kind.RECURRING,
+        weekdays=[6],
+        start_time=time(1, 0),
+        end_time=time(2, 0),
+    )
+
+
+def dependency_in(world: World, unit: OrgUnit) -> ApiDependency:
+    api = api_in(world, unit)
+    consumer = services.consumer_service_save(actor=SYSTEM, owner=unit, name="Matrix consumer")
+    return services.dependency_add(actor=SYSTEM, api=api, consumer_service=consumer)
+
+
+def discovered_in(world: World, unit: OrgUnit) -> DiscoveredEndpoint:
+    """A new shadow-API finding whose reviewers are ``unit``'s."""
+    now = timezone.now()
+    return DiscoveredEndpoint.objects.create(
+        finding=DiscoveredEndpoint.Finding.SHADOW_API,
+        host=f"mx-disc-{unit.slug}.example.com",
+        method="GET",
+        path_template="/things/{id}",
+        org_unit=unit,
+        hits=3,
+        first_seen=now,
+        last_seen=now,
+    )
+
+
+def discovered_host(world: World, unit: OrgUnit) -> str:
+    return discovered_in(world, unit).host
+
+
+# --- URL kwargs ----------------------------------------------------------------------------------------
+
+
+def by_slug(api: Api) -> dict[str, Any]:
+    return {"slug": api.slug}
+
+
+def by_api_and_pk(obj: Any) -> dict[str, Any]:
+    """A child object (environment, window, dependency) named under its API's slug."""
+    return {"slug": obj.api.slug, "pk": obj.pk}
+
+
+# --- Request bodies ------------------------------------------------------------------------------------
+
+
+def _owner(world: World) -> OrgUnit:
+    # The acting user's unit (refused cells never read it; the team keeps the body well-formed).
+    return world.home or world.org.team
+
+
+def new_api(world: World, obj: Any) -> dict[str, Any]:
+    return {"org_unit": _owner(world).pk, "name": "Matrix created", "slug": "mx-created"}
+
+
+def catalog(world: World, obj: Any) -> dict[str, Any]:
+    text = (
+        "apiVersion: backstage.io/v1alpha1\nkind: API\n"
+        "metadata: {name: mx-catalog, title: Matrix Catalog}\n"
+        f"spec: {{type: openapi, lifecycle: production, owner: 'group:default/{_owner(world).slug}'}}\n"
+    )
+    return {"file": upload("catalog-info.yaml", text.encode())}
+
+
+def access_log(world: World, obj: Any) -> dict[str, Any]:
+    return {"file": upload("access.log", ACCESS_LOG), "host": "mx-shadow.example.com"}
+
+
+def dismissal(world: World, obj: Any) -> dict[str, Any]:
+    return {"reason": "Matrix: a known test host"}
+
+
+def basics(world: World, obj: Any) -> dict[str, Any]:
+    return {"name": "Matrix renamed", "description": "", "version": "1", "lifecycle": "design"}
+
+
+def submit(world: World, obj: Any) -> dict[str, Any]:
+    return {"action": "submit"}
+
+
+def spec_file(world: World, obj: Any) -> dict[str, Any]:
+    return {"file": upload("openapi.yaml", SPEC_V1)}
+
+
+def requirements_file(world: World, obj: Any) -> dict[str, Any]:
+    return {"file": upload("requirements.txt", REQUIREMENTS)}
+
+
+def environment(world: World, obj: Any) -> dict[str, Any]:
+    return {"name": "production", "base_urls": "https://mx-prod.example.com"}
+
+
+def server(world: World, env: Environment) -> dict[str, Any]:
+    return {f"server-{env.pk}-hostname": "mx-host.example.com"}
+
+
+def baseline(world: World, env: Environment) -> dict[str, Any]:
+    p = f"baseline-{env.pk}-"
+    return {
+        f"{p}p50_ms": 10,
+        f"{p}p95_ms": 20,
+        f"{p}p99_ms": 30,
+        f"{p}requests_per_second": "5",
+        f"{p}error_rate_percent": "0.1",
+    }
+
+
+def window(world: World, obj: Any) -> dict[str, Any]:
+    return {
+        "kind": "recurring",
+        "timezone": "UTC",
+        "weekdays": ["5"],
+        "start_time": "01:00",
+        "end_time": "02:00",
+    }
+
+
+def consumer(world: World, obj: Any) -> dict[str, Any]:
+    return {"consumer_service": "Matrix billing", "note": "matrix"}
+
+
+def new_api(world: World, obj: Any) -> dict[str, Any]:
+    # Registered for the unit the actor holds a role on (or the team, for a caller with none).
+    unit = world.home or world.org.team
+    return {"org_unit": unit.slug, "slug": "mx-created", "name": "Created by the matrix"}
+
+
+def api_fields(world: World, obj: Any) -> dict[str, Any]:
+    # PUT (create-or-update by slug) wants the whole record; PATCH takes the same body as partial.
+    return {"name": "Matrix renamed", "description": "Updated by the matrix"}
+
+
+register(
+    # HTML pages
+    Entry("inventory:list", Cap.INVENTORY_VIEW, listing=api_slug),
+    Entry("inventory:export", Cap.INVENTORY_VIEW, listing=api_slug),
+    Entry("inventory:create", Cap.INVENTORY_SUBMIT, methods=("GET", "POST"), data=new_api),
+    Entry("inventory:catalog_upload", Cap.INVENTORY_SUBMIT, methods=("GET", "POST"), data=catalog),
+    Entry("inventory:discovery", Cap.INVENTORY_VIEW, listing=discovered_host),
+    Entry("inventory:discovery_upload", Cap.INVENTORY_REVIEW, methods=("GET", "POST"), data=access_log),
+    Entry(
+        "inventory:discovered_dismiss",
+        Cap.INVENTORY_REVIEW,
+        methods=("POST",),
+        target=discovered_in,
+        data=dismissal,
+    ),
+    Entry(
+        "inventory:discovered_register",
+        Cap.INVENTORY_SUBMIT,
+        methods=("GET", "POST"),
+        target=discovered_in,
+        data=new_api,
+    ),
+    Entry("inventory:detail", Cap.INVENTORY_VIEW, target=api_in, url_kwargs=by_slug),
+    Entry(
+        "inventory:edit_section",
+        Cap.INVENTORY_SUBMIT,
+        methods=("GET", "POST"),
+        target=api_in,
+        url_kwargs=lambda api: {"slug": api.slug, "section": "basics"},
+        data=basics,
+    ),
+    Entry(
+        "inventory:transition",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=submit,
+    ),
+    Entry(
+        "inventory:spec_upload",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=spec_file,
+    ),
+    Entry("inventory:spec_diff", Cap.INVENTORY_VIEW, target=api_with_specs, url_kwargs=by_slug),
+    Entry(
+        "inventory:spec_raw",
+        Cap.INVENTORY_VIEW,
+        target=api_with_specs,
+        url_kwargs=lambda api: {"slug": api.slug, "number": 1},
+    ),
+    Entry(
+        "inventory:components_upload",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=requirements_file,
+    ),
+    Entry(
+        "inventory:environment_save",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=environment,
+    ),
+    Entry(
+        "inventory:environment_delete",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=environment_in,
+        url_kwargs=by_api_and_pk,
+    ),
+    Entry(
+        "inventory:server_attach",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=environment_in,
+        url_kwargs=by_api_and_pk,
+        data=server,
+    ),
+    Entry(
+        "inventory:baseline_save",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=environment_in,
+        url_kwargs=by_api_and_pk,
+        data=baseline,
+    ),
+    Entry(
+        "inventory:window_add",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=window,
+    ),
+    Entry(
+        "inventory:window_delete",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=window_in,
+        url_kwargs=by_api_and_pk,
+    ),
+    Entry(
+        "inventory:dependency_add",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=consumer,
+    ),
+    Entry(
+        "inventory:dependency_remove",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=dependency_in,
+        url_kwargs=by_api_and_pk,
+    ),
+    # REST
+    Entry("inventory-api:api-list", Cap.INVENTORY_VIEW, listing=api_slug),
+    Entry(
+        "inventory-api:api-list", Cap.INVENTORY_SUBMIT, methods=("POST",), data=new_api, label="api-list-post"
+    ),
+    # Reads of the same URLs that the entries below write to: each method has its own capability.
+    Entry(
+        "inventory-api:api-detail",
+        Cap.INVENTORY_VIEW,
+        target=api_in,
+        url_kwargs=by_slug,
+        label="api-detail-get",
+    ),
+    Entry(
+        "inventory-api:api-spec", Cap.INVENTORY_VIEW, target=api_in, url_kwargs=by_slug, label="api-spec-get"
+    ),
+    Entry(
+        "inventory-api:api-components",
+        Cap.INVENTORY_VIEW,
+        target=api_in,
+        url_kwargs=by_slug,
+        label="api-components-get",
+    ),
+    Entry(
+        "inventory-api:api-detail",
+        Cap.INVENTORY_SUBMIT,
+        methods=("PUT", "PATCH"),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=api_fields,
+    ),
+    Entry(
+        "inventory-api:api-transition",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=submit,
+    ),
+    Entry(
+        "inventory-api:api-spec",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=spec_file,
+    ),
+    Entry(
+        "inventory-api:api-components",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=requirements_file,
+    ),
+    Entry(
+        "inventory-api:api-blast-radius",
+        Cap.INVENTORY_VIEW,
+        target=dependency_in,
+        url_kwargs=lambda d: {"slug": d.api.slug},
+    ),
+    Entry("inventory-api:discovered-list", Cap.INVENTORY_VIEW, listing=discovered_host),
+    Entry(
+        "inventory-api:discovered-dismiss",
+        Cap.INVENTORY_REVIEW,
+        methods=("POST",),
+        target=discovered_in,
+        data=dismissal,
+    ),
+    Entry("inventory-api:discovery-logs", Cap.INVENTORY_REVIEW, methods=("POST",), data=access_log),
+)
