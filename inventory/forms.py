@@ -120,8 +120,10 @@ SECTIONS: dict[str, tuple[str, type[forms.Form]]] = {
 
 class EnvironmentForm(forms.Form):
     name = forms.SlugField(max_length=50, help_text="e.g. staging, production")
-    base_urls = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="One URL per line")
-    is_production = forms.BooleanField(required=False)
+    base_urls = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="One URL per line", label="Base URLs"
+    )
+    is_production = forms.BooleanField(required=False, label="Production environment")
 
     def clean_base_urls(self) -> list[str]:
         return [line.strip() for line in self.cleaned_data["base_urls"].splitlines() if line.strip()]

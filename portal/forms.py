@@ -14,13 +14,13 @@ class LoginForm(AuthenticationForm):
 
 
 class OtpCodeForm(forms.Form):
-    # Long enough for a recovery code as displayed ("1a2b3c4d-5e6f7a8b", 17 characters) plus spaces.
+    # Long enough for a recovery code as displayed ("1a2b3-c4d5e-6f7a8-b9c0d", 23 characters) plus spaces.
     code = forms.CharField(
         max_length=32,
         min_length=6,
         strip=True,
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "class": "form-control"}
         ),
     )
 
@@ -29,8 +29,13 @@ class OtpCodeForm(forms.Form):
 
 
 class ApiTokenCreateForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'payments CI'.")
+    name = forms.CharField(
+        max_length=100,
+        help_text="What the token is for, e.g. 'payments CI'.",
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )
     days = forms.IntegerField(
+        widget=forms.NumberInput(attrs={"class": "form-control"}),
         min_value=1,
         max_value=settings.API_TOKEN_MAX_DAYS,
         initial=settings.API_TOKEN_DEFAULT_DAYS,
