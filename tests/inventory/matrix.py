@@ -196,7 +196,7 @@ def consumer(world: World, obj: Any) -> dict[str, Any]:
     return {"consumer_service": "Matrix billing", "note": "matrix"}
 
 
-def new_api(world: World, obj: Any) -> dict[str, Any]:
+def new_api_rest(world: World, obj: Any) -> dict[str, Any]:
     # Registered for the unit the actor holds a role on (or the team, for a caller with none).
     unit = world.home or world.org.team
     return {"org_unit": unit.slug, "slug": "mx-created", "name": "Created by the matrix"}
@@ -333,7 +333,11 @@ register(
     # REST
     Entry("inventory-api:api-list", Cap.INVENTORY_VIEW, listing=api_slug),
     Entry(
-        "inventory-api:api-list", Cap.INVENTORY_SUBMIT, methods=("POST",), data=new_api, label="api-list-post"
+        "inventory-api:api-list",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        data=new_api_rest,
+        label="api-list-post",
     ),
     # Reads of the same URLs that the entries below write to: each method has its own capability.
     Entry(
