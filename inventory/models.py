@@ -117,6 +117,9 @@ class Api(models.Model):
         ordering = ["name"]
         indexes = [
             models.Index(fields=["org_unit", "name"], name="api_unit_name_idx"),
+            # The list's default order (name, id): a page is read off the index instead of sorting
+            # every visible row (10,000 for a CISO) on each request.
+            models.Index(fields=["name", "id"], name="api_name_idx"),
             models.Index(fields=["status"], name="api_status_idx"),
             models.Index(fields=["lifecycle"], name="api_lifecycle_idx"),
             models.Index(fields=["completeness"], name="api_completeness_idx"),

@@ -51,7 +51,8 @@ def api_detail(user: Any, slug: str) -> Api:
     """The API by slug if the user may see it; Http404 otherwise (existence does not leak)."""
     from django.shortcuts import get_object_or_404
 
-    current_spec = Spec.objects.filter(is_current=True)
+    # The document text can be megabytes; no page that uses this shows it.
+    current_spec = Spec.objects.filter(is_current=True).defer("content")
     return get_object_or_404(
         apis_visible(user).prefetch_related(
             Prefetch(
