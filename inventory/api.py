@@ -24,6 +24,7 @@ from inventory.serializers import (
     ApiSerializer,
     ApiWriteSerializer,
     ComponentSerializer,
+    DeclareComponentSerializer,
     DiscoveredSerializer,
     DismissSerializer,
     LogUploadSerializer,
@@ -248,6 +249,19 @@ class ComponentsUpload(NamesApiBySlug, UploadView):
         body = SbomImportSerializer(result.sbom_import).data
         body["warnings"] = result.warnings[:100]
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ComponentDeclare(NamesApiBySlug, APIView):
+    """Declare a framework or language runtime (kept across SBOM uploads)."""
+
+    required_capability = Cap.INVENTORY_SUBMIT
+
+    @extend_schema(request=DeclareComponentSerializer, responses={201: ComponentSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(DeclareComponentSerializer, request.data)
+        component = services.component_declare(actor=Actor.from_request(request), api=api, **data)
+        return Response(ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
 
 
 class BlastRadius(NamesApiBySlug, APIView):

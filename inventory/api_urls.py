@@ -12,6 +12,9 @@ urlpatterns = [
     path("apis/<slug:slug>/transitions/", api.ApiTransition.as_view(), name="api-transition"),
     path("apis/<slug:slug>/spec/", api.SpecUpload.as_view(), name="api-spec"),
     path("apis/<slug:slug>/components/", api.ComponentsUpload.as_view(), name="api-components"),
+    path(
+        "apis/<slug:slug>/components/declared/", api.ComponentDeclare.as_view(), name="api-component-declare"
+    ),
     path("apis/<slug:slug>/blast-radius/", api.BlastRadius.as_view(), name="api-blast-radius"),
     path("discovered/", api.DiscoveredList.as_view(), name="discovered-list"),
     path("discovered/<int:pk>/dismiss/", api.DiscoveredDismiss.as_view(), name="discovered-dismiss"),

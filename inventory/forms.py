@@ -222,6 +222,24 @@ class UploadForm(forms.Form):
     file = forms.FileField()
 
 
+class DeclareComponentForm(forms.Form):
+    """A framework or language runtime that no lockfile lists (e.g. python 3.11, openjdk 21)."""
+
+    kind = forms.ChoiceField(
+        choices=[
+            ("runtime", "Language runtime"),
+            ("framework", "Framework"),
+            ("library", "Library"),
+            ("other", "Other"),
+        ]
+    )
+    ecosystem = forms.SlugField(
+        max_length=50, initial="generic", help_text="purl type: pypi, npm, maven, generic…"
+    )
+    name = forms.CharField(max_length=300)
+    version = forms.CharField(max_length=100, required=False)
+
+
 class CommentForm(forms.Form):
     comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
 

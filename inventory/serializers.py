@@ -130,6 +130,13 @@ class UploadSerializer(serializers.Serializer):
     )
 
 
+class DeclareComponentSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["runtime", "framework", "library", "other"])
+    ecosystem = serializers.SlugField(max_length=50, default="generic")
+    name = serializers.CharField(max_length=300)
+    version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
 class ComponentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Component

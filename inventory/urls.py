@@ -20,6 +20,7 @@ urlpatterns = [
     path("apis/<slug:slug>/spec/diff/", views.spec_diff, name="spec_diff"),
     path("apis/<slug:slug>/spec/<int:number>/raw/", views.spec_raw, name="spec_raw"),
     path("apis/<slug:slug>/components/upload/", views.components_upload, name="components_upload"),
+    path("apis/<slug:slug>/components/declare/", views.component_declare, name="component_declare"),
     path("apis/<slug:slug>/environments/", views.environment_save, name="environment_save"),
     path(
         "apis/<slug:slug>/environments/<int:pk>/delete/", views.environment_delete, name="environment_delete"

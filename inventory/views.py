@@ -360,6 +360,7 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
         ctx["components_capped"] = api.component_count > COMPONENTS_SHOWN
         ctx["last_import"] = api.sbom_imports.first()
         ctx["upload_form"] = bound.get("upload_form") or _style(forms.UploadForm())
+        ctx["declare_form"] = bound.get("declare_form") or _style(forms.DeclareComponentForm())
     elif tab == "servers":
         ctx["environment_form"] = bound.get("environment_form") or _style(forms.EnvironmentForm())
         for env in envs:
@@ -556,6 +557,26 @@ def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
                 messages.warning(request, f"…and {len(result.warnings) - 10} more warnings.")
             return redirect(_detail_url(api, "packages"))
     return _detail(request, api, "packages", status=400, upload_form=form)
+
+
+@require_POST
+@login_required
+def component_declare(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    form = _style(forms.DeclareComponentForm(request.POST))
+    if form.is_valid():
+        try:
+            component = services.component_declare(
+                actor=Actor.from_request(request), api=api, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request, f"{component.get_kind_display()} {component.name} {component.version} recorded."
+            )
+            return redirect(_detail_url(api, "packages"))
+    return _detail(request, api, "packages", status=400, declare_form=form)
 
 
 # --- Environments, servers, metrics, windows -------------------------------------------------------------

@@ -202,6 +202,10 @@ def new_api_rest(world: World, obj: Any) -> dict[str, Any]:
     return {"org_unit": unit.slug, "slug": "mx-created", "name": "Created by the matrix"}
 
 
+def runtime(world: World, obj: Any) -> dict[str, Any]:
+    return {"kind": "runtime", "ecosystem": "generic", "name": "python", "version": "3.11"}
+
+
 def api_fields(world: World, obj: Any) -> dict[str, Any]:
     # PUT (create-or-update by slug) wants the whole record; PATCH takes the same body as partial.
     return {"name": "Matrix renamed", "description": "Updated by the matrix"}
@@ -268,6 +272,22 @@ register(
         target=api_in,
         url_kwargs=by_slug,
         data=requirements_file,
+    ),
+    Entry(
+        "inventory:component_declare",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=runtime,
+    ),
+    Entry(
+        "inventory-api:api-component-declare",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=runtime,
     ),
     Entry(
         "inventory:environment_save",

@@ -266,3 +266,33 @@ def test_list_query_count_does_not_grow(ci, ciso, django_assert_max_num_queries)
         register(ci, slug=f"api-{i}")
     with django_assert_max_num_queries(12):
         client.get("/api/v1/inventory/apis/")
+
+
+def test_a_declared_runtime_survives_sbom_uploads(ci):
+    register(ci)
+    declared = ci.post(
+        "/api/v1/inventory/apis/payments/components/declared/",
+        {"kind": "runtime", "ecosystem": "generic", "name": "python", "version": "3.11"},
+        format="json",
+    )
+    assert declared.status_code == 201, declared.json()
+    assert declared.json()["purl"] == "pkg:generic/python@3.11"
+    ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("requirements.txt", REQUIREMENTS)},
+        format="multipart",
+    )
+    ci.post(
+        "/api/v1/inventory/apis/payments/components/",
+        {"file": SimpleUploadedFile("requirements.txt", b"flask==3.0.0\n")},
+        format="multipart",
+    )
+    kinds = {
+        (c["name"], c["kind"], c["source"])
+        for c in ci.get("/api/v1/inventory/apis/payments/components/").json()
+    }
+    assert kinds == {("python", "runtime", "declared"), ("flask", "framework", "sbom")}
+    bad = ci.post(
+        "/api/v1/inventory/apis/payments/components/declared/", {"kind": "runtime", "name": ""}, format="json"
+    )
+    assert bad.status_code == 400

@@ -861,3 +861,23 @@ def test_it_requires_a_csrf_token(org, api, alice):  # noqa: ANN001
     assert response.status_code == 403
     api.refresh_from_db()
     assert api.status == ApiStatus.DRAFT
+
+
+def test_it_declares_a_runtime_on_the_packages_tab(alice, login, org):
+    from inventory import services as inv
+    from portal.audit import Actor
+
+    inv.api_create(actor=Actor(user=alice), org_unit=org.team, slug="rt", name="RT")
+    client = login(alice)
+    page = client.get("/inventory/apis/rt/?tab=packages")
+    assert b"Declare a framework or runtime" in page.content
+    r = client.post(
+        "/inventory/apis/rt/components/declare/",
+        {"kind": "runtime", "ecosystem": "generic", "name": "openjdk", "version": "21"},
+    )
+    assert r.status_code == 302
+    assert b"openjdk" in client.get("/inventory/apis/rt/?tab=packages").content
+    bad = client.post(
+        "/inventory/apis/rt/components/declare/", {"kind": "spaceship", "ecosystem": "generic", "name": "x"}
+    )
+    assert bad.status_code == 400
