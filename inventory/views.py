@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django import forms as django_forms
@@ -106,6 +106,29 @@ def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) 
     if capability != Cap.INVENTORY_VIEW:
         require(request.user, capability, api)
     return api
+
+
+def _submit_form(
+    request: HttpRequest,
+    api: Api,
+    form: django_forms.Form,
+    *,
+    tab: str,
+    form_key: str,
+    action: Callable[[dict[str, Any]], str],
+) -> HttpResponse:
+    """The shape of every form POST on the API page: validate, run ``action`` (which calls a service
+    and returns the success message), redirect to the tab; on any ValidationError, show the tab
+    again with the errors on the form (400)."""
+    if form.is_valid():
+        try:
+            message = action(form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, message)
+            return redirect(_detail_url(api, tab))
+    return _detail(request, api, tab, status=400, **{form_key: form})
 
 
 def _detail_url(api: Api, tab: str = "overview") -> str:
@@ -563,20 +586,13 @@ def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def component_declare(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+
+    def action(data: dict[str, Any]) -> str:
+        component = services.component_declare(actor=Actor.from_request(request), api=api, **data)
+        return f"{component.get_kind_display()} {component.name} {component.version} recorded."
+
     form = _style(forms.DeclareComponentForm(request.POST))
-    if form.is_valid():
-        try:
-            component = services.component_declare(
-                actor=Actor.from_request(request), api=api, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(
-                request, f"{component.get_kind_display()} {component.name} {component.version} recorded."
-            )
-            return redirect(_detail_url(api, "packages"))
-    return _detail(request, api, "packages", status=400, declare_form=form)
+    return _submit_form(request, api, form, tab="packages", form_key="declare_form", action=action)
 
 
 # --- Environments, servers, metrics, windows -------------------------------------------------------------
@@ -586,23 +602,19 @@ def component_declare(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def environment_save(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+
+    def action(data: dict[str, Any]) -> str:
+        services.environment_save(
+            actor=Actor.from_request(request),
+            api=api,
+            name=data["name"],
+            base_urls=data["base_urls"],
+            is_production=data["is_production"],
+        )
+        return f"Environment “{data['name']}” saved."
+
     form = _style(forms.EnvironmentForm(request.POST))
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.environment_save(
-                actor=Actor.from_request(request),
-                api=api,
-                name=data["name"],
-                base_urls=data["base_urls"],
-                is_production=data["is_production"],
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, f"Environment “{data['name']}” saved.")
-            return redirect(_detail_url(api, "servers"))
-    return _detail(request, api, "servers", status=400, environment_form=form)
+    return _submit_form(request, api, form, tab="servers", form_key="environment_form", action=action)
 
 
 @require_POST
@@ -662,53 +674,43 @@ def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 def baseline_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     environment = get_object_or_404(api.environments.all(), pk=pk)
+
+    def action(data: dict[str, Any]) -> str:
+        services.baseline_save(actor=Actor.from_request(request), environment=environment, **data)
+        return f"Performance baseline of {environment.name} saved."
+
     form = _style(forms.BaselineForm(request.POST, prefix=f"baseline-{pk}"))
-    if form.is_valid():
-        try:
-            services.baseline_save(
-                actor=Actor.from_request(request), environment=environment, **form.cleaned_data
-            )
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, f"Performance baseline of {environment.name} saved.")
-            return redirect(_detail_url(api, "metrics"))
-    return _detail(request, api, "metrics", status=400, **{f"baseline_form_{pk}": form})
+    return _submit_form(request, api, form, tab="metrics", form_key=f"baseline_form_{pk}", action=action)
 
 
 @require_POST
 @login_required
 def window_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.WindowForm(request.POST))
-    if form.is_valid():
-        data = form.cleaned_data
+
+    def action(data: dict[str, Any]) -> str:
         environment = None
         if data["environment"]:
             environment = api.environments.filter(name=data["environment"]).first()
             if environment is None:
-                form.add_error("environment", "This API has no environment of that name.")
-        if form.is_valid():
-            try:
-                services.window_add(
-                    actor=Actor.from_request(request),
-                    api=api,
-                    kind=data["kind"],
-                    environment=environment,
-                    description=data["description"],
-                    tz=data["timezone"],
-                    weekdays=data["weekdays"],
-                    start_time=data["start_time"],
-                    end_time=data["end_time"],
-                    starts_at=data["starts_at"],
-                    ends_at=data["ends_at"],
-                )
-            except ValidationError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, "Downtime window added.")
-                return redirect(_detail_url(api, "metrics"))
-    return _detail(request, api, "metrics", status=400, window_form=form)
+                raise ValidationError({"environment": "This API has no environment of that name."})
+        services.window_add(
+            actor=Actor.from_request(request),
+            api=api,
+            kind=data["kind"],
+            environment=environment,
+            description=data["description"],
+            tz=data["timezone"],
+            weekdays=data["weekdays"],
+            start_time=data["start_time"],
+            end_time=data["end_time"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+        )
+        return "Downtime window added."
+
+    form = _style(forms.WindowForm(request.POST))
+    return _submit_form(request, api, form, tab="metrics", form_key="window_form", action=action)
 
 
 @require_POST
@@ -728,37 +730,28 @@ def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.DependencyForm(request.POST))
-    if form.is_valid():
-        data = form.cleaned_data
-        actor = Actor.from_request(request)
+    actor = Actor.from_request(request)
+
+    def action(data: dict[str, Any]) -> str:
         consumer_api = None
         if data["consumer_api"]:
             consumer_api = selectors.apis_visible(request.user).filter(slug=data["consumer_api"]).first()
             if consumer_api is None:
-                form.add_error("consumer_api", "No API with this slug that you can see.")
-        if form.is_valid():
-            try:
-                with transaction.atomic():
-                    service = None
-                    if data["consumer_service"]:
-                        # A named service is recorded as owned by the API's unit, which knows of it.
-                        service = services.consumer_service_save(
-                            actor=actor, owner=api.org_unit, name=data["consumer_service"]
-                        )
-                    services.dependency_add(
-                        actor=actor,
-                        api=api,
-                        consumer_api=consumer_api,
-                        consumer_service=service,
-                        note=data["note"],
-                    )
-            except ValidationError as exc:
-                _form_errors(form, exc)
-            else:
-                messages.success(request, "Consumer recorded.")
-                return redirect(_detail_url(api, "consumers"))
-    return _detail(request, api, "consumers", status=400, dependency_form=form)
+                raise ValidationError({"consumer_api": "No API with this slug that you can see."})
+        with transaction.atomic():
+            service = None
+            if data["consumer_service"]:
+                # A named service is recorded as owned by the API's unit, which knows of it.
+                service = services.consumer_service_save(
+                    actor=actor, owner=api.org_unit, name=data["consumer_service"]
+                )
+            services.dependency_add(
+                actor=actor, api=api, consumer_api=consumer_api, consumer_service=service, note=data["note"]
+            )
+        return "Consumer recorded."
+
+    form = _style(forms.DependencyForm(request.POST))
+    return _submit_form(request, api, form, tab="consumers", form_key="dependency_form", action=action)
 
 
 @require_POST
