@@ -9,6 +9,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -23,16 +24,20 @@ from inventory.serializers import (
     ApiListSerializer,
     ApiSerializer,
     ApiWriteSerializer,
+    BaselineSerializer,
     ComponentSerializer,
+    ConsumerSerializer,
     DeclareComponentSerializer,
     DiscoveredSerializer,
     DismissSerializer,
     LogUploadSerializer,
     OperationSerializer,
     SbomImportSerializer,
+    ServerSerializer,
     SpecSerializer,
     TransitionSerializer,
     UploadSerializer,
+    WindowSerializer,
 )
 from portal.access import Cap
 from portal.audit import Actor
@@ -262,6 +267,145 @@ class ComponentDeclare(NamesApiBySlug, APIView):
         data = _validated(DeclareComponentSerializer, request.data)
         component = services.component_declare(actor=Actor.from_request(request), api=api, **data)
         return Response(ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
+
+
+def _environment_for(api: Api, name: str) -> Any:
+    environment = api.environments.filter(name=name).first()
+    if environment is None:
+        raise NotFound()
+    return environment
+
+
+class EnvironmentBaseline(NamesApiBySlug, APIView):
+    """Typical performance of one environment (p50/p95/p99 latency, requests per second, error rate)."""
+
+    required_capability = Cap.INVENTORY_SUBMIT
+
+    @extend_schema(request=BaselineSerializer, responses=BaselineSerializer)
+    def put(self, request: Request, slug: str, environment: str) -> Response:
+        api = _api_for(request, slug)
+        env = _environment_for(api, environment)
+        data = _validated(BaselineSerializer, request.data)
+        services.baseline_save(actor=Actor.from_request(request), environment=env, **data)
+        return Response(BaselineSerializer(data).data)
+
+
+class EnvironmentServers(NamesApiBySlug, APIView):
+    """Record a server the environment runs on (created or updated by hostname) and attach it."""
+
+    required_capability = Cap.INVENTORY_SUBMIT
+
+    @extend_schema(request=ServerSerializer, responses={201: ServerSerializer})
+    def post(self, request: Request, slug: str, environment: str) -> Response:
+        api = _api_for(request, slug)
+        env = _environment_for(api, environment)
+        data = _validated(ServerSerializer, request.data)
+        actor = Actor.from_request(request)
+        with transaction.atomic():
+            server = services.server_save(actor=actor, org_unit=api.org_unit, environment=env.name, **data)
+            services.environment_set_servers(
+                actor=actor, environment=env, servers=[*env.servers.all(), server]
+            )
+        return Response(ServerSerializer(server).data, status=status.HTTP_201_CREATED)
+
+
+class Windows(NamesApiBySlug, APIView):
+    """Planned downtime windows: weekly in a timezone, or one-off."""
+
+    required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+
+    @extend_schema(responses=WindowSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        windows = api.windows.select_related("environment").order_by("id")
+        return Response([_window_body(w) for w in windows])
+
+    @extend_schema(request=WindowSerializer, responses={201: WindowSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(WindowSerializer, request.data)
+        environment = _environment_for(api, data["environment"]) if data["environment"] else None
+        window = services.window_add(
+            actor=Actor.from_request(request),
+            api=api,
+            kind=data["kind"],
+            environment=environment,
+            description=data["description"],
+            tz=data["timezone"],
+            weekdays=data["weekdays"],
+            start_time=data["start_time"],
+            end_time=data["end_time"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+        )
+        return Response(_window_body(window), status=status.HTTP_201_CREATED)
+
+
+def _window_body(window: Any) -> dict[str, Any]:
+    return WindowSerializer(
+        {
+            **{
+                f: getattr(window, f)
+                for f in (
+                    "id",
+                    "kind",
+                    "description",
+                    "timezone",
+                    "weekdays",
+                    "start_time",
+                    "end_time",
+                    "starts_at",
+                    "ends_at",
+                )
+            },
+            "environment": window.environment.name if window.environment_id else "",
+        }
+    ).data
+
+
+class Consumers(NamesApiBySlug, APIView):
+    """Who relies on this API: registered APIs or named services (owned by the API's unit)."""
+
+    required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+
+    @extend_schema(responses=ConsumerSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        visible = set(selectors.apis_visible(request.user).values_list("id", flat=True))
+        out = []
+        for dep in selectors.consumers_of(api):
+            if dep.consumer_api_id is not None and dep.consumer_api_id not in visible:
+                out.append({"consumer_api": None, "consumer_service": "", "note": "outside your scope"})
+            else:
+                out.append(
+                    {
+                        "consumer_api": dep.consumer_api.slug if dep.consumer_api_id else "",
+                        "consumer_service": dep.consumer_service.name if dep.consumer_service_id else "",
+                        "note": dep.note,
+                    }
+                )
+        return Response(out)
+
+    @extend_schema(request=ConsumerSerializer, responses={201: ConsumerSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        data = _validated(ConsumerSerializer, request.data)
+        actor = Actor.from_request(request)
+        consumer_api = None
+        if data["consumer_api"]:
+            consumer_api = selectors.apis_visible(request.user).filter(slug=data["consumer_api"]).first()
+            if consumer_api is None:
+                raise DrfValidationError({"consumer_api": ["No API with this slug that you can see."]})
+        with transaction.atomic():
+            service = None
+            if data["consumer_service"]:
+                service = services.consumer_service_save(
+                    actor=actor, owner=api.org_unit, name=data["consumer_service"]
+                )
+            services.dependency_add(
+                actor=actor, api=api, consumer_api=consumer_api, consumer_service=service, note=data["note"]
+            )
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class BlastRadius(NamesApiBySlug, APIView):

@@ -15,6 +15,18 @@ urlpatterns = [
     path(
         "apis/<slug:slug>/components/declared/", api.ComponentDeclare.as_view(), name="api-component-declare"
     ),
+    path(
+        "apis/<slug:slug>/environments/<slug:environment>/baseline/",
+        api.EnvironmentBaseline.as_view(),
+        name="api-baseline",
+    ),
+    path(
+        "apis/<slug:slug>/environments/<slug:environment>/servers/",
+        api.EnvironmentServers.as_view(),
+        name="api-servers",
+    ),
+    path("apis/<slug:slug>/windows/", api.Windows.as_view(), name="api-windows"),
+    path("apis/<slug:slug>/consumers/", api.Consumers.as_view(), name="api-consumers"),
     path("apis/<slug:slug>/blast-radius/", api.BlastRadius.as_view(), name="api-blast-radius"),
     path("discovered/", api.DiscoveredList.as_view(), name="discovered-list"),
     path("discovered/<int:pk>/dismiss/", api.DiscoveredDismiss.as_view(), name="discovered-dismiss"),

@@ -229,3 +229,50 @@ class LogUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.ChoiceField(choices=["nginx", "json"], required=False)
     host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+
+
+class BaselineSerializer(serializers.Serializer):
+    p50_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
+    p95_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
+    p99_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
+    requests_per_second = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    error_rate_percent = serializers.DecimalField(max_digits=6, decimal_places=3, min_value=0, max_value=100)
+
+
+class WindowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=["recurring", "one_off"])
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    environment = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list, max_length=7
+    )
+    start_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    end_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    starts_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="ISO 8601 with an offset"
+    )
+    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ServerSerializer(serializers.Serializer):
+    hostname = serializers.CharField(max_length=253)
+    addresses = serializers.ListField(
+        child=serializers.CharField(max_length=45), required=False, default=list, max_length=64
+    )
+    location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    operating_system = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class ConsumerSerializer(serializers.Serializer):
+    consumer_api = serializers.SlugField(required=False, allow_blank=True, default="")
+    consumer_service = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+    def validate(self, data: dict) -> dict:
+        if bool(data["consumer_api"]) == bool(data["consumer_service"]):
+            raise serializers.ValidationError(
+                "Name either a registered API (consumer_api) or a service (consumer_service)."
+            )
+        return data

@@ -206,6 +206,28 @@ def runtime(world: World, obj: Any) -> dict[str, Any]:
     return {"kind": "runtime", "ecosystem": "generic", "name": "python", "version": "3.11"}
 
 
+def by_api_and_environment(env: Environment) -> dict[str, Any]:
+    return {"slug": env.api.slug, "environment": env.name}
+
+
+def baseline_json(world: World, env: Environment) -> dict[str, Any]:
+    return {"p50_ms": 10, "p95_ms": 20, "p99_ms": 30, "requests_per_second": "5", "error_rate_percent": "0.1"}
+
+
+def server_json(world: World, env: Environment) -> dict[str, Any]:
+    return {"hostname": "mx-host.example.com", "addresses": ["192.0.2.10"], "location": "eu-west-1"}
+
+
+def window_json(world: World, obj: Any) -> dict[str, Any]:
+    return {
+        "kind": "recurring",
+        "timezone": "UTC",
+        "weekdays": [5],
+        "start_time": "01:00",
+        "end_time": "02:00",
+    }
+
+
 def api_fields(world: World, obj: Any) -> dict[str, Any]:
     # PUT (create-or-update by slug) wants the whole record; PATCH takes the same body as partial.
     return {"name": "Matrix renamed", "description": "Updated by the matrix"}
@@ -280,6 +302,52 @@ register(
         target=api_in,
         url_kwargs=by_slug,
         data=runtime,
+    ),
+    Entry(
+        "inventory-api:api-baseline",
+        Cap.INVENTORY_SUBMIT,
+        methods=("PUT",),
+        target=environment_in,
+        url_kwargs=by_api_and_environment,
+        data=baseline_json,
+    ),
+    Entry(
+        "inventory-api:api-servers",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=environment_in,
+        url_kwargs=by_api_and_environment,
+        data=server_json,
+    ),
+    Entry(
+        "inventory-api:api-windows",
+        Cap.INVENTORY_VIEW,
+        target=api_in,
+        url_kwargs=by_slug,
+        label="api-windows-get",
+    ),
+    Entry(
+        "inventory-api:api-windows",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=window_json,
+    ),
+    Entry(
+        "inventory-api:api-consumers",
+        Cap.INVENTORY_VIEW,
+        target=api_in,
+        url_kwargs=by_slug,
+        label="api-consumers-get",
+    ),
+    Entry(
+        "inventory-api:api-consumers",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=api_in,
+        url_kwargs=by_slug,
+        data=consumer,
     ),
     Entry(
         "inventory-api:api-component-declare",

@@ -296,3 +296,101 @@ def test_a_declared_runtime_survives_sbom_uploads(ci):
         "/api/v1/inventory/apis/payments/components/declared/", {"kind": "runtime", "name": ""}, format="json"
     )
     assert bad.status_code == 400
+
+
+def test_ci_registers_servers_metrics_windows_and_consumers(ci, alice):
+    register(ci)
+    base = "/api/v1/inventory/apis/payments"
+    r = ci.put(
+        f"{base}/environments/production/baseline/",
+        {
+            "p50_ms": 20,
+            "p95_ms": 80,
+            "p99_ms": 150,
+            "requests_per_second": "120.5",
+            "error_rate_percent": "0.2",
+        },
+        format="json",
+    )
+    assert r.status_code == 200, r.json()
+    r = ci.post(
+        f"{base}/environments/production/servers/",
+        {
+            "hostname": "PAY-1.dc1.example.com",
+            "addresses": ["10.0.0.5"],
+            "location": "dc1",
+            "operating_system": "Debian 12",
+        },
+        format="json",
+    )
+    assert r.status_code == 201 and r.json()["hostname"] == "pay-1.dc1.example.com"
+    r = ci.post(
+        f"{base}/windows/",
+        {
+            "kind": "recurring",
+            "timezone": "Europe/Berlin",
+            "weekdays": [6],
+            "start_time": "02:00",
+            "end_time": "04:00",
+            "description": "Sunday patching",
+        },
+        format="json",
+    )
+    assert r.status_code == 201, r.json()
+    assert ci.get(f"{base}/windows/").json()[0]["timezone"] == "Europe/Berlin"
+    r = ci.post(f"{base}/consumers/", {"consumer_service": "Mobile app"}, format="json")
+    assert r.status_code == 201
+    assert ci.get(f"{base}/consumers/").json()[0]["consumer_service"] == "Mobile app"
+    api = Api.objects.get()
+    assert "typical performance metrics" not in " ".join(api.missing)
+    assert "the servers it runs on" not in " ".join(api.missing)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        (
+            "environments/production/baseline/",
+            {"p50_ms": 90, "p95_ms": 80, "p99_ms": 150, "requests_per_second": 1, "error_rate_percent": 0},
+        ),
+        ("environments/production/servers/", {"hostname": "x.example.com", "addresses": ["not-an-ip"]}),
+        (
+            "windows/",
+            {
+                "kind": "recurring",
+                "timezone": "Mars/Olympus",
+                "weekdays": [1],
+                "start_time": "01:00",
+                "end_time": "02:00",
+            },
+        ),
+        (
+            "windows/",
+            {
+                "kind": "recurring",
+                "timezone": "UTC",
+                "weekdays": [1],
+                "start_time": "04:00",
+                "end_time": "02:00",
+            },
+        ),
+        (
+            "windows/",
+            {"kind": "one_off", "starts_at": "2026-12-02T10:00:00Z", "ends_at": "2026-12-01T10:00:00Z"},
+        ),
+        ("consumers/", {"consumer_api": "payments"}),
+        ("consumers/", {}),
+    ],
+)
+def test_bad_registration_details_are_refused(ci, path, body):
+    register(ci)
+    r = ci.post if "baseline" not in path else ci.put
+    response = r(f"/api/v1/inventory/apis/payments/{path}", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert "error" in response.json()
+
+
+def test_an_unknown_environment_is_not_found(ci):
+    register(ci)
+    r = ci.put("/api/v1/inventory/apis/payments/environments/nope/baseline/", {}, format="json")
+    assert r.status_code == 404
