@@ -552,7 +552,9 @@ def issue_credentials(persona: Persona) -> None:
     store["_seen_at"] = now
     store.create()
     persona.session_key = store.session_key
-    issued = api_token_create(actor=Actor.system("bench"), user=persona.user, name=BENCH_TOKEN_NAME, days=1)
+    issued = api_token_create(
+        actor=Actor.system("bench"), user=persona.user, name=BENCH_TOKEN_NAME, days=1, second_factor=True
+    )
     persona.token = issued.secret
 
 

@@ -174,6 +174,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             user=request.user,
             name=form.cleaned_data["name"],
             days=form.cleaned_data["days"],
+            second_factor=request.user.is_verified(),
         )
         form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_of(request.user)

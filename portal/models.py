@@ -144,6 +144,9 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Created in a session that had proved the second factor. A token without it stops working the
+    # moment its owner holds a privileged role: a role granted later must not skip TOTP through it.
+    issued_with_second_factor = models.BooleanField(default=False)
 
     objects = ApiTokenQuerySet.as_manager()
 

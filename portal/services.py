@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import audit
-from portal.access import forget_grants
+from portal.access import forget_grants, is_privileged
 from portal.audit import Actor
 from portal.models import ApiToken, Membership, OrgUnit, Role
 
@@ -159,7 +159,10 @@ class IssuedToken:
 
 
 @transaction.atomic
-def api_token_create(*, actor: Actor, user, name: str, days: int | None = None) -> IssuedToken:  # noqa: ANN001
+def api_token_create(  # noqa: ANN001
+    *, actor: Actor, user, name: str, days: int | None = None, second_factor: bool = False
+) -> IssuedToken:
+    """``second_factor``: the creating session had proved TOTP (required for privileged owners)."""
     days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
     if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
         raise ValidationError({"days": f"Choose between 1 and {settings.API_TOKEN_MAX_DAYS} days."})
@@ -176,6 +179,7 @@ def api_token_create(*, actor: Actor, user, name: str, days: int | None = None) 
         token_hash=hash_token(secret),
         created_at=now,
         expires_at=now + timedelta(days=days),
+        issued_with_second_factor=second_factor,
     )
     token.full_clean()
     token.save()
@@ -209,6 +213,8 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
         .first()
     )
     if token is None:
+        return None
+    if not token.issued_with_second_factor and is_privileged(token.user):
         return None
     now = timezone.now()
     # Record use at most once a minute so a busy CI job doesn't turn every read into a write.

@@ -37,7 +37,10 @@ REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
 
 
 def token_client(user) -> APIClient:  # noqa: ANN001
-    issued = portal_services.api_token_create(actor=Actor(user=user), user=user, name="ci")
+    # As created on the tokens page by a session that proved its second factor.
+    issued = portal_services.api_token_create(
+        actor=Actor(user=user), user=user, name="ci", second_factor=True
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     return client

@@ -272,3 +272,24 @@ def test_it_throttles_guessed_tokens_like_anonymous_calls(alice, alice_token, an
     assert "Retry-After" in r
     # A valid token is a user, not anonymous: not held back by the guesses from another address.
     assert _bearer(alice_token).get(ME).status_code == 200
+
+
+def test_a_token_made_without_second_factor_stops_when_its_owner_becomes_privileged(alice, org):
+    from portal.models import Role
+    from tests.factories import grant
+
+    secret = services.api_token_create(actor=SYSTEM, user=alice, name="ci", days=5).secret
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert client.get("/api/v1/me/").status_code == 200
+    grant(alice, org.root, Role.CISO)  # privileged from now on: TOTP is required
+    assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_a_privileged_users_token_from_a_verified_session_works(ciso, login):
+    client = login(ciso)  # second factor proved
+    page = client.post("/accounts/tokens/", {"name": "ciso ci", "days": 7})
+    secret = re.search(r'id="new-token">([^<]+)<', page.content.decode()).group(1)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.get("/api/v1/me/").status_code == 200
