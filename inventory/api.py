@@ -425,7 +425,9 @@ class BlastRadius(NamesApiBySlug, APIView):
         shown = [
             {"kind": e.kind, "name": e.name, "depth": e.depth, "via": e.via if e.via_id in visible else None}
             for e in entries
-            if e.kind == "service" or e.id in visible
+            # A service is shown only when the API it relies on is visible: otherwise it would tell
+            # who consumes another team's hidden API.
+            if (e.kind == "service" and e.via_id in visible) or (e.kind == "api" and e.id in visible)
         ]
         return Response(
             {"api": api.slug, "affected": shown, "hidden_outside_scope": len(entries) - len(shown)}

@@ -74,14 +74,30 @@ def safe_relative(path: str) -> str | None:
     return norm
 
 
+MAX_ENTITIES = 500
+
+
 def parse_catalog(
-    data: bytes, *, resolve_text: Callable[[str], bytes | None], max_bytes: int = 10 * 1024 * 1024
+    data: bytes,
+    *,
+    resolve_text: Callable[[str], bytes | None],
+    max_bytes: int = 10 * 1024 * 1024,
+    max_entities: int = MAX_ENTITIES,
 ) -> CatalogResult:
-    """Read every document; collect entities and per-document problems (never raise for one bad entity)."""
+    """Read every document; collect entities and per-document problems (never raise for one bad entity).
+
+    Bounded twice: at most ``max_entities`` documents, and definitions (inline or ``$text``, which
+    may name the same file many times) adding up to at most ``max_bytes``: a small catalog must not
+    turn into gigabytes of specs to parse and store.
+    """
     try:
         documents = load_all_safely(data, max_bytes=max_bytes)
     except YamlError as exc:
         raise CatalogError(str(exc)) from exc
+    if len(documents) > max_entities:
+        raise CatalogError(
+            f"The catalog holds {len(documents):,} documents; import at most {max_entities:,} at a time."
+        )
     result = CatalogResult()
     for number, doc in enumerate(documents, start=1):
         if doc is None:
@@ -110,6 +126,11 @@ def parse_catalog(
             provides = [entity_ref_name(str(r)) for r in spec.get("providesApis") or [] if isinstance(r, str)]
             consumes = [entity_ref_name(str(r)) for r in spec.get("consumesApis") or [] if isinstance(r, str)]
             result.components.append(CatalogComponent(name.lower(), owner, provides, consumes, number))
+    total = sum(len(api.definition or b"") for api in result.apis)
+    if total > max_bytes:
+        raise CatalogError(
+            f"The API definitions add up to {total:,} bytes (a $text file counts once per use); the limit is {max_bytes:,}."
+        )
     return result
 
 

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inventory import availability, catalog, forms, selectors, services
 from inventory.api import apply_transition
 from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol, Server
-from portal.access import Cap, has_capability, in_scope, require
+from portal.access import Cap, holds_company_wide, in_scope, require, require_company_wide
 from portal.audit import Actor
 from portal.models import AuditEvent
 
@@ -400,7 +400,8 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
             dep.hidden = dep.consumer_api_id is not None and dep.consumer_api_id not in visible
         for dep in dependencies:
             dep.hidden = dep.api_id not in visible
-        shown = [e for e in entries if e.kind == "service" or e.id in visible]
+        # Services only when the API they rely on is visible (else they name another team's consumer).
+        shown = [e for e in entries if (e.id if e.kind == "api" else e.via_id) in visible | {api.pk}]
         # "via" names an API one step closer; do not name one the user cannot see.
         ctx["consumers"] = consumers
         ctx["dependencies"] = dependencies
@@ -835,7 +836,8 @@ def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] |
     items = list(qs.order_by("-last_seen", "id")[start : start + PAGE_SIZE + 1])
     params = request.GET.copy()
     params.pop("page", None)
-    can_review = has_capability(request.user, Cap.INVENTORY_REVIEW)
+    # Ingesting logs (and reading what one held) is company-wide work: see services.discovery_ingest.
+    can_review = holds_company_wide(request.user, Cap.INVENTORY_REVIEW)
     ingest = None
     if can_review and request.GET.get("ingest", "").isdigit():
         ingest = LogIngest.objects.filter(pk=int(request.GET["ingest"])).first()
@@ -865,7 +867,7 @@ def discovery_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def discovery_upload(request: HttpRequest) -> HttpResponse:
-    require(request.user, Cap.INVENTORY_REVIEW)
+    require_company_wide(request.user, Cap.INVENTORY_REVIEW)
     form = _style(forms.LogUploadForm(request.POST or None, request.FILES or None))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]

@@ -169,6 +169,20 @@ def can_see(user: Any, path: str) -> bool:
     return any(path.startswith(p) for p, _ in _grants(user))
 
 
+def holds_company_wide(user: Any, capability: str) -> bool:
+    """True when ``capability`` reaches every top-level unit: for actions whose effects are not
+    confined to one subtree (reading the whole company's gateway logs, bulk approval)."""
+    from portal.models import OrgUnit
+
+    roots = list(OrgUnit.objects.filter(parent__isnull=True).values_list("path", flat=True))
+    return bool(roots) and all(in_scope(user, capability, path) for path in roots)
+
+
+def require_company_wide(user: Any, capability: str) -> None:
+    if not holds_company_wide(user, capability):
+        raise PermissionDenied
+
+
 def require(user: Any, capability: str, obj: Scoped | None = None) -> None:
     """Raise unless ``user`` holds ``capability`` over ``obj`` (or anywhere, when obj is None).
 

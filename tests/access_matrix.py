@@ -128,6 +128,10 @@ class Entry:
     data: Callable[[World, Any], dict[str, Any]] | None = None
     # A capability checked before anything else, whatever the object (the admin site's org.manage).
     gate: str | None = None
+    # The capability must reach the whole company (portal.access.require_company_wide). Matrix roles
+    # are held on ``team``, so such an entry is refused to every role; the allowed path is tested
+    # with the security team on the root in the app's own tests.
+    company_wide: bool = False
     label: str = ""
 
     def __post_init__(self) -> None:
@@ -317,7 +321,7 @@ def expected(entry: Entry, role: str | None, scope: str, org: Org) -> str:
             return OK if home is not None and unit.pk == home.pk else NOT_FOUND
         return OK
     if entry.target is None:
-        return OK if entry.needs in caps else FORBIDDEN
+        return OK if entry.needs in caps and not entry.company_wide else FORBIDDEN
     if not in_subtree(unit, home):
         return NOT_FOUND
     return OK if entry.needs in caps else FORBIDDEN

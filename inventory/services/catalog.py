@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 
 from inventory import catalog
 from inventory.models import Api, ApiStatus
@@ -22,7 +23,7 @@ from inventory.services.registry import (
     spec_upload,
 )
 from portal import audit
-from portal.access import Cap, in_scope
+from portal.access import Cap, holds_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -79,12 +80,7 @@ def catalog_import(
             fatal.append(
                 f"document {entity.document_number}: owner {entity.owner!r} is not a unit of the org chart."
             )
-    root = OrgUnit.objects.filter(parent__isnull=True).order_by("id").first()
-    if (
-        approve
-        and actor.user is not None
-        and (root is None or not in_scope(actor.user, Cap.INVENTORY_REVIEW, root.path))
-    ):
+    if approve and actor.user is not None and not holds_company_wide(actor.user, Cap.INVENTORY_REVIEW):
         # Bulk approval is for the security team on the root only.
         fatal.append("Approving on import needs the inventory.review capability over the whole company.")
     if fatal:
@@ -100,7 +96,7 @@ def catalog_import(
                 approve=approve,
                 result=result,
             )
-    except PermissionDenied as exc:
+    except (PermissionDenied, Http404) as exc:
         raise CatalogRejected(["You may not register APIs for one of the owners in this file."]) from exc
     except ValidationError as exc:
         raise CatalogRejected([f"{m}" for m in exc.messages]) from exc
@@ -149,10 +145,13 @@ def _apply(
                 api_approve(actor=actor, api=api, comment="Approved on catalog import.")
                 result.approved.append(api.slug)
         apis[api.slug] = api
-    known = {
-        a.slug: a
-        for a in Api.objects.filter(slug__in={n for c in parsed.components for n in c.provides + c.consumes})
-    }
+    named = {n for c in parsed.components for n in c.provides + c.consumes}
+    # Only APIs the importer can see may be linked (as the form allows); others are "unknown", so the
+    # file can neither attach links to another team's API nor probe which slugs exist.
+    candidates = Api.objects.filter(slug__in=named)
+    if actor.user is not None:
+        candidates = candidates.visible_to(actor.user, Cap.INVENTORY_VIEW)
+    known = {a.slug: a for a in candidates}
     known.update(apis)
     for component in parsed.components:
         owner = units.get(component.owner) or default_owner

@@ -22,7 +22,7 @@ from inventory import discovery
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
 from inventory.services.registry import _authorize, _authorize_unit, api_create, environment_save
 from portal import audit
-from portal.access import Cap
+from portal.access import Cap, require_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -91,8 +91,13 @@ def discovery_ingest(
     default_host: str = "",
     max_bytes: int | None = None,
 ) -> IngestResult:
-    """Stream a log, aggregate its endpoints, classify them against the registry and record the result."""
-    _authorize(actor, Cap.INVENTORY_REVIEW)
+    """Stream a log, aggregate its endpoints, classify them against the registry and record the result.
+
+    A log touches every team's APIs (findings, last-seen times), so it takes review rights over the
+    whole company, not over one subtree.
+    """
+    if actor.user is not None:
+        require_company_wide(actor.user, Cap.INVENTORY_REVIEW)
     limit = max_bytes if max_bytes is not None else settings.PORTAL_DISCOVERY_LOG_MAX_BYTES
     lines = _HashingLines(chunks, limit)
     line_iter = iter(lines)
@@ -254,9 +259,12 @@ def discovered_register(
         actor=actor, api=api, name="production", base_urls=[f"https://{item.host}"], is_production=True
     )
     # Every endpoint of the same host was part of the same unknown API.
-    DiscoveredEndpoint.objects.filter(host=item.host, state=DiscoveredEndpoint.State.NEW).update(
-        state=DiscoveredEndpoint.State.REGISTERED, registered_api=api, org_unit=org_unit
-    )
+    DiscoveredEndpoint.objects.filter(
+        host=item.host,
+        state=DiscoveredEndpoint.State.NEW,
+        finding=DiscoveredEndpoint.Finding.SHADOW_API,
+        org_unit=item.org_unit,
+    ).update(state=DiscoveredEndpoint.State.REGISTERED, registered_api=api, org_unit=org_unit)
     audit.record(
         actor=actor, action="discovery.register", obj=item, org_unit=org_unit, after={"api": api.slug}
     )

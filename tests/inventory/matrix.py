@@ -240,7 +240,13 @@ register(
     Entry("inventory:create", Cap.INVENTORY_SUBMIT, methods=("GET", "POST"), data=new_api),
     Entry("inventory:catalog_upload", Cap.INVENTORY_SUBMIT, methods=("GET", "POST"), data=catalog),
     Entry("inventory:discovery", Cap.INVENTORY_VIEW, listing=discovered_host),
-    Entry("inventory:discovery_upload", Cap.INVENTORY_REVIEW, methods=("GET", "POST"), data=access_log),
+    Entry(
+        "inventory:discovery_upload",
+        Cap.INVENTORY_REVIEW,
+        methods=("GET", "POST"),
+        data=access_log,
+        company_wide=True,
+    ),
     Entry(
         "inventory:discovered_dismiss",
         Cap.INVENTORY_REVIEW,
@@ -491,5 +497,11 @@ register(
         target=discovered_in,
         data=dismissal,
     ),
-    Entry("inventory-api:discovery-logs", Cap.INVENTORY_REVIEW, methods=("POST",), data=access_log),
+    Entry(
+        "inventory-api:discovery-logs",
+        Cap.INVENTORY_REVIEW,
+        methods=("POST",),
+        data=access_log,
+        company_wide=True,
+    ),
 )

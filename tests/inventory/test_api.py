@@ -397,3 +397,25 @@ def test_an_unknown_environment_is_not_found(ci):
     register(ci)
     r = ci.put("/api/v1/inventory/apis/payments/environments/nope/baseline/", {}, format="json")
     assert r.status_code == 404
+
+
+def test_blast_radius_hides_what_relies_on_hidden_apis(ci, ciso, charlie):
+    from inventory import services as inv
+
+    register(ci)
+    actor = Actor(user=ciso)
+    payments = Api.objects.get(slug="payments")
+    hidden = inv.api_create(
+        actor=actor,
+        org_unit=payments.org_unit.parent.children.get(slug="sibling"),
+        slug="hidden",
+        name="Hidden",
+    )
+    inv.dependency_add(actor=actor, api=payments, consumer_api=hidden)
+    secret_app = inv.consumer_service_save(actor=actor, owner=hidden.org_unit, name="Secret partner app")
+    inv.dependency_add(actor=actor, api=hidden, consumer_service=secret_app)
+    body = ci.get("/api/v1/inventory/apis/payments/blast-radius/").json()
+    assert body["affected"] == [] and body["hidden_outside_scope"] == 2
+    assert "Secret" not in str(body)
+    full = token_client(ciso).get("/api/v1/inventory/apis/payments/blast-radius/").json()
+    assert [a["name"] for a in full["affected"]] == ["Hidden", "Secret partner app"]

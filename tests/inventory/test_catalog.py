@@ -154,3 +154,36 @@ def test_malformed_yaml_is_one_clear_error(org, tmp_path):
     path.write_text("kind: API\nmetadata: {name: [\n")
     with pytest.raises(CommandError):
         call_command("import_catalog", str(path))
+
+
+def test_too_many_documents_are_refused_before_anything_is_imported(org, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "\n---\n".join(f"kind: API\nmetadata: {{name: a{i}}}\nspec: {{owner: team}}" for i in range(501))
+    )
+    with pytest.raises(CommandError):
+        call_command("import_catalog", str(path))
+    assert not Api.objects.exists()
+
+
+def test_a_text_file_reused_many_times_counts_each_time():
+    from inventory.catalog import CatalogError
+
+    doc = "kind: API\nmetadata: {{name: a{i}}}\nspec: {{type: openapi, owner: team, definition: {{$text: ./s.yaml}}}}"
+    data = "\n---\n".join(doc.format(i=i) for i in range(20)).encode()
+    with pytest.raises(CatalogError, match="add up to"):
+        parse_catalog(data, resolve_text=lambda p: b"x" * 1000, max_bytes=10_000)
+
+
+def test_a_developer_cannot_link_another_teams_hidden_api(org, alice, charlie):
+    from inventory import services
+    from inventory.services import CatalogRejected
+    from portal.audit import Actor
+
+    services.api_create(actor=Actor(user=charlie), org_unit=org.sibling, slug="victim", name="Victim")
+    services.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
+    data = b"kind: Component\nmetadata: {name: sneaky}\nspec: {owner: team, providesApis: [victim], consumesApis: [mine]}\n"
+    with pytest.raises(CatalogRejected) as exc:
+        services.catalog_import(actor=Actor(user=alice), data=data, resolve_text=lambda p: None)
+    assert "unknown APIs victim" in " ".join(exc.value.problems)
+    assert not ApiDependency.objects.exists()

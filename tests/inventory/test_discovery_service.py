@@ -160,3 +160,26 @@ def test_the_command_streams_a_file(pay, tmp_path, capsys):
     assert "501 lines" in out and "1 documented" in out and "skipped line 501" in out
     with pytest.raises(CommandError):
         call_command("discover_from_logs", str(tmp_path / "missing.log"))
+
+
+def test_a_reviewer_of_one_division_cannot_ingest_company_logs(pay, org, make_member):
+    from portal.models import Role
+
+    divisional = make_member(Role.SECURITY_ENGINEER, org.division)
+    with pytest.raises(PermissionDenied):
+        ingest(divisional, [nginx("a.example.com", "GET", "/x")])
+    assert not LogIngest.objects.exists()
+
+
+def test_registering_a_shadow_api_moves_only_its_own_findings(pay, ciso, org):
+    ingest(
+        ciso,
+        [nginx("shadow.example.com", "GET", "/a/1"), nginx("pay.example.com", "DELETE", "/v1/payments/1")],
+    )
+    # An undocumented finding of another API on a host of the same name must stay where it is.
+    other = DiscoveredEndpoint.objects.get(finding="undocumented")
+    DiscoveredEndpoint.objects.filter(pk=other.pk).update(host="shadow.example.com")
+    item = DiscoveredEndpoint.objects.get(finding="shadow_api")
+    services.discovered_register(actor=Actor(user=ciso), item=item, org_unit=org.sibling, slug="s", name="S")
+    other.refresh_from_db()
+    assert other.state == "new" and other.org_unit == pay.org_unit

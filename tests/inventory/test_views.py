@@ -881,3 +881,17 @@ def test_it_declares_a_runtime_on_the_packages_tab(alice, login, org):
         "/inventory/apis/rt/components/declare/", {"kind": "spaceship", "ecosystem": "generic", "name": "x"}
     )
     assert bad.status_code == 400
+
+
+def test_only_company_wide_reviewers_read_an_ingest_summary(org, ciso, make_member, login):
+    from inventory.models import LogIngest
+    from portal.models import Role
+
+    ingest = LogIngest.objects.create(
+        filename="secret-gateway.log", sha256="0" * 64, format="nginx", lines=1, parsed=1
+    )
+    assert b"secret-gateway.log" in login(ciso).get(f"/inventory/discovery/?ingest={ingest.pk}").content
+    divisional = make_member(Role.SECURITY_ENGINEER, org.division)
+    page = login(divisional).get(f"/inventory/discovery/?ingest={ingest.pk}")
+    assert page.status_code == 200 and b"secret-gateway.log" not in page.content
+    assert login(divisional).get("/inventory/discovery/upload/").status_code == 403
