@@ -30,6 +30,7 @@ from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, Log
 from portal.access import Cap, holds_company_wide, in_scope, require, require_company_wide
 from portal.audit import Actor
 from portal.models import AuditEvent
+from portal.ratelimit import limit_posts
 
 PAGE_SIZE = 50
 MAX_PAGE = 200  # offset paging is capped; narrow the filters or use the CSV export beyond 10,000 rows
@@ -497,6 +498,7 @@ def _read_upload(form: django_forms.Form, field: str = "file") -> bytes | None:
 
 @require_POST
 @login_required
+@limit_posts("expensive")
 def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     form = _style(forms.UploadForm(request.POST, request.FILES))
@@ -558,6 +560,7 @@ def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 @require_POST
 @login_required
+@limit_posts("expensive")
 def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     form = _style(forms.UploadForm(request.POST, request.FILES))
@@ -772,6 +775,7 @@ CATALOG_RESULT_KEY = "inventory_catalog_result"
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@limit_posts("expensive")
 def catalog_upload(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_SUBMIT)
     form = _style(forms.CatalogUploadForm(request.POST or None, request.FILES or None, user=request.user))
@@ -866,6 +870,7 @@ def discovery_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
+@limit_posts("expensive")
 def discovery_upload(request: HttpRequest) -> HttpResponse:
     require_company_wide(request.user, Cap.INVENTORY_REVIEW)
     form = _style(forms.LogUploadForm(request.POST or None, request.FILES or None))

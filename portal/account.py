@@ -27,6 +27,7 @@ from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
 from portal.middleware import session_start
 from portal.models import RecoveryCodeDevice
+from portal.ratelimit import limit_posts
 
 RECOVERY_CODE_COUNT = 10
 
@@ -165,6 +166,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @login_required
+@limit_posts("expensive")
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None

@@ -42,6 +42,26 @@ class RequestIdMiddleware:
         return response
 
 
+class RequestSizeLimitMiddleware:
+    """Refuse a body larger than any upload may be before anything reads it (Django would otherwise
+    spool it to disk while checking CSRF, even for an anonymous client). The proxy should enforce
+    the same bound (nginx ``client_max_body_size``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.PORTAL_REQUEST_MAX_BYTES:
+            from portal.views import request_too_large
+
+            return request_too_large(request)
+        return self.get_response(request)
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -336,5 +337,7 @@ INVENTORY_STALE_DAYS = env.int("INVENTORY_STALE_DAYS", default=180)
 PORTAL_UPLOAD_MAX_BYTES = env.int("PORTAL_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = PORTAL_UPLOAD_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest request body accepted at all (an upload plus its form fields); refused before reading.
+PORTAL_REQUEST_MAX_BYTES = PORTAL_UPLOAD_MAX_BYTES + 1024 * 1024
 # Logs read from disk by `manage.py discover_from_logs` are streamed, so they may be far larger.
 PORTAL_DISCOVERY_LOG_MAX_BYTES = env.int("PORTAL_DISCOVERY_LOG_MAX_BYTES", default=50 * 1024**3)

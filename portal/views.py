@@ -105,11 +105,28 @@ def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpR
     if request.path.startswith("/api/"):
         from portal.api_errors import error_body
 
-        codes = {400: "bad_request", 403: "permission_denied", 404: "not_found", 500: "server_error"}
+        codes = {
+            400: "bad_request",
+            403: "permission_denied",
+            404: "not_found",
+            413: "request_too_large",
+            429: "throttled",
+            500: "server_error",
+        }
         return JsonResponse(error_body(request, codes[status], message), status=status)
     return render(
         request, "error.html", {"status": status, "title": title, "message": message}, status=status
     )
+
+
+def request_too_large(request: HttpRequest) -> HttpResponse:
+    return _error(request, 413, "Too large", "The request is larger than the portal accepts.")
+
+
+def too_many_requests(request: HttpRequest, retry_after: int) -> HttpResponse:
+    response = _error(request, 429, "Slow down", "Too many requests of this kind. Try again in a minute.")
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

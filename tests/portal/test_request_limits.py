@@ -1,0 +1,55 @@
+"""Expensive pages are rate-limited per user, and oversized bodies are refused before anything reads them."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+
+@pytest.fixture
+def tight_rate(settings):  # noqa: ANN001, ANN201
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], expensive="2/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    cache.clear()
+
+
+def test_it_limits_token_creation_per_user(alice, bob, login, tight_rate):
+    client = login(alice)
+    for _ in range(2):
+        assert client.post("/accounts/tokens/", {"name": "ci", "days": 5}).status_code == 200
+    refused = client.post("/accounts/tokens/", {"name": "ci", "days": 5})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert alice.api_tokens.count() == 2
+    # Per user: bob still has his own budget, and reading the page is never limited.
+    assert login(bob).post("/accounts/tokens/", {"name": "ci", "days": 5}).status_code == 200
+    assert client.get("/accounts/tokens/").status_code == 200
+
+
+def test_it_limits_uploads(alice, login, tight_rate):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from inventory import services
+    from portal.audit import Actor
+
+    api = services.api_create(
+        actor=Actor(user=alice), org_unit=alice.memberships.get().org_unit, slug="up", name="Up"
+    )
+    client = login(alice)
+    codes = [
+        client.post(
+            f"/inventory/apis/{api.slug}/components/upload/",
+            {"file": SimpleUploadedFile("requirements.txt", b"x==1\n")},
+        ).status_code
+        for _ in range(3)
+    ]
+    assert codes[:2] == [302, 302] and codes[2] == 429
+
+
+def test_it_refuses_an_oversized_body_before_reading_it(client, db, settings):
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    response = client.post("/accounts/login/", {"username": "x" * 2000, "password": "y"})
+    assert response.status_code == 413
+    api = client.post("/api/v1/inventory/apis/", data="{}" + " " * 2000, content_type="application/json")
+    assert api.status_code == 413
+    assert api.json()["error"]["code"] == "request_too_large"
