@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -100,6 +101,8 @@ class Command(BaseCommand):
                         )
                     totp = base64.b32encode(device.bin_key).decode()
                 logins.append((username, role, unit_slug, totp))
+        # The project package ties the apps together: demo APIs come from the inventory's own command.
+        call_command("seed_demo_inventory", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         if options["quiet_logins"]:
             return
