@@ -143,3 +143,42 @@ def blast_radius(api: Api) -> list[BlastEntry]:
 
 def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
+
+
+def inventory_summary(user: Any) -> dict[str, Any]:
+    """What the home page shows about the inventory, in a fixed number of aggregate queries."""
+    from django.db.models import Count
+
+    from inventory.models import ApiStatus
+    from inventory.services import stale_cutoff
+
+    apis = Api.objects.visible_to(user, Cap.INVENTORY_VIEW)
+    by_status = dict(apis.values_list("status").annotate(n=Count("id")).order_by())
+    findings = dict(
+        discovered_visible(user)
+        .filter(state=DiscoveredEndpoint.State.NEW)
+        .values_list("finding")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    attention = list(
+        Api.objects.visible_to(user, Cap.INVENTORY_SUBMIT)
+        .filter(status__in=[ApiStatus.DRAFT, ApiStatus.CHANGES_REQUESTED])
+        .select_related("org_unit")
+        .order_by("-updated_at")[:5]
+    )
+    return {
+        "total": sum(by_status.values()),
+        "statuses": [
+            (s, ApiStatus(s).label, by_status.get(s, 0)) for s in ApiStatus.values if by_status.get(s)
+        ],
+        "waiting_review": Api.objects.visible_to(user, Cap.INVENTORY_REVIEW)
+        .filter(status=ApiStatus.SUBMITTED)
+        .count(),
+        "stale": apis.filter(confirmed_at__lt=stale_cutoff()).exclude(status=ApiStatus.RETIRED).count(),
+        "findings": [
+            (f, DiscoveredEndpoint.Finding(f).label, findings.get(f, 0))
+            for f in DiscoveredEndpoint.Finding.values
+        ],
+        "attention": attention,
+    }

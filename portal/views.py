@@ -26,11 +26,17 @@ AUDIT_PAGE_SIZE = 50
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     roles = roles_of(request.user)
+    caps = capabilities_of(request.user)
     ctx = {
         "roles": sorted(roles),
         "memberships": selectors.memberships_of(request.user),
-        "capabilities": sorted(capabilities_of(request.user)),
+        "capabilities": sorted(caps),
     }
+    if Cap.INVENTORY_VIEW in caps:
+        # The project package ties the apps together: the home page reads the inventory's summary.
+        from inventory.selectors import inventory_summary
+
+        ctx["inventory"] = inventory_summary(request.user)
     return render(request, "portal/home.html", ctx)
 
 
