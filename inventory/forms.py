@@ -37,9 +37,19 @@ class ApiFilterForm(forms.Form):
     stale = forms.BooleanField(required=False, label="Stale only")
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS])
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, units_menu: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        if units_menu and user is not None:
+            # The page offers the units the user can see as a menu; any slug still validates the same.
+            units = (
+                OrgUnit.objects.visible_to(user, Cap.INVENTORY_VIEW)
+                .order_by("path")
+                .only("slug", "name", "depth")
+            )
+            self.fields["unit"].widget = forms.Select(
+                choices=[("", "Any"), *[(u.slug, "\u2003" * u.depth + u.name) for u in units]]
+            )
 
     def clean_unit(self) -> OrgUnit | None:
         slug = self.cleaned_data.get("unit")

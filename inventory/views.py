@@ -152,8 +152,8 @@ def _csv_safe(value: Any) -> Any:
 # --- List and export -------------------------------------------------------------------------------------
 
 
-def _filtered(request: HttpRequest) -> tuple[forms.ApiFilterForm, Any]:
-    form = _style(forms.ApiFilterForm(request.GET or None, user=request.user))
+def _filtered(request: HttpRequest, *, units_menu: bool = False) -> tuple[forms.ApiFilterForm, Any]:
+    form = _style(forms.ApiFilterForm(request.GET or None, user=request.user, units_menu=units_menu))
     filters: dict[str, Any] = {}
     if form.is_bound:
         # Invalid filters are ignored (and the page says so); the valid ones still apply.
@@ -166,7 +166,7 @@ def _filtered(request: HttpRequest) -> tuple[forms.ApiFilterForm, Any]:
 @login_required
 def api_list(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_VIEW)
-    form, qs = _filtered(request)
+    form, qs = _filtered(request, units_menu=True)
     try:
         page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
     except ValueError:

@@ -895,3 +895,9 @@ def test_only_company_wide_reviewers_read_an_ingest_summary(org, ciso, make_memb
     page = login(divisional).get(f"/inventory/discovery/?ingest={ingest.pk}")
     assert page.status_code == 200 and b"secret-gateway.log" not in page.content
     assert login(divisional).get("/inventory/discovery/upload/").status_code == 403
+
+
+def test_the_owner_filter_offers_only_visible_units(alice, login, org):
+    html = login(alice).get("/inventory/").content.decode()
+    assert 'value="team"' in html
+    assert 'value="sibling"' not in html and 'value="root"' not in html
