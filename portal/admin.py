@@ -9,14 +9,15 @@ from functools import update_wrapper
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, F, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from portal import services
-from portal.access import Cap, has_capability, in_scope
+from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
 from portal.models import AuditEvent, Membership, OrgUnit
 
@@ -90,7 +91,7 @@ class ScopedAdmin(admin.ModelAdmin):
 
 @admin.register(OrgUnit, site=portal_admin_site)
 class OrgUnitAdmin(ScopedAdmin):
-    list_display = ["name", "slug", "kind", "parent", "depth"]
+    list_display = ["name", "slug", "kind", "parent_in_scope", "depth"]
     list_filter = ["kind", "depth"]
     search_fields = ["name", "slug"]
     list_select_related = ["parent"]
@@ -113,6 +114,19 @@ class OrgUnitAdmin(ScopedAdmin):
             # Not under itself or its own descendants (the service refuses it too, as an error page).
             parent.queryset = parent.queryset.exclude(path__startswith=obj.path)
         return form
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # The parent of a manager's top unit lies outside their scope: name it only when visible.
+        visible_parent = scope_q(request.user, self.view_capability, "parent__path") & Q(parent__isnull=False)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(parent_label=Case(When(visible_parent, then=F("parent__name")), default=Value("—")))
+        )
+
+    @admin.display(description="parent")
+    def parent_in_scope(self, obj: OrgUnit) -> str:
+        return obj.parent_label
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "parent":
@@ -165,6 +179,16 @@ class MembershipAdmin(ScopedAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "org_unit":
             kwargs["queryset"] = OrgUnit.objects.visible_to(request.user, Cap.ORG_MANAGE)
+        if db_field.name == "user" and not request.user.is_superuser:
+            # People already in the manager's subtree, or in no unit yet (new joiners): never the
+            # whole company's staff list.
+            in_scope_ids = Membership.objects.visible_to(request.user, Cap.ORG_MANAGE).values("user_id")
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(Q(pk__in=in_scope_ids) | Q(memberships__isnull=True), is_active=True)
+                .distinct()
+                .order_by("username")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:

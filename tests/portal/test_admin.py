@@ -239,3 +239,27 @@ def test_audit_events_cannot_be_deleted(ciso, login, event):  # noqa: ANN001
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     assert "delete_selected" not in client.get(changelist).content.decode()
     assert response.status_code in (200, 302)
+
+
+def test_the_unit_list_does_not_name_a_parent_outside_scope(org, make_member, login):
+    from portal.models import OrgUnit, Role
+
+    OrgUnit.objects.filter(pk=org.root.pk).update(name="Zebracorp Holdings")
+    division_ciso = make_member(Role.CISO, org.division, "divciso")
+    html = login(division_ciso).get("/admin/portal/orgunit/").content.decode()
+    assert "Zebracorp" not in html
+    assert "Division" in html  # the parent of dept is in scope and still named
+
+
+def test_the_membership_user_menu_offers_only_people_in_scope_or_unplaced(org, make_member, login):
+    from django.contrib.auth import get_user_model
+
+    from portal.models import Role
+
+    division_ciso = make_member(Role.CISO, org.division, "divciso")
+    make_member(Role.DEVELOPER, org.team, "insider")
+    make_member(Role.DEVELOPER, org.other_team, "outsider")
+    get_user_model().objects.create_user("newjoiner", "n@example.com")
+    html = login(division_ciso).get("/admin/portal/membership/add/").content.decode()
+    assert "insider" in html and "newjoiner" in html
+    assert "outsider" not in html
