@@ -324,20 +324,7 @@ class Windows(NamesApiBySlug, APIView):
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(WindowSerializer, request.data)
-        environment = _environment_for(api, data["environment"]) if data["environment"] else None
-        window = services.window_add(
-            actor=Actor.from_request(request),
-            api=api,
-            kind=data["kind"],
-            environment=environment,
-            description=data["description"],
-            tz=data["timezone"],
-            weekdays=data["weekdays"],
-            start_time=data["start_time"],
-            end_time=data["end_time"],
-            starts_at=data["starts_at"],
-            ends_at=data["ends_at"],
-        )
+        window = services.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
         return Response(_window_body(window), status=status.HTTP_201_CREATED)
 
 
@@ -390,20 +377,13 @@ class Consumers(NamesApiBySlug, APIView):
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(ConsumerSerializer, request.data)
-        actor = Actor.from_request(request)
-        consumer_api = None
-        if data["consumer_api"]:
-            consumer_api = selectors.apis_visible(request.user).filter(slug=data["consumer_api"]).first()
-            if consumer_api is None:
-                raise DrfValidationError({"consumer_api": ["No API with this slug that you can see."]})
         with transaction.atomic():
-            service = None
-            if data["consumer_service"]:
-                service = services.consumer_service_save(
-                    actor=actor, owner=api.org_unit, name=data["consumer_service"]
-                )
-            services.dependency_add(
-                actor=actor, api=api, consumer_api=consumer_api, consumer_service=service, note=data["note"]
+            services.consumer_add(
+                actor=Actor.from_request(request),
+                api=api,
+                consumer_api_slug=data["consumer_api"],
+                consumer_service_name=data["consumer_service"],
+                note=data["note"],
             )
         return Response(data, status=status.HTTP_201_CREATED)
 

@@ -693,24 +693,7 @@ def window_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 
     def action(data: dict[str, Any]) -> str:
-        environment = None
-        if data["environment"]:
-            environment = api.environments.filter(name=data["environment"]).first()
-            if environment is None:
-                raise ValidationError({"environment": "This API has no environment of that name."})
-        services.window_add(
-            actor=Actor.from_request(request),
-            api=api,
-            kind=data["kind"],
-            environment=environment,
-            description=data["description"],
-            tz=data["timezone"],
-            weekdays=data["weekdays"],
-            start_time=data["start_time"],
-            end_time=data["end_time"],
-            starts_at=data["starts_at"],
-            ends_at=data["ends_at"],
-        )
+        services.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
         return "Downtime window added."
 
     form = _style(forms.WindowForm(request.POST))
@@ -734,23 +717,15 @@ def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 def dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    actor = Actor.from_request(request)
 
     def action(data: dict[str, Any]) -> str:
-        consumer_api = None
-        if data["consumer_api"]:
-            consumer_api = selectors.apis_visible(request.user).filter(slug=data["consumer_api"]).first()
-            if consumer_api is None:
-                raise ValidationError({"consumer_api": "No API with this slug that you can see."})
         with transaction.atomic():
-            service = None
-            if data["consumer_service"]:
-                # A named service is recorded as owned by the API's unit, which knows of it.
-                service = services.consumer_service_save(
-                    actor=actor, owner=api.org_unit, name=data["consumer_service"]
-                )
-            services.dependency_add(
-                actor=actor, api=api, consumer_api=consumer_api, consumer_service=service, note=data["note"]
+            services.consumer_add(
+                actor=Actor.from_request(request),
+                api=api,
+                consumer_api_slug=data["consumer_api"],
+                consumer_service_name=data["consumer_service"],
+                note=data["note"],
             )
         return "Consumer recorded."
 

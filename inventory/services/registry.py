@@ -570,6 +570,28 @@ def window_add(
     return window
 
 
+def window_add_from_input(*, actor: Actor, api: Api, data: dict[str, Any]) -> AvailabilityWindow:
+    """``window_add`` from what a form or a REST body holds: the environment is named, not passed."""
+    environment = None
+    if data.get("environment"):
+        environment = api.environments.filter(name=data["environment"]).first()
+        if environment is None:
+            raise ValidationError({"environment": "This API has no environment of that name."})
+    return window_add(
+        actor=actor,
+        api=api,
+        kind=data["kind"],
+        environment=environment,
+        description=data.get("description", ""),
+        tz=data.get("timezone") or "UTC",
+        weekdays=data.get("weekdays") or [],
+        start_time=data.get("start_time"),
+        end_time=data.get("end_time"),
+        starts_at=data.get("starts_at"),
+        ends_at=data.get("ends_at"),
+    )
+
+
 @transaction.atomic
 def window_delete(*, actor: Actor, window: AvailabilityWindow) -> None:
     api = window.api
@@ -624,6 +646,28 @@ def dependency_add(
             after={"consumer": str(consumer_api or consumer_service), "api": api.slug},
         )
     return dep
+
+
+@transaction.atomic
+def consumer_add(
+    *, actor: Actor, api: Api, consumer_api_slug: str = "", consumer_service_name: str = "", note: str = ""
+) -> ApiDependency:
+    """Record a consumer named by the user: an API they can see (by slug), or a service, which is
+    recorded as owned by the API's unit (the team that knows of it)."""
+    consumer_api = None
+    if consumer_api_slug:
+        candidates = Api.objects.filter(slug=consumer_api_slug)
+        if actor.user is not None:
+            candidates = candidates.visible_to(actor.user, Cap.INVENTORY_VIEW)
+        consumer_api = candidates.first()
+        if consumer_api is None:
+            raise ValidationError({"consumer_api": "No API with this slug that you can see."})
+    service = None
+    if consumer_service_name:
+        service = consumer_service_save(actor=actor, owner=api.org_unit, name=consumer_service_name)
+    return dependency_add(
+        actor=actor, api=api, consumer_api=consumer_api, consumer_service=service, note=note
+    )
 
 
 @transaction.atomic
