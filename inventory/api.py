@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -215,20 +214,12 @@ class SpecUpload(NamesApiBySlug, UploadView):
         data = _validated(UploadSerializer, request.data)
         upload = data["file"]
         result = services.spec_upload(
-            actor=Actor.from_request(request), api=api, data=_read(upload), filename=upload.name
+            actor=Actor.from_request(request), api=api, data=upload.read(), filename=upload.name
         )
         return Response(
             SpecSerializer(result.spec).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
-
-
-def _read(upload: Any) -> bytes:
-    from django.conf import settings
-
-    if upload.size > settings.PORTAL_UPLOAD_MAX_BYTES:
-        raise ValidationError({"file": f"File too large (limit {settings.PORTAL_UPLOAD_MAX_BYTES:,} bytes)."})
-    return upload.read()
 
 
 class ComponentsUpload(NamesApiBySlug, UploadView):
@@ -247,7 +238,7 @@ class ComponentsUpload(NamesApiBySlug, UploadView):
         result = services.components_replace(
             actor=Actor.from_request(request),
             api=api,
-            data=_read(upload),
+            data=upload.read(),
             filename=upload.name,
             format=data.get("format"),
         )

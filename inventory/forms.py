@@ -10,6 +10,7 @@ from inventory.models import ApiStatus, AuthScheme, Classification, Exposure, Li
 from inventory.selectors import SORTS
 from portal.access import Cap
 from portal.models import OrgUnit
+from portal.validators import validate_upload_size
 
 
 def _blank(choices: Any) -> list[tuple[str, str]]:
@@ -229,7 +230,7 @@ class DependencyForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField()
+    file = forms.FileField(validators=[validate_upload_size])
 
 
 class DeclareComponentForm(forms.Form):
@@ -269,6 +270,7 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("validators", [validate_upload_size])  # checked for each file
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
@@ -278,7 +280,7 @@ class MultipleFileField(forms.FileField):
 
 
 class CatalogUploadForm(forms.Form):
-    file = forms.FileField(label="catalog-info.yaml")
+    file = forms.FileField(label="catalog-info.yaml", validators=[validate_upload_size])
     extra_files = MultipleFileField(
         required=False,
         label="Files it references",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from portal.models import OrgUnit, ScopedQuerySet
-
-slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", "Use lowercase letters, digits and hyphens.")
+from portal.models import OrgUnit, ScopedQuerySet, slug_validator
 
 
 class Lifecycle(models.TextChoices):

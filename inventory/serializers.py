@@ -16,6 +16,7 @@ from inventory.models import (
     SbomImport,
     Spec,
 )
+from portal.validators import validate_upload_size
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
@@ -124,7 +125,7 @@ class TransitionSerializer(serializers.Serializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(validators=[validate_upload_size])
     format = serializers.ChoiceField(
         choices=["cyclonedx-json", "requirements.txt", "poetry.lock", "package-lock.json"], required=False
     )
@@ -226,7 +227,7 @@ class DismissSerializer(serializers.Serializer):
 
 
 class LogUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(validators=[validate_upload_size])
     format = serializers.ChoiceField(choices=["nginx", "json"], required=False)
     host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
 

@@ -94,13 +94,6 @@ def _form_errors(form: django_forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
-def _too_large(upload: Any) -> str | None:
-    limit = settings.PORTAL_UPLOAD_MAX_BYTES
-    if upload.size > limit:
-        return f"File too large ({upload.size:,} bytes; the limit is {limit:,} bytes)."
-    return None
-
-
 def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> Api:
     """The API if the user can see it (404 otherwise), then 403 unless they hold ``capability`` on it."""
     api = selectors.api_detail(request.user, slug)
@@ -487,22 +480,14 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
 # --- Spec ------------------------------------------------------------------------------------------------
 
 
-def _read_upload(form: django_forms.Form, field: str = "file") -> bytes | None:
-    upload = form.cleaned_data[field]
-    problem = _too_large(upload)
-    if problem:
-        form.add_error(field, problem)
-        return None
-    return upload.read()
-
-
 @require_POST
 @login_required
 @limit_posts("expensive")
 def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     form = _style(forms.UploadForm(request.POST, request.FILES))
-    if form.is_valid() and (data := _read_upload(form)) is not None:
+    if form.is_valid():
+        data = form.cleaned_data["file"].read()
         try:
             result = services.spec_upload(
                 actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
@@ -564,7 +549,8 @@ def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     form = _style(forms.UploadForm(request.POST, request.FILES))
-    if form.is_valid() and (data := _read_upload(form)) is not None:
+    if form.is_valid():
+        data = form.cleaned_data["file"].read()
         try:
             result = services.components_replace(
                 actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
@@ -757,9 +743,6 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         uploads = [form.cleaned_data["file"], *form.cleaned_data["extra_files"]]
-        for upload in uploads:
-            if problem := _too_large(upload):
-                form.add_error(None, f"{upload.name}: {problem}")
         if sum(u.size for u in uploads) > settings.PORTAL_UPLOAD_MAX_BYTES:
             form.add_error(None, "The files together are over the upload limit.")
         if form.is_valid():
@@ -851,26 +834,23 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
     form = _style(forms.LogUploadForm(request.POST or None, request.FILES or None))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if problem := _too_large(upload):
-            form.add_error("file", problem)
+        try:
+            result = services.discovery_ingest(
+                actor=Actor.from_request(request),
+                chunks=upload.chunks(),
+                filename=upload.name,
+                fmt=form.cleaned_data["format"] or None,
+                default_host=form.cleaned_data["host"],
+                max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
         else:
-            try:
-                result = services.discovery_ingest(
-                    actor=Actor.from_request(request),
-                    chunks=upload.chunks(),
-                    filename=upload.name,
-                    fmt=form.cleaned_data["format"] or None,
-                    default_host=form.cleaned_data["host"],
-                    max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
-                )
-            except ValidationError as exc:
-                _form_errors(form, exc)
-            else:
-                found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in result.findings.items())
-                messages.success(
-                    request, f"Log read: {result.ingest.parsed} of {result.ingest.lines} lines; {found}."
-                )
-                return redirect(f"{reverse('inventory:discovery')}?ingest={result.ingest.pk}")
+            found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in result.findings.items())
+            messages.success(
+                request, f"Log read: {result.ingest.parsed} of {result.ingest.lines} lines; {found}."
+            )
+            return redirect(f"{reverse('inventory:discovery')}?ingest={result.ingest.pk}")
     return render(
         request, "inventory/discovery_upload.html", {"form": form}, status=400 if form.is_bound else 200
     )

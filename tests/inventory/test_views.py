@@ -901,3 +901,29 @@ def test_the_owner_filter_offers_only_visible_units(alice, login, org):
     html = login(alice).get("/inventory/").content.decode()
     assert 'value="team"' in html
     assert 'value="sibling"' not in html and 'value="root"' not in html
+
+
+@override_settings(PORTAL_UPLOAD_MAX_BYTES=100)
+@pytest.mark.parametrize("path", ["components_upload", "catalog-extra", "discovery"])
+def test_every_upload_field_enforces_the_size_limit(path, alice, ciso, login, org):
+    from inventory import services as inv
+    from portal.audit import Actor
+
+    big = b"x" * 200
+    if path == "components_upload":
+        inv.api_create(actor=Actor(user=alice), org_unit=org.team, slug="sz", name="Sz")
+        response = login(alice).post(
+            url("components_upload", "sz"), {"file": upload("requirements.txt", big)}
+        )
+    elif path == "catalog-extra":
+        response = login(alice).post(
+            "/inventory/catalog/",
+            {
+                "file": upload("catalog-info.yaml", b"kind: API\n"),
+                "extra_files": [upload("openapi.yaml", big)],
+            },
+        )
+    else:
+        response = login(ciso).post("/inventory/discovery/upload/", {"file": upload("access.log", big)})
+    assert response.status_code == 400
+    assert "File too large" in response.content.decode()
