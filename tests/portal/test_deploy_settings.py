@@ -95,3 +95,25 @@ def test_production_refuses_an_unknown_mode(tmp_path):  # noqa: ANN001
 def test_development_needs_nothing_set(tmp_path):  # noqa: ANN001
     result = manage(tmp_path, "check")
     assert result.returncode == 0, result.stderr
+
+
+# Runs inside the production-mode process: plain HTTP requests, no database touched before the
+# security middleware answers (the redirect) or before DRF refuses an anonymous caller (401).
+_REDIRECT_PROBE = """
+from django.test import Client
+c = Client(HTTP_HOST="portal.example.com")
+for path in ("/accounts/login/", "/api/v1/inventory/apis/", "/api/schema/"):
+    r = c.get(path)
+    print(path, r.status_code, r.get("Location", ""))
+"""
+
+
+@pytest.mark.slow
+def test_production_redirects_pages_to_https_but_not_the_api(tmp_path):  # noqa: ANN001
+    result = manage(tmp_path, "shell", "-c", _REDIRECT_PROBE, **production(CACHE_URL="locmemcache://probe"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines() if line.startswith("/"))
+    assert lines["/accounts/login/"] == "301 https://portal.example.com/accounts/login/"
+    # CI jobs and gateways reach /api/ over their own TLS termination: never bounced.
+    assert lines["/api/v1/inventory/apis/"].startswith("401")
+    assert lines["/api/schema/"].startswith("401") or lines["/api/schema/"].startswith("403")
