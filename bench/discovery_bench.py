@@ -1,4 +1,4 @@
-"""Benchmark for inventory.discovery: parse + aggregate + match over a generated access log.
+"""Benchmark for inventory.engines.discovery: parse + aggregate + match over a generated access log.
 
     .venv/bin/python bench/discovery_bench.py                 # 1,000,000 nginx lines
     .venv/bin/python bench/discovery_bench.py --format json --lines 200000
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from inventory.discovery import (  # noqa: E402 - needs the repo root on sys.path
+from inventory.engines.discovery import (  # noqa: E402 - needs the repo root on sys.path
     KnownApi,
     KnownOperation,
     Matcher,

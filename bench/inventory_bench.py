@@ -187,7 +187,7 @@ def seed(n_apis: int, n_components: int) -> bool:
         Server,
         Spec,
     )
-    from inventory.services.registry import COMPLETENESS_PIECES
+    from inventory.selectors import COMPLETENESS_PIECES
     from portal.models import OrgUnit
 
     if (
@@ -539,7 +539,7 @@ def issue_credentials(persona: Persona) -> None:
     from django.conf import settings
 
     from portal.audit import Actor
-    from portal.services import api_token_create
+    from portal.services.tokens import api_token_create
 
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     now = int(time.time())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -16,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from inventory import selectors, services
+from inventory import selectors
 from inventory.forms import ApiFilterForm
 from inventory.models import Api, DiscoveredEndpoint
 from inventory.serializers import (
@@ -37,6 +36,16 @@ from inventory.serializers import (
     TransitionSerializer,
     UploadSerializer,
     WindowSerializer,
+)
+from inventory.services import (
+    components,
+    consumers,
+    discovered,
+    environments,
+    registration,
+    review,
+    specs,
+    windows,
 )
 from portal.access import Cap
 from portal.audit import Actor
@@ -79,10 +88,7 @@ class ApiListCreate(generics.ListAPIView):
         slug = request.data.get("slug", "")
         if not isinstance(slug, str) or not slug:
             raise DrfValidationError({"slug": ["This field is required."]})
-        with transaction.atomic():
-            environments = data.pop("environments", None)
-            api = services.api_create(actor=Actor.from_request(request), org_unit=unit, slug=slug, **data)
-            _save_environments(request, api, environments)
+        api = registration.api_create(actor=Actor.from_request(request), org_unit=unit, slug=slug, **data)
         return Response(ApiSerializer(_api_for(request, api.slug)).data, status=status.HTTP_201_CREATED)
 
 
@@ -101,17 +107,6 @@ def _unit(slug: str | None) -> OrgUnit:
     return unit
 
 
-def _save_environments(request: Request, api: Api, environments: list[dict] | None) -> None:
-    for env in environments or []:
-        services.environment_save(
-            actor=Actor.from_request(request),
-            api=api,
-            name=env["name"],
-            base_urls=env["base_urls"],
-            is_production=env.get("is_production", False),
-        )
-
-
 class ApiDetail(NamesApiBySlug, APIView):
     """GET the record; PUT creates or updates it by slug (idempotent, what CI calls); PATCH updates."""
 
@@ -128,19 +123,13 @@ class ApiDetail(NamesApiBySlug, APIView):
     @extend_schema(request=ApiWriteSerializer, responses={200: ApiSerializer, 201: ApiSerializer})
     def put(self, request: Request, slug: str) -> Response:
         data = _validated(ApiWriteSerializer, request.data)
-        environments = data.pop("environments", None)
-        existing = Api.objects.filter(slug=slug).select_related("org_unit").first()
-        if existing is not None:
-            # The caller must be able to see it; otherwise it does not exist for them (and the slug is taken).
-            _api_for(request, slug)
-            unit = _unit(data.pop("org_unit", None) or existing.org_unit.slug)
-        else:
-            unit = _unit(data.pop("org_unit", None))
-        with transaction.atomic():
-            api, created = services.api_upsert(
-                actor=Actor.from_request(request), org_unit=unit, slug=slug, **data
-            )
-            _save_environments(request, api, environments)
+        unit_slug = data.pop("org_unit", None)
+        api, created = registration.api_upsert(
+            actor=Actor.from_request(request),
+            org_unit=_unit(unit_slug) if unit_slug else None,
+            slug=slug,
+            **data,
+        )
         body = ApiSerializer(_api_for(request, api.slug)).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -149,28 +138,8 @@ class ApiDetail(NamesApiBySlug, APIView):
         api = _api_for(request, slug)
         data = _validated(ApiWriteSerializer, request.data, partial=True)
         data.pop("org_unit", None)
-        environments = data.pop("environments", None)
-        with transaction.atomic():
-            services.api_update(actor=Actor.from_request(request), api=api, **data)
-            _save_environments(request, api, environments)
+        registration.api_update(actor=Actor.from_request(request), api=api, **data)
         return Response(ApiSerializer(_api_for(request, slug)).data)
-
-
-_TRANSITIONS = {
-    "submit": lambda actor, api, c: services.api_submit(actor=actor, api=api),
-    "approve": lambda actor, api, c: services.api_approve(actor=actor, api=api, comment=c),
-    "request_changes": lambda actor, api, c: services.api_request_changes(actor=actor, api=api, comment=c),
-    "deprecate": lambda actor, api, c: services.api_deprecate(actor=actor, api=api),
-    "retire": lambda actor, api, c: services.api_retire(actor=actor, api=api),
-    "suspend": lambda actor, api, c: services.api_suspend(actor=actor, api=api, reason=c),
-    "reinstate": lambda actor, api, c: services.api_reinstate(actor=actor, api=api, comment=c),
-    "confirm": lambda actor, api, c: services.api_confirm(actor=actor, api=api),
-}
-
-
-def apply_transition(request: Any, api: Api, action: str, comment: str) -> Api:
-    """Shared by the HTML and REST views: the service checks the state and the capability."""
-    return _TRANSITIONS[action](Actor.from_request(request), api, comment)
 
 
 class ApiTransition(NamesApiBySlug, APIView):
@@ -181,7 +150,21 @@ class ApiTransition(NamesApiBySlug, APIView):
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(TransitionSerializer, request.data)
-        apply_transition(request, api, data["action"], data["comment"])
+        review.api_transition(
+            actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
+        )
+        return Response(ApiSerializer(_api_for(request, slug)).data)
+
+
+class ApiConfirm(NamesApiBySlug, APIView):
+    """The owners confirm the record is still accurate (resets the staleness clock)."""
+
+    required_capability = Cap.INVENTORY_SUBMIT
+
+    @extend_schema(request=None, responses=ApiSerializer)
+    def post(self, request: Request, slug: str) -> Response:
+        api = _api_for(request, slug)
+        registration.api_confirm(actor=Actor.from_request(request), api=api)
         return Response(ApiSerializer(_api_for(request, slug)).data)
 
 
@@ -213,7 +196,7 @@ class SpecUpload(NamesApiBySlug, UploadView):
         api = _api_for(request, slug)
         data = _validated(UploadSerializer, request.data)
         upload = data["file"]
-        result = services.spec_upload(
+        result = specs.spec_upload(
             actor=Actor.from_request(request), api=api, data=upload.read(), filename=upload.name
         )
         return Response(
@@ -235,7 +218,7 @@ class ComponentsUpload(NamesApiBySlug, UploadView):
         api = _api_for(request, slug)
         data = _validated(UploadSerializer, request.data)
         upload = data["file"]
-        result = services.components_replace(
+        result = components.components_replace(
             actor=Actor.from_request(request),
             api=api,
             data=upload.read(),
@@ -256,7 +239,7 @@ class ComponentDeclare(NamesApiBySlug, APIView):
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(DeclareComponentSerializer, request.data)
-        component = services.component_declare(actor=Actor.from_request(request), api=api, **data)
+        component = components.component_declare(actor=Actor.from_request(request), api=api, **data)
         return Response(ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
 
 
@@ -277,7 +260,7 @@ class EnvironmentBaseline(NamesApiBySlug, APIView):
         api = _api_for(request, slug)
         env = _environment_for(api, environment)
         data = _validated(BaselineSerializer, request.data)
-        services.baseline_save(actor=Actor.from_request(request), environment=env, **data)
+        environments.baseline_save(actor=Actor.from_request(request), environment=env, **data)
         return Response(BaselineSerializer(data).data)
 
 
@@ -291,12 +274,9 @@ class EnvironmentServers(NamesApiBySlug, APIView):
         api = _api_for(request, slug)
         env = _environment_for(api, environment)
         data = _validated(ServerSerializer, request.data)
-        actor = Actor.from_request(request)
-        with transaction.atomic():
-            server = services.server_save(actor=actor, org_unit=api.org_unit, environment=env.name, **data)
-            services.environment_set_servers(
-                actor=actor, environment=env, servers=[*env.servers.all(), server]
-            )
+        server = environments.environment_attach_server(
+            actor=Actor.from_request(request), environment=env, **data
+        )
         return Response(ServerSerializer(server).data, status=status.HTTP_201_CREATED)
 
 
@@ -315,7 +295,7 @@ class Windows(NamesApiBySlug, APIView):
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(WindowSerializer, request.data)
-        window = services.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
+        window = windows.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
         return Response(_window_body(window), status=status.HTTP_201_CREATED)
 
 
@@ -349,33 +329,31 @@ class Consumers(NamesApiBySlug, APIView):
     @extend_schema(responses=ConsumerSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
-        visible = set(selectors.apis_visible(request.user).values_list("id", flat=True))
-        out = []
-        for dep in selectors.consumers_of(api):
-            if dep.consumer_api_id is not None and dep.consumer_api_id not in visible:
-                out.append({"consumer_api": None, "consumer_service": "", "note": "outside your scope"})
-            else:
-                out.append(
-                    {
-                        "consumer_api": dep.consumer_api.slug if dep.consumer_api_id else "",
-                        "consumer_service": dep.consumer_service.name if dep.consumer_service_id else "",
-                        "note": dep.note,
-                    }
-                )
-        return Response(out)
+        rows = selectors.relations_for(request.user, api, with_blast=False).consumers
+        return Response(
+            [
+                {"consumer_api": None, "consumer_service": "", "note": "outside your scope"}
+                if row.hidden
+                else {
+                    "consumer_api": row.consumer_api.slug if row.consumer_api else "",
+                    "consumer_service": row.consumer_service_name,
+                    "note": row.note,
+                }
+                for row in rows
+            ]
+        )
 
     @extend_schema(request=ConsumerSerializer, responses={201: ConsumerSerializer})
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(ConsumerSerializer, request.data)
-        with transaction.atomic():
-            services.consumer_add(
-                actor=Actor.from_request(request),
-                api=api,
-                consumer_api_slug=data["consumer_api"],
-                consumer_service_name=data["consumer_service"],
-                note=data["note"],
-            )
+        consumers.consumer_add(
+            actor=Actor.from_request(request),
+            api=api,
+            consumer_api_slug=data["consumer_api"],
+            consumer_service_name=data["consumer_service"],
+            note=data["note"],
+        )
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -388,21 +366,10 @@ class BlastRadius(NamesApiBySlug, APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
-        entries = selectors.blast_radius(api)
-        wanted = [e.id for e in entries if e.kind == "api"]
-        visible = set(selectors.apis_visible(request.user).filter(id__in=wanted).values_list("id", flat=True))
-        visible.add(api.pk)
+        relations = selectors.relations_for(request.user, api)
         # APIs outside the caller's scope are counted, never named (not even as the "via" of another).
-        shown = [
-            {"kind": e.kind, "name": e.name, "depth": e.depth, "via": e.via if e.via_id in visible else None}
-            for e in entries
-            # A service is shown only when the API it relies on is visible: otherwise it would tell
-            # who consumes another team's hidden API.
-            if (e.kind == "service" and e.via_id in visible) or (e.kind == "api" and e.id in visible)
-        ]
-        return Response(
-            {"api": api.slug, "affected": shown, "hidden_outside_scope": len(entries) - len(shown)}
-        )
+        shown = [{"kind": r.kind, "name": r.name, "depth": r.depth, "via": r.via} for r in relations.blast]
+        return Response({"api": api.slug, "affected": shown, "hidden_outside_scope": relations.blast_hidden})
 
 
 class DiscoveredList(generics.ListAPIView):
@@ -428,7 +395,7 @@ class DiscoveredDismiss(APIView):
     def post(self, request: Request, pk: int) -> Response:
         item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
         data = _validated(DismissSerializer, request.data)
-        item = services.discovered_dismiss(
+        item = discovered.discovered_dismiss(
             actor=Actor.from_request(request), item=item, reason=data["reason"]
         )
         return Response(DiscoveredSerializer(item).data)
@@ -443,7 +410,7 @@ class LogUpload(UploadView):
 
         data = _validated(LogUploadSerializer, request.data)
         upload = data["file"]
-        result = services.discovery_ingest(
+        result = discovered.discovery_ingest(
             actor=Actor.from_request(request),
             chunks=upload.chunks(),
             filename=upload.name,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("apis/", api.ApiListCreate.as_view(), name="api-list"),
     path("apis/<slug:slug>/", api.ApiDetail.as_view(), name="api-detail"),
     path("apis/<slug:slug>/transitions/", api.ApiTransition.as_view(), name="api-transition"),
+    path("apis/<slug:slug>/confirm/", api.ApiConfirm.as_view(), name="api-confirm"),
     path("apis/<slug:slug>/spec/", api.SpecUpload.as_view(), name="api-spec"),
     path("apis/<slug:slug>/components/", api.ComponentsUpload.as_view(), name="api-components"),
     path(

@@ -8,6 +8,7 @@ from django import forms
 
 from inventory.models import ApiStatus, AuthScheme, Classification, Exposure, Lifecycle, Protocol
 from inventory.selectors import SORTS
+from inventory.services.review import API_WORKFLOW
 from portal.access import Cap
 from portal.models import OrgUnit
 from portal.validators import validate_upload_size
@@ -183,7 +184,7 @@ class WindowForm(forms.Form):
     )
 
     def clean_timezone(self) -> str:
-        from inventory import availability
+        from inventory.engines import availability
 
         name = self.cleaned_data.get("timezone") or "UTC"
         try:
@@ -251,8 +252,11 @@ class DeclareComponentForm(forms.Form):
     version = forms.CharField(max_length=100, required=False)
 
 
-class CommentForm(forms.Form):
-    comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+class TransitionForm(forms.Form):
+    """One move of the review workflow; the moves are those of ``API_WORKFLOW``."""
+
+    action = forms.ChoiceField(choices=API_WORKFLOW.choices())
+    comment = forms.CharField(required=False, max_length=5000)
 
 
 class DismissForm(forms.Form):

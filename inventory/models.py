@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from portal.models import OrgUnit, ScopedQuerySet, slug_validator
+from portal.models import OrgUnit, ScopedModel, slug_validator
 
 
 class Lifecycle(models.TextChoices):
@@ -59,11 +59,11 @@ class ApiStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
-class ApiQuerySet(ScopedQuerySet):
-    scope_path = "org_unit__path"
+# Records in use: what the gateway serves and the staleness clock is about. A draft is still being written.
+API_IN_USE = (ApiStatus.APPROVED, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED)
 
 
-class Api(models.Model):
+class Api(ScopedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
     description = models.TextField(blank=True)
@@ -109,8 +109,6 @@ class Api(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = ApiQuerySet.as_manager()
-
     class Meta:
         ordering = ["name"]
         indexes = [
@@ -133,23 +131,15 @@ class Api(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.org_unit.path
 
-
-class InventoryChildQuerySet(ScopedQuerySet):
-    scope_path = "api__org_unit__path"
-
-
-class Environment(models.Model):
+class Environment(ScopedModel):
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=50, validators=[slug_validator])
     is_production = models.BooleanField(default=False)
     base_urls = models.JSONField(default=list)
     servers = models.ManyToManyField("Server", blank=True, related_name="environments")
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         ordering = ["api", "name"]
@@ -158,12 +148,8 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return f"{self.api} / {self.name}"
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.api.org_unit.path
 
-
-class Server(models.Model):
+class Server(ScopedModel):
     """A host some APIs run on. Owned by a unit (usually a platform team); shared by many APIs."""
 
     hostname = models.CharField(max_length=253, unique=True)
@@ -173,20 +159,14 @@ class Server(models.Model):
     operating_system = models.CharField(max_length=100, blank=True)
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="servers")
 
-    objects = ScopedQuerySet.as_manager()
-
     class Meta:
         ordering = ["hostname"]
 
     def __str__(self) -> str:
         return self.hostname
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.org_unit.path
 
-
-class Component(models.Model):
+class Component(ScopedModel):
     """A package, framework or runtime an API is built with, identified by its purl."""
 
     class Kind(models.TextChoices):
@@ -209,7 +189,7 @@ class Component(models.Model):
     direct = models.BooleanField(null=True, help_text="Empty when the file does not say.")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.SBOM)
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         ordering = ["ecosystem", "name"]
@@ -219,12 +199,8 @@ class Component(models.Model):
     def __str__(self) -> str:
         return self.purl
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.api.org_unit.path
 
-
-class SbomImport(models.Model):
+class SbomImport(ScopedModel):
     """One upload of an SBOM or lockfile and what it changed."""
 
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="sbom_imports")
@@ -240,7 +216,7 @@ class SbomImport(models.Model):
     )
     uploaded_at = models.DateTimeField(default=timezone.now)
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]
@@ -249,14 +225,14 @@ class SbomImport(models.Model):
         return f"{self.format} for {self.api_id} at {self.uploaded_at:%Y-%m-%d}"
 
 
-class ConsumerService(models.Model):
+class ConsumerService(ScopedModel):
     """A service that relies on an API but is not itself a registered API (a batch job, a mobile app)."""
 
     name = models.CharField(max_length=200)
     owner = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="consumer_services")
     contact_email = models.EmailField(blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    scope_path = "owner__path"
 
     class Meta:
         ordering = ["name"]
@@ -265,12 +241,8 @@ class ConsumerService(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.owner.path
 
-
-class ApiDependency(models.Model):
+class ApiDependency(ScopedModel):
     """``consumer_api`` or ``consumer_service`` relies on ``api``."""
 
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="consumers")
@@ -283,7 +255,7 @@ class ApiDependency(models.Model):
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         constraints = [
@@ -305,7 +277,7 @@ class ApiDependency(models.Model):
         return f"{self.consumer_api or self.consumer_service} → {self.api}"
 
 
-class Spec(models.Model):
+class Spec(ScopedModel):
     """One version of an API's OpenAPI document, stored whole with its SHA-256."""
 
     api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="specs")
@@ -324,7 +296,7 @@ class Spec(models.Model):
     uploaded_at = models.DateTimeField(default=timezone.now)
     is_current = models.BooleanField(default=True)
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         ordering = ["api", "-number"]
@@ -337,10 +309,6 @@ class Spec(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api} spec v{self.number}"
-
-    @property
-    def scope_path_value(self) -> str:
-        return self.api.org_unit.path
 
 
 class Operation(models.Model):
@@ -400,7 +368,7 @@ class PerformanceBaseline(models.Model):
         return f"p95 {self.p95_ms} ms"
 
 
-class AvailabilityWindow(models.Model):
+class AvailabilityWindow(ScopedModel):
     """A planned downtime: weekly recurring (local time in its timezone) or one-off (absolute)."""
 
     class Kind(models.TextChoices):
@@ -425,7 +393,7 @@ class AvailabilityWindow(models.Model):
     starts_at = models.DateTimeField(null=True, blank=True)
     ends_at = models.DateTimeField(null=True, blank=True)
 
-    objects = InventoryChildQuerySet.as_manager()
+    scope_path = "api__org_unit__path"
 
     class Meta:
         ordering = ["kind", "starts_at", "start_time"]
@@ -470,12 +438,8 @@ class LogIngest(models.Model):
         return f"{self.filename or 'log'} ({self.parsed} lines)"
 
 
-class DiscoveredQuerySet(ScopedQuerySet):
+class DiscoveredEndpoint(ScopedModel):
     # Shadow endpoints belong to no API; they carry the unit of whoever must look (the root by default).
-    scope_path = "org_unit__path"
-
-
-class DiscoveredEndpoint(models.Model):
     class Finding(models.TextChoices):
         SHADOW_API = "shadow_api", "Shadow API (unknown host)"
         UNDOCUMENTED = "undocumented", "Undocumented endpoint"
@@ -502,8 +466,6 @@ class DiscoveredEndpoint(models.Model):
         Api, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_from_discoveries"
     )
 
-    objects = DiscoveredQuerySet.as_manager()
-
     class Meta:
         ordering = ["-last_seen"]
         constraints = [
@@ -512,7 +474,3 @@ class DiscoveredEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.host}{self.path_template}"
-
-    @property
-    def scope_path_value(self) -> str:
-        return self.org_unit.path

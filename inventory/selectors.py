@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from inventory.models import Api, ApiDependency, Component, DiscoveredEndpoint, Environment, Operation, Spec
+from inventory.engines import availability
+from inventory.models import (
+    API_IN_USE,
+    Api,
+    ApiDependency,
+    AvailabilityWindow,
+    Component,
+    DiscoveredEndpoint,
+    Environment,
+    Operation,
+    PerformanceBaseline,
+    Spec,
+)
 from portal.access import Cap
 
 SORTS = {
@@ -41,9 +56,7 @@ def api_list(user: Any, filters: dict[str, Any]) -> QuerySet[Api]:
     if filters.get("max_completeness") is not None:
         qs = qs.filter(completeness__lte=filters["max_completeness"])
     if filters.get("stale"):
-        from inventory.services import stale_cutoff
-
-        qs = qs.filter(confirmed_at__lt=stale_cutoff())
+        qs = qs.filter(stale_q())
     return qs.order_by(SORTS.get(filters.get("sort") or "name", "name"), "id")
 
 
@@ -141,6 +154,100 @@ def blast_radius(api: Api) -> list[BlastEntry]:
     return out
 
 
+def _visible_ids(user: Any, ids: set[int]) -> set[int]:
+    """Which of ``ids`` the user may see: one query bounded by the ids asked about, never every
+    visible API (10,000 for a CISO)."""
+    if not ids:
+        return set()
+    return set(apis_visible(user).filter(id__in=ids).values_list("id", flat=True))
+
+
+@dataclass(frozen=True)
+class ConsumerRow:
+    """One consumer of an API as the user may see it: a hidden API is counted, never named."""
+
+    id: int
+    consumer_api: Api | None
+    consumer_service_name: str
+    consumer_service_owner: str
+    note: str
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class DependencyRow:
+    id: int
+    api: Api | None  # None when the provider is outside the user's scope
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class BlastRow:
+    kind: str
+    name: str
+    depth: int
+    via: str | None  # None when the API one step closer is outside the user's scope
+
+
+@dataclass(frozen=True)
+class Relations:
+    consumers: list[ConsumerRow]
+    dependencies: list[DependencyRow]
+    blast: list[BlastRow]
+    blast_hidden: int
+
+
+def relations_for(user: Any, api: Api, *, with_blast: bool = True) -> Relations:
+    """Who relies on ``api``, what it relies on and what breaks if it is shut off, redacted for
+    ``user``: the one place the rule "an API outside your scope is counted, never named" lives, for
+    the HTML page and the REST endpoints alike."""
+    consumers = list(consumers_of(api))
+    dependencies = list(dependencies_of(api))
+    entries = blast_radius(api) if with_blast else []
+    ids = {d.consumer_api_id for d in consumers if d.consumer_api_id}
+    ids |= {d.api_id for d in dependencies} | {e.id for e in entries if e.kind == "api"}
+    visible = _visible_ids(user, ids) | {api.pk}
+    consumer_rows = [
+        ConsumerRow(
+            id=d.pk,
+            consumer_api=d.consumer_api if d.consumer_api_id in visible else None,
+            consumer_service_name=d.consumer_service.name if d.consumer_service_id else "",
+            consumer_service_owner=d.consumer_service.owner.name if d.consumer_service_id else "",
+            note="" if d.consumer_api_id is not None and d.consumer_api_id not in visible else d.note,
+            hidden=d.consumer_api_id is not None and d.consumer_api_id not in visible,
+        )
+        for d in consumers
+    ]
+    dependency_rows = [
+        DependencyRow(id=d.pk, api=d.api if d.api_id in visible else None, hidden=d.api_id not in visible)
+        for d in dependencies
+    ]
+    # A service is shown only when the API it relies on is visible: otherwise it would tell who
+    # consumes another team's hidden API. "via" never names an API the user cannot see.
+    blast = [
+        BlastRow(kind=e.kind, name=e.name, depth=e.depth, via=e.via if e.via_id in visible else None)
+        for e in entries
+        if (e.id if e.kind == "api" else e.via_id) in visible
+    ]
+    return Relations(consumer_rows, dependency_rows, blast, len(entries) - len(blast))
+
+
+def api_history(api: Api, *, limit: int = 100) -> list[Any]:
+    """The audit events of ``api`` and its environments, specs and windows, newest first."""
+    from portal.models import AuditEvent
+
+    children = Q()
+    for model_label, ids in (
+        ("inventory.environment", [e.pk for e in api.environments.all()]),
+        ("inventory.spec", list(api.specs.values_list("pk", flat=True))),
+        ("inventory.availabilitywindow", [w.pk for w in api.windows.all()]),
+    ):
+        if ids:
+            children |= Q(object_type=model_label, object_id__in=[str(i) for i in ids])
+    events = AuditEvent.objects.filter(Q(object_type="inventory.api", object_id=str(api.pk)) | children)
+    return list(events.order_by("-id")[:limit])
+
+
 def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
 
@@ -150,7 +257,6 @@ def inventory_summary(user: Any) -> dict[str, Any]:
     from django.db.models import Count
 
     from inventory.models import ApiStatus
-    from inventory.services import stale_cutoff
 
     apis = Api.objects.visible_to(user, Cap.INVENTORY_VIEW)
     by_status = dict(apis.values_list("status").annotate(n=Count("id")).order_by())
@@ -175,10 +281,120 @@ def inventory_summary(user: Any) -> dict[str, Any]:
         "waiting_review": Api.objects.visible_to(user, Cap.INVENTORY_REVIEW)
         .filter(status=ApiStatus.SUBMITTED)
         .count(),
-        "stale": apis.filter(confirmed_at__lt=stale_cutoff()).exclude(status=ApiStatus.RETIRED).count(),
+        "stale": apis.filter(stale_q()).count(),
         "findings": [
             (f, DiscoveredEndpoint.Finding(f).label, findings.get(f, 0))
             for f in DiscoveredEndpoint.Finding.values
         ],
         "attention": attention,
     }
+
+
+# --- Derived facts (completeness, staleness, availability, spec operations) -------------------------
+
+
+def stale_q() -> Q:
+    """Records in use whose owners have not confirmed them for ``INVENTORY_STALE_DAYS``."""
+    return Q(confirmed_at__lt=stale_cutoff(), status__in=API_IN_USE)
+
+
+def is_stale(api: Api, cutoff: datetime | None = None) -> bool:
+    return api.status in API_IN_USE and api.confirmed_at < (cutoff or stale_cutoff())
+
+
+def stale_cutoff() -> datetime:
+    return timezone.now() - timedelta(days=settings.INVENTORY_STALE_DAYS)
+
+
+@dataclass(frozen=True)
+class Piece:
+    key: str
+    label: str  # what to tell the owner: "Missing: a description"
+    section: str  # where on the API page it is filled in (the edit section or tab)
+    required: bool  # needed before the API can be submitted for review
+
+
+# Ten pieces, ten points each. The required ones are what a reviewer and the scanner cannot do without:
+# what it is, whom to call, where it runs, how it authenticates and what it speaks.
+COMPLETENESS_PIECES = [
+    Piece("description", "a description", "basics", True),
+    Piece("contact", "a technical contact", "ownership", True),
+    Piece("environments", "an environment with a base URL", "tab:servers", True),
+    Piece("auth", "the authentication schemes", "security", True),
+    Piece("protocols", "the protocols", "security", True),
+    Piece("components", "the packages it is built with (SBOM or lockfile)", "tab:packages", False),
+    Piece("spec", "an OpenAPI document", "tab:spec", False),
+    Piece("servers", "the servers it runs on", "tab:servers", False),
+    Piece("metrics", "typical performance metrics", "tab:metrics", False),
+    Piece("availability", "an availability target", "operations", False),
+]
+PIECES_BY_LABEL = {p.label: p for p in COMPLETENESS_PIECES}
+
+
+def completeness_of(api: Api) -> tuple[int, list[str]]:
+    """(score 0–100, labels of the missing pieces) computed from the stored rows."""
+    envs = list(api.environments.all())
+    env_ids = [e.pk for e in envs]
+    present = {
+        "description": bool(api.description.strip()),
+        "contact": bool(api.technical_contact_email),
+        "environments": any(e.base_urls for e in envs),
+        "auth": bool(api.auth_schemes),
+        "protocols": bool(api.protocols),
+        "components": api.components.exists(),
+        "spec": api.specs.filter(is_current=True).exists(),
+        "servers": Environment.servers.through.objects.filter(environment_id__in=env_ids).exists(),
+        "metrics": PerformanceBaseline.objects.filter(environment_id__in=env_ids).exists(),
+        "availability": api.availability_target is not None,
+    }
+    missing = [p.label for p in COMPLETENESS_PIECES if not present[p.key]]
+    score = round(100 * (len(COMPLETENESS_PIECES) - len(missing)) / len(COMPLETENESS_PIECES))
+    return score, missing
+
+
+def missing_pieces(api: Api) -> list[Piece]:
+    """The pieces the stored summary names as missing, required ones first (for the page's links)."""
+    pieces = [PIECES_BY_LABEL[label] for label in api.missing or [] if label in PIECES_BY_LABEL]
+    return sorted(pieces, key=lambda p: not p.required)
+
+
+def missing_required(api: Api) -> list[str]:
+    """Labels of the required pieces ``api`` lacks, from its stored summary."""
+    return [p.label for p in missing_pieces(api) if p.required]
+
+
+def window_as_engine(window: AvailabilityWindow) -> availability.Window:
+    if window.kind == AvailabilityWindow.Kind.RECURRING:
+        return availability.RecurringWindow(
+            tuple(window.weekdays), window.start_time, window.end_time, window.timezone
+        )
+    return availability.OneOffWindow(window.starts_at, window.ends_at)
+
+
+def is_expected_up(api: Api, at: datetime, environment: Environment | None = None) -> bool:
+    """True unless a planned downtime window of the API (API-wide or for ``environment``) is open."""
+    scope = Q(environment__isnull=True)
+    if environment is not None:
+        scope |= Q(environment=environment)
+    windows = AvailabilityWindow.objects.filter(scope, api=api)
+    return availability.is_expected_up([window_as_engine(w) for w in windows], at)
+
+
+def spec_operations(spec: Spec) -> list:
+    """The stored operations of a spec as engine objects, for diffs."""
+    from inventory.engines import openapi
+
+    ops = spec.operations.prefetch_related("responses")
+    return [
+        openapi.ParsedOperation(
+            method=o.method,
+            path=o.path,
+            operation_id=o.operation_id,
+            summary=o.summary,
+            auth_required=o.auth_required,
+            deprecated=o.deprecated,
+            parameters=o.parameters,
+            responses={r.code: r.description for r in o.responses.all()},
+        )
+        for o in ops
+    ]

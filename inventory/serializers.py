@@ -16,6 +16,7 @@ from inventory.models import (
     SbomImport,
     Spec,
 )
+from inventory.services.review import API_WORKFLOW
 from portal.validators import validate_upload_size
 
 
@@ -109,18 +110,7 @@ class ApiWriteSerializer(serializers.Serializer):
 
 
 class TransitionSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(
-        choices=[
-            "submit",
-            "approve",
-            "request_changes",
-            "deprecate",
-            "retire",
-            "suspend",
-            "reinstate",
-            "confirm",
-        ]
-    )
+    action = serializers.ChoiceField(choices=API_WORKFLOW.choices())
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
 
 

@@ -7,8 +7,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from inventory.models import Api, ApiStatus
-from inventory.services import stale_cutoff
+from inventory.models import Api
+from inventory.selectors import stale_q
 from portal.models import Membership, Role
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,7 @@ def notify_stale_apis() -> int:
     redelivered task, never send the same email twice.
     """
     candidates = (
-        Api.objects.filter(confirmed_at__lt=stale_cutoff(), stale_notified_at__isnull=True)
-        .exclude(status=ApiStatus.RETIRED)
+        Api.objects.filter(stale_q(), stale_notified_at__isnull=True)
         .select_related("org_unit")
         .order_by("id")[:1000]
     )

@@ -16,6 +16,7 @@ urlpatterns = [
     path("apis/<slug:slug>/", views.api_detail, name="detail"),
     path("apis/<slug:slug>/edit/<str:section>/", views.api_edit_section, name="edit_section"),
     path("apis/<slug:slug>/transition/", views.api_transition, name="transition"),
+    path("apis/<slug:slug>/confirm/", views.api_confirm, name="confirm"),
     path("apis/<slug:slug>/spec/upload/", views.spec_upload, name="spec_upload"),
     path("apis/<slug:slug>/spec/diff/", views.spec_diff, name="spec_diff"),
     path("apis/<slug:slug>/spec/<int:number>/raw/", views.spec_raw, name="spec_raw"),

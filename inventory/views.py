@@ -14,22 +14,29 @@ from typing import Any
 from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from inventory import availability, catalog, forms, selectors, services
-from inventory.api import apply_transition
-from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol, Server
+from inventory import forms, selectors
+from inventory.engines import availability, catalog
+from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol
+from inventory.services import (
+    catalog_import,
+    components,
+    consumers,
+    discovered,
+    environments,
+    registration,
+    review,
+    specs,
+    windows,
+)
+from portal import web
 from portal.access import Cap, holds_company_wide, in_scope, require, require_company_wide
 from portal.audit import Actor
-from portal.models import AuditEvent
 from portal.ratelimit import limit_posts
 
 PAGE_SIZE = 50
@@ -47,51 +54,7 @@ TABS = {
     "history": "History",
 }
 
-# action → (status it moves to, statuses it starts from, asks for a comment)
-ACTIONS: dict[str, tuple[str, tuple[str, ...], bool]] = {
-    "submit": (ApiStatus.SUBMITTED, (ApiStatus.DRAFT, ApiStatus.CHANGES_REQUESTED), False),
-    "approve": (ApiStatus.APPROVED, (ApiStatus.SUBMITTED,), True),
-    "request_changes": (ApiStatus.CHANGES_REQUESTED, (ApiStatus.SUBMITTED,), True),
-    "deprecate": (ApiStatus.DEPRECATED, (ApiStatus.APPROVED,), False),
-    "retire": (ApiStatus.RETIRED, (ApiStatus.DEPRECATED,), False),
-    "suspend": (ApiStatus.SUSPENDED, (ApiStatus.APPROVED, ApiStatus.DEPRECATED), True),
-    "reinstate": (ApiStatus.APPROVED, (ApiStatus.SUSPENDED,), True),
-}
-ACTION_LABELS = {
-    "submit": "Submit for review", "approve": "Approve", "request_changes": "Request changes",
-    "deprecate": "Deprecate", "retire": "Retire", "suspend": "Suspend", "reinstate": "Reinstate",
-    "confirm": "Confirm still accurate",
-}  # fmt: skip
-
-
 # --- Helpers ---------------------------------------------------------------------------------------------
-
-
-def _style(form: django_forms.Form) -> django_forms.Form:
-    """Bootstrap classes on the widgets (no template tag library needed)."""
-    for field in form.fields.values():
-        widget = field.widget
-        if isinstance(widget, django_forms.CheckboxSelectMultiple | django_forms.CheckboxInput):
-            css = "form-check-input"
-        elif isinstance(widget, django_forms.Select):
-            css = "form-select"
-        else:
-            css = "form-control"
-        widget.attrs.setdefault("class", css)
-    return form
-
-
-def _form_errors(form: django_forms.Form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form: on the field it names, else at the top."""
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            messages_ = [m for e in errors for m in e.messages]
-            if name in form.fields:
-                form.add_error(name, messages_)
-            else:
-                form.add_error(None, [f"{m}" for m in messages_])
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> Api:
@@ -102,7 +65,7 @@ def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) 
     return api
 
 
-def _submit_form(
+def _submit(
     request: HttpRequest,
     api: Api,
     form: django_forms.Form,
@@ -111,28 +74,19 @@ def _submit_form(
     form_key: str,
     action: Callable[[dict[str, Any]], str],
 ) -> HttpResponse:
-    """The shape of every form POST on the API page: validate, run ``action`` (which calls a service
-    and returns the success message), redirect to the tab; on any ValidationError, show the tab
-    again with the errors on the form (400)."""
-    if form.is_valid():
-        try:
-            message = action(form.cleaned_data)
-        except ValidationError as exc:
-            _form_errors(form, exc)
-        else:
-            messages.success(request, message)
-            return redirect(_detail_url(api, tab))
-    return _detail(request, api, tab, status=400, **{form_key: form})
+    """A form POST on one tab of the API page: on errors, the tab again with the form bound (400)."""
+    return web.submit_form(
+        request,
+        form,
+        action=action,
+        success_url=_detail_url(api, tab),
+        on_error=lambda bound: _detail(request, api, tab, status=400, **{form_key: bound}),
+    )
 
 
 def _detail_url(api: Api, tab: str = "overview") -> str:
     url = reverse("inventory:detail", args=[api.slug])
     return url if tab == "overview" else f"{url}?tab={tab}"
-
-
-def _is_partial(request: HttpRequest) -> bool:
-    # A history restore (back button after a swap) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _csv_safe(value: Any) -> Any:
@@ -146,7 +100,7 @@ def _csv_safe(value: Any) -> Any:
 
 
 def _filtered(request: HttpRequest, *, units_menu: bool = False) -> tuple[forms.ApiFilterForm, Any]:
-    form = _style(forms.ApiFilterForm(request.GET or None, user=request.user, units_menu=units_menu))
+    form = web.style(forms.ApiFilterForm(request.GET or None, user=request.user, units_menu=units_menu))
     filters: dict[str, Any] = {}
     if form.is_bound:
         # Invalid filters are ignored (and the page says so); the valid ones still apply.
@@ -156,21 +110,13 @@ def _filtered(request: HttpRequest, *, units_menu: bool = False) -> tuple[forms.
 
 
 @require_GET
-@login_required
 def api_list(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_VIEW)
     form, qs = _filtered(request, units_menu=True)
-    try:
-        page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
-    except ValueError:
-        page = 1
-    start = (page - 1) * PAGE_SIZE
-    apis = list(qs[start : start + PAGE_SIZE + 1])
-    has_next = len(apis) > PAGE_SIZE and page < MAX_PAGE
-    apis = apis[:PAGE_SIZE]
-    cutoff = services.stale_cutoff()
-    for api in apis:
-        api.is_stale = api.confirmed_at < cutoff
+    page = web.offset_page(request, qs, size=PAGE_SIZE, max_page=MAX_PAGE)
+    cutoff = selectors.stale_cutoff()
+    for api in page.items:
+        api.is_stale = selectors.is_stale(api, cutoff)
     params = request.GET.copy()
     params.pop("page", None)
     sort_params = params.copy()
@@ -178,23 +124,16 @@ def api_list(request: HttpRequest) -> HttpResponse:
     current_sort = request.GET.get("sort") or "name"
     ctx = {
         "form": form,
-        "apis": apis,
-        "page": page,
-        "prev_query": _with(params, page=page - 1) if page > 1 else None,
-        "next_query": _with(params, page=page + 1) if has_next else None,
+        "apis": page.items,
+        "page": page.number,
+        "prev_query": page.prev_query,
+        "next_query": page.next_query,
         "sort_base": sort_params.urlencode(),
         "current_sort": current_sort,
         "export_query": params.urlencode(),
         "can_create": bool(forms.submit_units(request.user).exists()),
     }
     return render(request, "inventory/api_list.html", ctx)
-
-
-def _with(params: Any, **extra: Any) -> str:
-    params = params.copy()
-    for key, value in extra.items():
-        params[key] = value
-    return params.urlencode()
 
 
 class _Echo:
@@ -210,11 +149,10 @@ CSV_COLUMNS = [
 
 
 @require_GET
-@login_required
 def api_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     require(request.user, Cap.INVENTORY_VIEW)
     _form, qs = _filtered(request)
-    cutoff = services.stale_cutoff()
+    cutoff = selectors.stale_cutoff()
 
     def rows() -> Iterator[str]:
         writer = csv.writer(_Echo())
@@ -239,7 +177,7 @@ def api_export_csv(request: HttpRequest) -> StreamingHttpResponse:
                 api.component_count,
                 api.technical_contact_email,
                 api.confirmed_at.isoformat(),
-                api.confirmed_at < cutoff,
+                selectors.is_stale(api, cutoff),
             ]
             yield writer.writerow([_csv_safe(v) for v in row])
 
@@ -252,21 +190,20 @@ def api_export_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 def api_create(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.ApiCreateForm(request.POST or None, user=request.user))
+    form = web.style(forms.ApiCreateForm(request.POST or None, user=request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            api = services.api_create(
+            api = registration.api_create(
                 actor=Actor.from_request(request),
                 org_unit=data["org_unit"],
                 slug=data["slug"],
                 name=data["name"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         else:
             messages.success(
                 request, f"Draft “{api.name}” created. Fill in the sections below, then submit it."
@@ -281,24 +218,23 @@ def _section_initial(api: Api, form_class: type[django_forms.Form]) -> dict[str,
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpResponse:
     if section not in forms.SECTIONS:
         raise Http404
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     title, form_class = forms.SECTIONS[section]
     if request.method == "POST":
-        form = _style(form_class(request.POST))
+        form = web.style(form_class(request.POST))
         if form.is_valid():
             try:
-                services.api_update(actor=Actor.from_request(request), api=api, **form.cleaned_data)
+                registration.api_update(actor=Actor.from_request(request), api=api, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                web.add_service_errors(form, exc)
             else:
                 messages.success(request, f"{title} saved.")
                 return redirect("inventory:edit_section", slug=api.slug, section=section)
     else:
-        form = _style(form_class(initial=_section_initial(api, form_class)))
+        form = web.style(form_class(initial=_section_initial(api, form_class)))
     keys = list(forms.SECTIONS)
     following = keys[keys.index(section) + 1] if keys.index(section) + 1 < len(keys) else None
     ctx = {
@@ -313,50 +249,45 @@ def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpRespo
 
 
 @require_POST
-@login_required
 def api_transition(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug)
-    action = request.POST.get("action", "")
-    if action not in ACTION_LABELS:
+    form = forms.TransitionForm(request.POST)
+    if not form.is_valid():
         return _detail(request, api, "overview", status=400, transition_errors=["Unknown action."])
-    form = forms.CommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    data = form.cleaned_data
     try:
-        api = apply_transition(request, api, action, comment)
+        api = review.api_transition(
+            actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
+        )
     except ValidationError as exc:
         return _detail(request, api, "overview", status=400, transition_errors=exc.messages)
-    messages.success(
-        request, f"{ACTION_LABELS[action]}: done. Status is now {api.get_status_display().lower()}."
-    )
+    label = review.API_WORKFLOW.move(data["action"]).label
+    messages.success(request, f"{label}: done. Status is now {api.get_status_display().lower()}.")
+    return redirect(_detail_url(api))
+
+
+@require_POST
+def api_confirm(request: HttpRequest, slug: str) -> HttpResponse:
+    api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+    try:
+        registration.api_confirm(actor=Actor.from_request(request), api=api)
+    except ValidationError as exc:
+        return _detail(request, api, "overview", status=400, transition_errors=exc.messages)
+    messages.success(request, "Confirmed: the record is still accurate.")
     return redirect(_detail_url(api))
 
 
 # --- The API page ----------------------------------------------------------------------------------------
 
 
-def _allowed_actions(user: Any, api: Api) -> list[dict[str, Any]]:
-    path = api.org_unit.path
-    out = []
-    for action, (to, sources, wants_comment) in ACTIONS.items():
-        capability = services.TRANSITIONS.get((api.status, to))
-        if api.status in sources and capability and in_scope(user, capability, path):
-            out.append(
-                {
-                    "action": action,
-                    "label": ACTION_LABELS[action],
-                    "comment": wants_comment,
-                    "comment_required": action in ("request_changes", "suspend"),
-                }
-            )
-    if api.status != ApiStatus.RETIRED and in_scope(user, Cap.INVENTORY_SUBMIT, path):
-        out.append({"action": "confirm", "label": ACTION_LABELS["confirm"], "comment": False})
-    return out
-
-
-def _visible_api_ids(user: Any, ids: set[int]) -> set[int]:
-    if not ids:
-        return set()
-    return set(selectors.apis_visible(user).filter(id__in=ids).values_list("id", flat=True))
+def _workflow_box(request: HttpRequest, api: Api) -> list[dict[str, Any]]:
+    """The moves the user may make now, each with its own input, and why one is not yet possible."""
+    actor = Actor.from_request(request)
+    box = [
+        {"move": move, "blocked": review.API_WORKFLOW.blocked(move, api, actor)}
+        for move in review.API_WORKFLOW.allowed(request.user, api)
+    ]
+    return box
 
 
 def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
@@ -371,39 +302,21 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
         ctx["versions"] = list(
             api.specs.order_by("-number").values("number", "uploaded_at", "sha256", "info_version")
         )
-        ctx["upload_form"] = bound.get("upload_form") or _style(forms.UploadForm())
+        ctx["upload_form"] = bound.get("upload_form") or web.style(forms.UploadForm())
     elif tab == "packages":
         ctx["components"] = list(selectors.api_components(api)[:COMPONENTS_SHOWN])
         ctx["components_capped"] = api.component_count > COMPONENTS_SHOWN
         ctx["last_import"] = api.sbom_imports.first()
-        ctx["upload_form"] = bound.get("upload_form") or _style(forms.UploadForm())
-        ctx["declare_form"] = bound.get("declare_form") or _style(forms.DeclareComponentForm())
+        ctx["upload_form"] = bound.get("upload_form") or web.style(forms.UploadForm())
+        ctx["declare_form"] = bound.get("declare_form") or web.style(forms.DeclareComponentForm())
     elif tab == "servers":
-        ctx["environment_form"] = bound.get("environment_form") or _style(forms.EnvironmentForm())
+        ctx["environment_form"] = bound.get("environment_form") or web.style(forms.EnvironmentForm())
         for env in envs:
             form = bound.get(f"server_form_{env.pk}") or forms.ServerForm(prefix=f"server-{env.pk}")
-            env.server_form = _style(form)
+            env.server_form = web.style(form)
     elif tab == "consumers":
-        consumers = list(selectors.consumers_of(api))
-        dependencies = list(selectors.dependencies_of(api))
-        entries = selectors.blast_radius(api)
-        ids = {d.consumer_api_id for d in consumers if d.consumer_api_id}
-        ids |= {d.api_id for d in dependencies} | {e.id for e in entries if e.kind == "api"}
-        visible = _visible_api_ids(user, ids)
-        for dep in consumers:
-            dep.hidden = dep.consumer_api_id is not None and dep.consumer_api_id not in visible
-        for dep in dependencies:
-            dep.hidden = dep.api_id not in visible
-        # Services only when the API they rely on is visible (else they name another team's consumer).
-        shown = [e for e in entries if (e.id if e.kind == "api" else e.via_id) in visible | {api.pk}]
-        # "via" names an API one step closer; do not name one the user cannot see.
-        ctx["consumers"] = consumers
-        ctx["dependencies"] = dependencies
-        ctx["blast"] = [
-            {"entry": e, "via_hidden": e.via_id != api.pk and e.via_id not in visible} for e in shown
-        ]
-        ctx["blast_hidden"] = len(entries) - len(shown)
-        ctx["dependency_form"] = bound.get("dependency_form") or _style(forms.DependencyForm())
+        ctx["relations"] = selectors.relations_for(user, api)
+        ctx["dependency_form"] = bound.get("dependency_form") or web.style(forms.DependencyForm())
     elif tab == "metrics":
         for env in envs:
             baseline = getattr(env, "baseline", None)
@@ -413,25 +326,16 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
             form = bound.get(f"baseline_form_{env.pk}") or forms.BaselineForm(
                 prefix=f"baseline-{env.pk}", initial=initial
             )
-            env.baseline_form = _style(form)
+            env.baseline_form = web.style(form)
         windows = list(api.windows.all())
         env_names = {e.pk: e.name for e in envs}
         for window in windows:
             window.environment_name = env_names.get(window.environment_id, "")
             window.weekday_names = ", ".join(availability.WEEKDAY_NAMES[d][:3] for d in window.weekdays or [])
         ctx["windows"] = windows
-        ctx["window_form"] = bound.get("window_form") or _style(forms.WindowForm())
+        ctx["window_form"] = bound.get("window_form") or web.style(forms.WindowForm())
     elif tab == "history":
-        children = Q()
-        for model_label, ids in (
-            ("inventory.environment", [e.pk for e in envs]),
-            ("inventory.spec", list(api.specs.values_list("pk", flat=True))),
-            ("inventory.availabilitywindow", [w.pk for w in api.windows.all()]),
-        ):
-            if ids:
-                children |= Q(object_type=model_label, object_id__in=[str(i) for i in ids])
-        events = AuditEvent.objects.filter(Q(object_type="inventory.api", object_id=str(api.pk)) | children)
-        ctx["events"] = list(events.order_by("-id")[:HISTORY_SHOWN])
+        ctx["events"] = selectors.api_history(api, limit=HISTORY_SHOWN)
     ctx["environments"] = envs
     return ctx
 
@@ -452,9 +356,10 @@ def _detail(
         "tab": tab,
         "tabs": TABS,
         "can_edit": in_scope(request.user, Cap.INVENTORY_SUBMIT, path) and api.status != ApiStatus.RETIRED,
-        "actions": _allowed_actions(request.user, api),
+        "workflow": _workflow_box(request, api),
+        "can_confirm": registration.can_confirm(api) and in_scope(request.user, Cap.INVENTORY_SUBMIT, path),
         "transition_errors": transition_errors or [],
-        "is_stale": api.confirmed_at < services.stale_cutoff(),
+        "is_stale": selectors.is_stale(api),
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "tab_template": f"inventory/tabs/_{tab}.html",
         # What people read ("Bearer token / JWT"), not the stored codes ("bearer").
@@ -462,14 +367,12 @@ def _detail(
         "protocol_labels": [dict(Protocol.choices).get(p, p) for p in api.protocols or []],
         **_tab_context(request, api, tab, bound),
     }
-    template = ctx["tab_template"] if _is_partial(request) else "inventory/api_detail.html"
-    response = render(request, template, ctx, status=status)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return web.render_partial_or_page(
+        request, page="inventory/api_detail.html", partial=ctx["tab_template"], ctx=ctx, status=status
+    )
 
 
 @require_GET
-@login_required
 def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # No capability check before the lookup: an API the user cannot see is a 404, also for a user
     # without any role (a blanket 403 first would answer differently from every other API page).
@@ -481,19 +384,18 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @limit_posts("expensive")
 def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.UploadForm(request.POST, request.FILES))
+    form = web.style(forms.UploadForm(request.POST, request.FILES))
     if form.is_valid():
         data = form.cleaned_data["file"].read()
         try:
-            result = services.spec_upload(
+            result = specs.spec_upload(
                 actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         else:
             spec = result.spec
             if result.created:
@@ -507,9 +409,8 @@ def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-@login_required
 def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
-    from inventory import openapi
+    from inventory.engines import openapi
 
     api = _api(request, slug)
     numbers = list(api.specs.order_by("-number").values_list("number", flat=True))
@@ -523,13 +424,12 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404 from None
     old = get_object_or_404(api.specs, number=old_number)
     new = get_object_or_404(api.specs, number=new_number)
-    diff = openapi.diff_operations(services.spec_operations(old), services.spec_operations(new))
+    diff = openapi.diff_operations(selectors.spec_operations(old), selectors.spec_operations(new))
     ctx = {"api": api, "old": old, "new": new, "diff": diff, "numbers": numbers}
     return render(request, "inventory/spec_diff.html", ctx)
 
 
 @require_GET
-@login_required
 def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     api = _api(request, slug)
     spec = get_object_or_404(api.specs, number=number)
@@ -544,19 +444,18 @@ def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @limit_posts("expensive")
 def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.UploadForm(request.POST, request.FILES))
+    form = web.style(forms.UploadForm(request.POST, request.FILES))
     if form.is_valid():
         data = form.cleaned_data["file"].read()
         try:
-            result = services.components_replace(
+            result = components.components_replace(
                 actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         else:
             record = result.sbom_import
             messages.success(
@@ -573,28 +472,26 @@ def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def component_declare(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 
     def action(data: dict[str, Any]) -> str:
-        component = services.component_declare(actor=Actor.from_request(request), api=api, **data)
+        component = components.component_declare(actor=Actor.from_request(request), api=api, **data)
         return f"{component.get_kind_display()} {component.name} {component.version} recorded."
 
-    form = _style(forms.DeclareComponentForm(request.POST))
-    return _submit_form(request, api, form, tab="packages", form_key="declare_form", action=action)
+    form = web.style(forms.DeclareComponentForm(request.POST))
+    return _submit(request, api, form, tab="packages", form_key="declare_form", action=action)
 
 
 # --- Environments, servers, metrics, windows -------------------------------------------------------------
 
 
 @require_POST
-@login_required
 def environment_save(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 
     def action(data: dict[str, Any]) -> str:
-        services.environment_save(
+        environments.environment_save(
             actor=Actor.from_request(request),
             api=api,
             name=data["name"],
@@ -603,54 +500,31 @@ def environment_save(request: HttpRequest, slug: str) -> HttpResponse:
         )
         return f"Environment “{data['name']}” saved."
 
-    form = _style(forms.EnvironmentForm(request.POST))
-    return _submit_form(request, api, form, tab="servers", form_key="environment_form", action=action)
+    form = web.style(forms.EnvironmentForm(request.POST))
+    return _submit(request, api, form, tab="servers", form_key="environment_form", action=action)
 
 
 @require_POST
-@login_required
 def environment_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     environment = get_object_or_404(api.environments.all(), pk=pk)
-    services.environment_delete(actor=Actor.from_request(request), environment=environment)
+    environments.environment_delete(actor=Actor.from_request(request), environment=environment)
     messages.success(request, f"Environment “{environment.name}” deleted.")
     return redirect(_detail_url(api, "servers"))
 
 
 @require_POST
-@login_required
 def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     environment = get_object_or_404(api.environments.all(), pk=pk)
-    form = _style(forms.ServerForm(request.POST, prefix=f"server-{pk}"))
+    form = web.style(forms.ServerForm(request.POST, prefix=f"server-{pk}"))
     if form.is_valid():
-        data = form.cleaned_data
-        actor = Actor.from_request(request)
-        hostname = data["hostname"].strip().lower().rstrip(".")
-        # A shared host owned by another team (a platform team) can be attached but not edited here.
-        existing = (
-            Server.objects.visible_to(request.user, Cap.INVENTORY_VIEW).filter(hostname=hostname).first()
-        )
         try:
-            with transaction.atomic():
-                if existing is not None and not in_scope(
-                    request.user, Cap.INVENTORY_SUBMIT, existing.org_unit.path
-                ):
-                    server = existing
-                else:
-                    server = services.server_save(
-                        actor=actor,
-                        org_unit=api.org_unit,
-                        hostname=hostname,
-                        environment=environment.name,
-                        addresses=data["addresses"],
-                        location=data["location"],
-                        operating_system=data["operating_system"],
-                    )
-                servers = [*environment.servers.all(), server]
-                services.environment_set_servers(actor=actor, environment=environment, servers=servers)
+            server = environments.environment_attach_server(
+                actor=Actor.from_request(request), environment=environment, **form.cleaned_data
+            )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         except (PermissionDenied, Http404):
             form.add_error("hostname", "That host is registered by a team you cannot act for.")
         else:
@@ -660,38 +534,35 @@ def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def baseline_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     environment = get_object_or_404(api.environments.all(), pk=pk)
 
     def action(data: dict[str, Any]) -> str:
-        services.baseline_save(actor=Actor.from_request(request), environment=environment, **data)
+        environments.baseline_save(actor=Actor.from_request(request), environment=environment, **data)
         return f"Performance baseline of {environment.name} saved."
 
-    form = _style(forms.BaselineForm(request.POST, prefix=f"baseline-{pk}"))
-    return _submit_form(request, api, form, tab="metrics", form_key=f"baseline_form_{pk}", action=action)
+    form = web.style(forms.BaselineForm(request.POST, prefix=f"baseline-{pk}"))
+    return _submit(request, api, form, tab="metrics", form_key=f"baseline_form_{pk}", action=action)
 
 
 @require_POST
-@login_required
 def window_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 
     def action(data: dict[str, Any]) -> str:
-        services.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
+        windows.window_add_from_input(actor=Actor.from_request(request), api=api, data=data)
         return "Downtime window added."
 
-    form = _style(forms.WindowForm(request.POST))
-    return _submit_form(request, api, form, tab="metrics", form_key="window_form", action=action)
+    form = web.style(forms.WindowForm(request.POST))
+    return _submit(request, api, form, tab="metrics", form_key="window_form", action=action)
 
 
 @require_POST
-@login_required
 def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     window = get_object_or_404(api.windows.all(), pk=pk)
-    services.window_delete(actor=Actor.from_request(request), window=window)
+    windows.window_delete(actor=Actor.from_request(request), window=window)
     messages.success(request, "Downtime window deleted.")
     return redirect(_detail_url(api, "metrics"))
 
@@ -700,31 +571,28 @@ def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 
     def action(data: dict[str, Any]) -> str:
-        with transaction.atomic():
-            services.consumer_add(
-                actor=Actor.from_request(request),
-                api=api,
-                consumer_api_slug=data["consumer_api"],
-                consumer_service_name=data["consumer_service"],
-                note=data["note"],
-            )
+        consumers.consumer_add(
+            actor=Actor.from_request(request),
+            api=api,
+            consumer_api_slug=data["consumer_api"],
+            consumer_service_name=data["consumer_service"],
+            note=data["note"],
+        )
         return "Consumer recorded."
 
-    form = _style(forms.DependencyForm(request.POST))
-    return _submit_form(request, api, form, tab="consumers", form_key="dependency_form", action=action)
+    form = web.style(forms.DependencyForm(request.POST))
+    return _submit(request, api, form, tab="consumers", form_key="dependency_form", action=action)
 
 
 @require_POST
-@login_required
 def dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
     dependency = get_object_or_404(api.consumers.all(), pk=pk)
-    services.dependency_remove(actor=Actor.from_request(request), dependency=dependency)
+    consumers.dependency_remove(actor=Actor.from_request(request), dependency=dependency)
     messages.success(request, "Consumer removed.")
     return redirect(_detail_url(api, "consumers"))
 
@@ -735,11 +603,10 @@ CATALOG_RESULT_KEY = "inventory_catalog_result"
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 @limit_posts("expensive")
 def catalog_upload(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_SUBMIT)
-    form = _style(forms.CatalogUploadForm(request.POST or None, request.FILES or None, user=request.user))
+    form = web.style(forms.CatalogUploadForm(request.POST or None, request.FILES or None, user=request.user))
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         uploads = [form.cleaned_data["file"], *form.cleaned_data["extra_files"]]
@@ -755,16 +622,16 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
                 return extra.get(relative, extra.get(posixpath.basename(relative)))
 
             try:
-                result = services.catalog_import(
+                result = catalog_import.catalog_import(
                     actor=Actor.from_request(request),
                     data=form.cleaned_data["file"].read(),
                     resolve_text=resolve_text,
                     default_owner=form.cleaned_data["owner"],
                 )
-            except services.CatalogRejected as exc:
+            except catalog_import.CatalogRejected as exc:
                 problems = exc.problems
             except ValidationError as exc:
-                _form_errors(form, exc)
+                web.add_service_errors(form, exc)
             else:
                 request.session[CATALOG_RESULT_KEY] = {
                     "created": result.created,
@@ -790,27 +657,20 @@ def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] |
     state = request.GET.get("state", DiscoveredEndpoint.State.NEW)
     if state in DiscoveredEndpoint.State.values:
         qs = qs.filter(state=state)
-    try:
-        page = min(max(int(request.GET.get("page", "1")), 1), MAX_PAGE)
-    except ValueError:
-        page = 1
-    start = (page - 1) * PAGE_SIZE
-    items = list(qs.order_by("-last_seen", "id")[start : start + PAGE_SIZE + 1])
-    params = request.GET.copy()
-    params.pop("page", None)
-    # Ingesting logs (and reading what one held) is company-wide work: see services.discovery_ingest.
+    page = web.offset_page(request, qs.order_by("-last_seen", "id"), size=PAGE_SIZE, max_page=MAX_PAGE)
+    # Ingesting logs (and reading what one held) is company-wide work: see discovered.discovery_ingest.
     can_review = holds_company_wide(request.user, Cap.INVENTORY_REVIEW)
     ingest = None
     if can_review and request.GET.get("ingest", "").isdigit():
         ingest = LogIngest.objects.filter(pk=int(request.GET["ingest"])).first()
     ctx = {
-        "items": items[:PAGE_SIZE],
+        "items": page.items,
         "findings": DiscoveredEndpoint.Finding.choices,
         "states": DiscoveredEndpoint.State.choices,
         "finding": finding,
         "state": state,
-        "prev_query": _with(params, page=page - 1) if page > 1 else None,
-        "next_query": _with(params, page=page + 1) if len(items) > PAGE_SIZE and page < MAX_PAGE else None,
+        "prev_query": page.prev_query,
+        "next_query": page.next_query,
         "can_review": can_review,
         "can_register": bool(forms.submit_units(request.user).exists()),
         "ingest": ingest,
@@ -820,22 +680,20 @@ def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] |
 
 
 @require_GET
-@login_required
 def discovery_list(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_VIEW)
     return _discovery_page(request)
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 @limit_posts("expensive")
 def discovery_upload(request: HttpRequest) -> HttpResponse:
     require_company_wide(request.user, Cap.INVENTORY_REVIEW)
-    form = _style(forms.LogUploadForm(request.POST or None, request.FILES or None))
+    form = web.style(forms.LogUploadForm(request.POST or None, request.FILES or None))
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            result = services.discovery_ingest(
+            result = discovered.discovery_ingest(
                 actor=Actor.from_request(request),
                 chunks=upload.chunks(),
                 filename=upload.name,
@@ -844,7 +702,7 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
                 max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         else:
             found = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in result.findings.items())
             messages.success(
@@ -857,7 +715,6 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     # Outside the user's sight: 404 (even without the capability anywhere); visible: 403 unless allowed.
     item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
@@ -866,7 +723,7 @@ def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _discovery_page(request, status=400, errors=[f"{item}: say why it is dismissed."])
     try:
-        services.discovered_dismiss(
+        discovered.discovered_dismiss(
             actor=Actor.from_request(request), item=item, reason=form.cleaned_data["reason"]
         )
     except ValidationError as exc:
@@ -876,13 +733,12 @@ def discovered_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
     # The finding first (404 outside the user's sight), then the right to register for some unit (403).
     item = get_object_or_404(selectors.discovered_visible(request.user), pk=pk)
     require(request.user, Cap.INVENTORY_SUBMIT)
     guess = item.host.split(":")[0].replace(".", "-")[:63].strip("-")
-    form = _style(
+    form = web.style(
         forms.RegisterDiscoveredForm(
             request.POST or None, user=request.user, initial={"name": item.host, "slug": guess}
         )
@@ -890,7 +746,7 @@ def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            api = services.discovered_register(
+            api = discovered.discovered_register(
                 actor=Actor.from_request(request),
                 item=item,
                 org_unit=data["org_unit"],
@@ -898,7 +754,7 @@ def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
                 name=data["name"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            web.add_service_errors(form, exc)
         else:
             messages.success(request, f"Draft “{api.name}” registered for {data['org_unit'].name}.")
             return redirect(_detail_url(api))

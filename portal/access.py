@@ -183,6 +183,22 @@ def require_company_wide(user: Any, capability: str) -> None:
         raise PermissionDenied
 
 
+def authorize(actor: Any, capability: str, obj: Scoped | None = None) -> None:
+    """``require`` for a service's ``Actor``. Services check access themselves as well as the views:
+    they are also called by commands, tasks and the REST API, and a rule enforced in one place cannot
+    be forgotten in another. System actors (an operator's command, a scheduled task) carry no user and
+    are trusted."""
+    if actor.user is not None:
+        require(actor.user, capability, obj)
+
+
+def authorize_unit(actor: Any, capability: str, unit: Any) -> None:
+    """Like ``authorize`` for an action *for* a unit (registering in it): refused as forbidden, since
+    the unit was chosen from a list of the user's own."""
+    if actor.user is not None and not in_scope(actor.user, capability, unit.path):
+        raise PermissionDenied
+
+
 def require(user: Any, capability: str, obj: Scoped | None = None) -> None:
     """Raise unless ``user`` holds ``capability`` over ``obj`` (or anywhere, when obj is None).
 

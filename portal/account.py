@@ -11,7 +11,6 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
@@ -22,12 +21,13 @@ from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import audit, selectors, services
+from portal import audit, selectors
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
 from portal.middleware import session_start
 from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
+from portal.services import tokens as token_services
 
 RECOVERY_CODE_COUNT = 10
 
@@ -91,7 +91,6 @@ def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@login_required
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
     user = request.user
@@ -124,7 +123,6 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@login_required
 def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_verified():
@@ -149,7 +147,6 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_POST
-@login_required
 def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     if not request.user.is_verified():
         return redirect("two_factor_verify")
@@ -165,13 +162,12 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-@login_required
 @limit_posts("expensive")
 def api_tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
-        issued = services.api_token_create(
+        issued = token_services.api_token_create(
             actor=Actor.from_request(request),
             user=request.user,
             name=form.cleaned_data["name"],
@@ -184,10 +180,9 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     # Tokens are personal: someone else's token is simply not found.
     token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
-    services.api_token_revoke(actor=Actor.from_request(request), token=token)
+    token_services.api_token_revoke(actor=Actor.from_request(request), token=token)
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("api_tokens")

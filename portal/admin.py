@@ -10,16 +10,24 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from portal import services
 from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
 from portal.models import AuditEvent, Membership, OrgUnit
+from portal.services.org_chart import (
+    membership_grant,
+    membership_revoke,
+    org_unit_create,
+    org_unit_delete,
+    org_unit_move,
+    org_unit_update,
+)
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -44,6 +52,14 @@ class PortalAdminSite(admin.AdminSite):
 
         return update_wrapper(gate, inner)
 
+    def get_urls(self) -> list[Any]:
+        # Django points LoginRequiredMiddleware at the admin's own login form for admin URLs; send
+        # anonymous visitors straight to the portal's login page instead (see ``login``).
+        urls = super().get_urls()
+        _use_portal_login(urls)
+        return urls
+
+    @login_not_required
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # One login page for the whole site: the admin's own form would bypass its audit record.
         index = reverse("admin:index", current_app=self.name)
@@ -52,6 +68,14 @@ class PortalAdminSite(admin.AdminSite):
         if request.user.is_authenticated:
             raise PermissionDenied
         return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or index)
+
+
+def _use_portal_login(patterns: list[Any]) -> None:
+    for pattern in patterns:
+        if hasattr(pattern, "url_patterns"):
+            _use_portal_login(pattern.url_patterns)
+        elif getattr(pattern.callback, "login_url", None) is not None:
+            pattern.callback.login_url = None  # LoginRequiredMiddleware falls back to settings.LOGIN_URL
 
 
 portal_admin_site = PortalAdminSite(name="admin")
@@ -144,22 +168,22 @@ class OrgUnitAdmin(ScopedAdmin):
             if obj.parent is not None and not in_scope(request.user, Cap.ORG_MANAGE, obj.parent.path):
                 raise PermissionDenied
         if not change:
-            created = services.org_unit_create(
+            created = org_unit_create(
                 actor=actor, name=obj.name, slug=obj.slug, parent=obj.parent, kind=obj.kind
             )
             obj.pk, obj.path, obj.depth = created.pk, created.path, created.depth
             return
         if "parent" in form.changed_data:
-            services.org_unit_move(actor=actor, unit=obj, new_parent=obj.parent)
+            org_unit_move(actor=actor, unit=obj, new_parent=obj.parent)
         if {"name", "kind"} & set(form.changed_data):
             # The form already wrote the new values onto obj: give the service the stored row so
             # the audit record's "before" is the real one.
             stored = OrgUnit.objects.get(pk=obj.pk)
-            updated = services.org_unit_update(actor=actor, unit=stored, name=obj.name, kind=obj.kind)
+            updated = org_unit_update(actor=actor, unit=stored, name=obj.name, kind=obj.kind)
             obj.path, obj.depth = updated.path, updated.depth
 
     def delete_model(self, request: HttpRequest, obj: OrgUnit) -> None:
-        services.org_unit_delete(actor=Actor.from_request(request), unit=obj)
+        org_unit_delete(actor=Actor.from_request(request), unit=obj)
 
 
 @admin.register(Membership, site=portal_admin_site)
@@ -196,13 +220,13 @@ class MembershipAdmin(ScopedAdmin):
             return
         if not in_scope(request.user, Cap.ORG_MANAGE, obj.org_unit.path):
             raise PermissionDenied
-        created = services.membership_grant(
+        created = membership_grant(
             actor=Actor.from_request(request), user=obj.user, org_unit=obj.org_unit, role=obj.role
         )
         obj.pk = created.pk
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.membership_revoke(actor=Actor.from_request(request), membership=obj)
+        membership_revoke(actor=Actor.from_request(request), membership=obj)
 
 
 @admin.register(AuditEvent, site=portal_admin_site)

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import selectors, services
+from portal import selectors
 from portal.access import Cap, capabilities_of
 from portal.audit import Actor
 from portal.models import OrgUnit
@@ -24,6 +24,7 @@ from portal.serializers import (
     MeSerializer,
     OrgUnitSerializer,
 )
+from portal.services.tokens import api_token_revoke
 
 
 class MeView(APIView):
@@ -92,5 +93,5 @@ class ApiTokenRevoke(APIView):
     @extend_schema(request=None, responses=ApiTokenSerializer)
     def post(self, request: Request, pk: int) -> Response:
         token = get_object_or_404(selectors.api_tokens_of(request.user), pk=pk)
-        token = services.api_token_revoke(actor=Actor.from_request(request), token=token)
+        token = api_token_revoke(actor=Actor.from_request(request), token=token)
         return Response(ApiTokenSerializer(token).data)

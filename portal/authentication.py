@@ -6,7 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.throttling import AnonRateThrottle
 
-from portal.services import api_token_authenticate
+from portal.services.tokens import api_token_authenticate
 
 
 class FailedTokenThrottle(AnonRateThrottle):

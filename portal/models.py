@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,21 +28,38 @@ class Role(models.TextChoices):
 class ScopedQuerySet(models.QuerySet):
     """A queryset that can be narrowed to what a user may see under one capability.
 
-    ``scope_path`` names the field holding the owning unit's materialized path (through a join when
-    needed), so scoping is a handful of indexed prefix comparisons, never a per-row subquery.
+    The field holding the owning unit's materialized path is the model's ``scope_path`` (declared
+    once, on the model: see ``ScopedModel``), so scoping is a handful of indexed prefix comparisons,
+    never a per-row subquery.
     """
-
-    scope_path: str = "org_unit__path"
 
     def visible_to(self, user: AbstractBaseUser | AnonymousUser, capability: str) -> ScopedQuerySet:
         from portal.access import scope_q
 
-        return self.filter(scope_q(user, capability, self.scope_path))
+        return self.filter(scope_q(user, capability, self.model.scope_path))
+
+
+class ScopedModel(models.Model):
+    """A model owned by an org unit. ``scope_path`` is the lookup (through joins when needed) to the
+    owning unit's materialized path, declared once: the queryset filters on it and the instance
+    follows it, so the two cannot drift apart."""
+
+    scope_path: ClassVar[str] = "org_unit__path"
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def scope_path_value(self) -> str:
+        value: Any = self
+        for part in self.scope_path.split("__"):
+            value = getattr(value, part)
+        return str(value)
 
 
 class OrgUnitQuerySet(ScopedQuerySet):
-    scope_path = "path"
-
     def subtree_of(self, unit: OrgUnit) -> OrgUnitQuerySet:
         return self.filter(path__startswith=unit.path)
 
@@ -50,7 +67,7 @@ class OrgUnitQuerySet(ScopedQuerySet):
 slug_validator = RegexValidator(r"^[a-z0-9][a-z0-9-]{0,62}$", "Use lowercase letters, digits and hyphens.")
 
 
-class OrgUnit(models.Model):
+class OrgUnit(ScopedModel):
     """One node of the company's org chart (company, division, department, team, office…).
 
     ``path`` is the chain of ids from the root, e.g. ``/1/4/9/``: "this unit and all below" is one
@@ -75,6 +92,8 @@ class OrgUnit(models.Model):
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
+    scope_path = "path"
+
     objects = OrgUnitQuerySet.as_manager()
 
     class Meta:
@@ -91,23 +110,17 @@ class OrgUnit(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def scope_path_value(self) -> str:
-        return self.path
-
     def ancestor_ids(self) -> list[int]:
         return [int(p) for p in self.path.strip("/").split("/") if p]
 
 
-class Membership(models.Model):
+class Membership(ScopedModel):
     """A user holds a role on a unit; the role applies to the unit's whole subtree."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=32, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["org_unit__path", "role"]
@@ -118,10 +131,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.org_unit}"
-
-    @property
-    def scope_path_value(self) -> str:
-        return self.org_unit.path
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -167,15 +176,13 @@ class ApiToken(models.Model):
 
 
 class AuditEventQuerySet(ScopedQuerySet):
-    scope_path = "org_path"
-
     def visible_to(self, user: AbstractBaseUser | AnonymousUser, capability: str) -> ScopedQuerySet:
         """Events in the user's subtrees; events tied to no unit (logins, tokens, accounts) concern
         the whole company, so only holders of ``capability`` on a root unit see those."""
         from portal.access import scope_q, scopes_for
 
         prefixes = scopes_for(user, capability)
-        q = scope_q(user, capability, self.scope_path)
+        q = scope_q(user, capability, self.model.scope_path)
         if "/" not in prefixes and any(p.count("/") == 2 for p in prefixes):  # a root's path is "/<id>/"
             q |= models.Q(org_path="")
         return self.filter(q)
@@ -187,7 +194,7 @@ class AuditEventQuerySet(ScopedQuerySet):
         raise ValidationError("Audit events are append-only.")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(ScopedModel):
     """One recorded change. Append-only and hash-chained (see ``portal.audit``).
 
     Nothing here is a foreign key: deleting a user or a unit must never need to touch audit rows,
@@ -209,6 +216,8 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+
+    scope_path = "org_path"
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -237,10 +246,6 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
         raise ValidationError("Audit events are append-only.")
-
-    @property
-    def scope_path_value(self) -> str:
-        return self.org_path
 
 
 class AuditChainHead(models.Model):

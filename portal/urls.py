@@ -5,6 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from portal import account, api, views
 from portal.admin import portal_admin_site
 
+# The docs page is a page, not an API answer: a logged-out visitor is sent to the login page
+# (LoginRequiredMiddleware) instead of a bare 401. DRF marks its views login_not_required.
+api_docs = SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+api_docs.login_required = True  # type: ignore[attr-defined]
+
 api_v1 = [
     path("me/", api.MeView.as_view(), name="me"),
     path("org-units/", api.OrgUnitList.as_view(), name="org-unit-list"),
@@ -32,7 +37,7 @@ urlpatterns = [
     path("api/v1/inventory/", include("inventory.api_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
 ]
 
 handler400 = "portal.views.bad_request"

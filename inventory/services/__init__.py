@@ -1,10 +1,12 @@
-"""The verbs of the inventory: registration and review (registry), discovery from logs, catalog import."""
+"""The verbs of the inventory, one module per aggregate. Import the module you need:
 
-from inventory.services.catalog import CatalogImportResult, CatalogRejected, catalog_import  # noqa: F401
-from inventory.services.discovery import (  # noqa: F401
-    IngestResult,
-    discovered_dismiss,
-    discovered_register,
-    discovery_ingest,
-)
-from inventory.services.registry import *  # noqa: F403
+- ``registration``: the API record (create, update, idempotent upsert and register, confirm);
+- ``review``: the review workflow (``API_WORKFLOW`` and ``api_transition``);
+- ``environments``: environments, the servers behind them and their performance baselines;
+- ``windows``: planned downtime windows;
+- ``consumers``: who relies on an API;
+- ``components``: SBOM and lockfile uploads, declared runtimes and frameworks;
+- ``specs``: OpenAPI documents;
+- ``catalog_import``: Backstage catalog files;
+- ``discovered``: shadow, undocumented and zombie endpoints found in gateway logs.
+"""

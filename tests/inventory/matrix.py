@@ -18,12 +18,12 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from inventory import services
 from inventory.models import Api, ApiDependency, AvailabilityWindow, DiscoveredEndpoint, Environment
+from inventory.services import consumers, environments, review, specs, windows
 from portal.access import Cap
 from portal.models import OrgUnit
 from tests.access_matrix import Entry, World, register
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, register_api
 
 SPEC_V1 = b"""openapi: 3.0.3
 info: {title: Matrix, version: "1.0"}
@@ -48,8 +48,15 @@ def upload(name: str, data: bytes) -> SimpleUploadedFile:
 
 
 def api_in(world: World, unit: OrgUnit) -> Api:
-    """A draft API registered for ``unit``."""
-    return services.api_create(actor=SYSTEM, org_unit=unit, slug=f"mx-api-{unit.slug}", name="Matrix API")
+    """A draft API registered for ``unit``, complete enough to be submitted."""
+    return register_api(unit, f"mx-api-{unit.slug}", "Matrix API")
+
+
+def approved_api_in(world: World, unit: OrgUnit) -> Api:
+    """An API in use (approved), which its owners can confirm."""
+    api = api_in(world, unit)
+    review.api_submit(actor=SYSTEM, api=api)
+    return review.api_approve(actor=SYSTEM, api=api)
 
 
 def api_slug(world: World, unit: OrgUnit) -> str:
@@ -59,19 +66,19 @@ def api_slug(world: World, unit: OrgUnit) -> str:
 def api_with_specs(world: World, unit: OrgUnit) -> Api:
     """Two spec versions, so the diff page has something to compare."""
     api = api_in(world, unit)
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1, filename="openapi.yaml")
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2, filename="openapi.yaml")
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1, filename="openapi.yaml")
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2, filename="openapi.yaml")
     return api
 
 
 def environment_in(world: World, unit: OrgUnit) -> Environment:
-    return services.environment_save(
+    return environments.environment_save(
         actor=SYSTEM, api=api_in(world, unit), name="staging", base_urls=["https://mx-staging.example.com"]
     )
 
 
 def window_in(world: World, unit: OrgUnit) -> AvailabilityWindow:
-    return services.window_add(
+    return windows.window_add(
         actor=SYSTEM,
         api=api_in(world, unit),
         kind=AvailabilityWindow.Kind.RECURRING,
@@ -83,8 +90,8 @@ def window_in(world: World, unit: OrgUnit) -> AvailabilityWindow:
 
 def dependency_in(world: World, unit: OrgUnit) -> ApiDependency:
     api = api_in(world, unit)
-    consumer = services.consumer_service_save(actor=SYSTEM, owner=unit, name="Matrix consumer")
-    return services.dependency_add(actor=SYSTEM, api=api, consumer_service=consumer)
+    consumer = consumers.consumer_service_save(actor=SYSTEM, owner=unit, name="Matrix consumer")
+    return consumers.dependency_add(actor=SYSTEM, api=api, consumer_service=consumer)
 
 
 def discovered_in(world: World, unit: OrgUnit) -> DiscoveredEndpoint:
@@ -279,6 +286,13 @@ register(
         data=submit,
     ),
     Entry(
+        "inventory:confirm",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=approved_api_in,
+        url_kwargs=by_slug,
+    ),
+    Entry(
         "inventory:spec_upload",
         Cap.INVENTORY_SUBMIT,
         methods=("POST",),
@@ -440,6 +454,13 @@ register(
         target=api_in,
         url_kwargs=by_slug,
         label="api-detail-get",
+    ),
+    Entry(
+        "inventory-api:api-confirm",
+        Cap.INVENTORY_SUBMIT,
+        methods=("POST",),
+        target=approved_api_in,
+        url_kwargs=by_slug,
     ),
     Entry(
         "inventory-api:api-spec", Cap.INVENTORY_VIEW, target=api_in, url_kwargs=by_slug, label="api-spec-get"

@@ -9,9 +9,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from inventory.models import Api, ApiStatus, Component, Spec
-from portal import services as portal_services
 from portal.audit import Actor
 from portal.models import AuditEvent
+from portal.services import tokens as token_services
 
 SPEC = b"""openapi: 3.0.3
 info: {title: Payments, version: "1.2"}
@@ -38,9 +38,7 @@ REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
 
 def token_client(user) -> APIClient:  # noqa: ANN001
     # As created on the tokens page by a session that proved its second factor.
-    issued = portal_services.api_token_create(
-        actor=Actor(user=user), user=user, name="ci", second_factor=True
-    )
+    issued = token_services.api_token_create(actor=Actor(user=user), user=user, name="ci", second_factor=True)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     return client
@@ -56,6 +54,7 @@ def register(client: APIClient, slug: str = "payments", unit: str = "team", **ex
         "org_unit": unit,
         "name": "Payments API",
         "description": "Moves money",
+        "technical_contact_email": "pay@example.com",
         "auth_schemes": ["bearer"],
         "protocols": ["rest_https"],
         "environments": [
@@ -241,7 +240,7 @@ def test_the_review_workflow_over_rest(ci, ciso):
         "/api/v1/inventory/apis/payments/transitions/", {"action": "submit"}, format="json"
     )
     assert illegal.status_code == 400
-    assert "Cannot move" in json.dumps(illegal.json())
+    assert "Cannot submit for review from approved" in json.dumps(illegal.json())
 
 
 def test_the_list_is_scoped_and_filtered(ci, charlie, ciso):
@@ -400,20 +399,22 @@ def test_an_unknown_environment_is_not_found(ci):
 
 
 def test_blast_radius_hides_what_relies_on_hidden_apis(ci, ciso, charlie):
-    from inventory import services as inv
+    from inventory.services import consumers, registration
 
     register(ci)
     actor = Actor(user=ciso)
     payments = Api.objects.get(slug="payments")
-    hidden = inv.api_create(
+    hidden = registration.api_create(
         actor=actor,
         org_unit=payments.org_unit.parent.children.get(slug="sibling"),
         slug="hidden",
         name="Hidden",
     )
-    inv.dependency_add(actor=actor, api=payments, consumer_api=hidden)
-    secret_app = inv.consumer_service_save(actor=actor, owner=hidden.org_unit, name="Secret partner app")
-    inv.dependency_add(actor=actor, api=hidden, consumer_service=secret_app)
+    consumers.dependency_add(actor=actor, api=payments, consumer_api=hidden)
+    secret_app = consumers.consumer_service_save(
+        actor=actor, owner=hidden.org_unit, name="Secret partner app"
+    )
+    consumers.dependency_add(actor=actor, api=hidden, consumer_service=secret_app)
     body = ci.get("/api/v1/inventory/apis/payments/blast-radius/").json()
     assert body["affected"] == [] and body["hidden_outside_scope"] == 2
     assert "Secret" not in str(body)

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from inventory.catalog import parse_catalog, safe_relative
+from inventory.engines.catalog import parse_catalog, safe_relative
 from inventory.models import Api, ApiDependency, ApiStatus, ConsumerService, Spec
 from portal.models import AuditEvent
+from tests.factories import register_api
 
 OPENAPI = """openapi: 3.0.3
 info: {title: Payments, version: "1"}
@@ -86,11 +87,22 @@ def test_it_imports_apis_specs_and_consumers(org, catalog_dir, capsys):
 
 
 def test_approve_is_audited_as_the_operator(org, catalog_dir):
+    # A record the team already completed in the portal; the catalog adds its name and spec.
+    register_api(org.team, "payments")
     call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
-    assert set(Api.objects.values_list("status", flat=True)) == {ApiStatus.APPROVED}
+    assert Api.objects.get(slug="payments").status == ApiStatus.APPROVED
     approvals = AuditEvent.objects.filter(action="api.approve")
-    assert approvals.count() == 2
-    assert all(e.actor_label.startswith("system:operator:") for e in approvals)
+    assert approvals.count() == 1
+    assert approvals.get().actor_label.startswith("system:operator:")
+
+
+def test_approve_leaves_incomplete_records_as_drafts_and_says_why(org, catalog_dir, capsys):
+    register_api(org.team, "payments")
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
+    statuses = dict(Api.objects.values_list("slug", "status"))
+    assert statuses == {"payments": ApiStatus.APPROVED, "ledger": ApiStatus.DRAFT}
+    out = capsys.readouterr().out
+    assert "ledger: not approved" in out and "a technical contact" in out
 
 
 def test_unknown_owner_rejects_the_whole_file(org, catalog_dir):
@@ -167,7 +179,7 @@ def test_too_many_documents_are_refused_before_anything_is_imported(org, tmp_pat
 
 
 def test_a_text_file_reused_many_times_counts_each_time():
-    from inventory.catalog import CatalogError
+    from inventory.engines.catalog import CatalogError
 
     doc = "kind: API\nmetadata: {{name: a{i}}}\nspec: {{type: openapi, owner: team, definition: {{$text: ./s.yaml}}}}"
     data = "\n---\n".join(doc.format(i=i) for i in range(20)).encode()
@@ -176,14 +188,14 @@ def test_a_text_file_reused_many_times_counts_each_time():
 
 
 def test_a_developer_cannot_link_another_teams_hidden_api(org, alice, charlie):
-    from inventory import services
-    from inventory.services import CatalogRejected
+    from inventory.services import catalog_import, registration
+    from inventory.services.catalog_import import CatalogRejected
     from portal.audit import Actor
 
-    services.api_create(actor=Actor(user=charlie), org_unit=org.sibling, slug="victim", name="Victim")
-    services.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
+    registration.api_create(actor=Actor(user=charlie), org_unit=org.sibling, slug="victim", name="Victim")
+    registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
     data = b"kind: Component\nmetadata: {name: sneaky}\nspec: {owner: team, providesApis: [victim], consumesApis: [mine]}\n"
     with pytest.raises(CatalogRejected) as exc:
-        services.catalog_import(actor=Actor(user=alice), data=data, resolve_text=lambda p: None)
+        catalog_import.catalog_import(actor=Actor(user=alice), data=data, resolve_text=lambda p: None)
     assert "unknown APIs victim" in " ".join(exc.value.problems)
     assert not ApiDependency.objects.exists()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory.discovery import (
+from inventory.engines.discovery import (
     Aggregate,
     KnownApi,
     KnownOperation,

@@ -8,9 +8,10 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 
-from inventory import services
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
+from inventory.services import discovered, review, specs
 from portal.audit import Actor
+from tests.factories import register_api
 
 SPEC = b"""openapi: 3.0.3
 info: {title: Pay, version: "1"}
@@ -32,17 +33,20 @@ def nginx(
 @pytest.fixture
 def pay(org, ciso) -> Api:  # noqa: ANN001
     actor = Actor(user=ciso)
-    api = services.api_create(actor=actor, org_unit=org.team, slug="pay", name="Pay")
-    services.environment_save(
-        actor=actor, api=api, name="production", base_urls=["https://pay.example.com/v1"]
+    api = register_api(
+        org.team,
+        "pay",
+        "Pay",
+        actor=actor,
+        environments=[{"name": "production", "base_urls": ["https://pay.example.com/v1"]}],
     )
-    services.spec_upload(actor=actor, api=api, data=SPEC)
+    specs.spec_upload(actor=actor, api=api, data=SPEC)
     return api
 
 
 def ingest(user, lines: list[str], **kwargs):  # noqa: ANN001, ANN003, ANN201
     data = ("\n".join(lines) + "\n").encode()
-    return services.discovery_ingest(
+    return discovered.discovery_ingest(
         actor=Actor(user=user), chunks=[data[:50], data[50:]], filename="access.log", **kwargs
     )
 
@@ -101,10 +105,10 @@ def test_json_lines_are_read(pay, ciso):
 
 def test_a_retired_api_is_a_zombie(pay, ciso, alice):
     actor = Actor(user=ciso)
-    services.api_submit(actor=actor, api=pay)
-    services.api_approve(actor=actor, api=pay)
-    services.api_deprecate(actor=actor, api=pay)
-    services.api_retire(actor=actor, api=pay)
+    review.api_submit(actor=actor, api=pay)
+    review.api_approve(actor=actor, api=pay)
+    review.api_deprecate(actor=actor, api=pay)
+    review.api_retire(actor=actor, api=pay)
     assert ingest(ciso, [nginx("pay.example.com", "GET", "/v1/payments/1")]).findings["zombie"] == 1
 
 
@@ -130,7 +134,7 @@ def test_only_the_security_team_ingests(pay, alice):
 def test_a_shadow_api_becomes_a_draft_for_its_team(pay, ciso, org, alice):
     ingest(ciso, [nginx("shadow.example.com", "GET", "/a/1"), nginx("shadow.example.com", "POST", "/b")])
     item = DiscoveredEndpoint.objects.filter(finding="shadow_api").first()
-    api = services.discovered_register(
+    api = discovered.discovered_register(
         actor=Actor(user=ciso), item=item, org_unit=org.team, slug="shadow", name="Shadow"
     )
     assert api.status == ApiStatus.DRAFT
@@ -144,10 +148,10 @@ def test_dismiss_needs_a_reason_and_happens_once(pay, ciso):
     ingest(ciso, [nginx("shadow.example.com", "GET", "/a/1")])
     item = DiscoveredEndpoint.objects.get()
     with pytest.raises(ValidationError):
-        services.discovered_dismiss(actor=Actor(user=ciso), item=item, reason=" ")
-    services.discovered_dismiss(actor=Actor(user=ciso), item=item, reason="Load balancer health probe")
+        discovered.discovered_dismiss(actor=Actor(user=ciso), item=item, reason=" ")
+    discovered.discovered_dismiss(actor=Actor(user=ciso), item=item, reason="Load balancer health probe")
     with pytest.raises(ValidationError):
-        services.discovered_dismiss(actor=Actor(user=ciso), item=item, reason="again")
+        discovered.discovered_dismiss(actor=Actor(user=ciso), item=item, reason="again")
 
 
 def test_the_command_streams_a_file(pay, tmp_path, capsys):
@@ -180,6 +184,8 @@ def test_registering_a_shadow_api_moves_only_its_own_findings(pay, ciso, org):
     other = DiscoveredEndpoint.objects.get(finding="undocumented")
     DiscoveredEndpoint.objects.filter(pk=other.pk).update(host="shadow.example.com")
     item = DiscoveredEndpoint.objects.get(finding="shadow_api")
-    services.discovered_register(actor=Actor(user=ciso), item=item, org_unit=org.sibling, slug="s", name="S")
+    discovered.discovered_register(
+        actor=Actor(user=ciso), item=item, org_unit=org.sibling, slug="s", name="S"
+    )
     other.refresh_from_db()
     assert other.state == "new" and other.org_unit == pay.org_unit

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory import openapi
-from inventory.openapi import (
+from inventory.engines import openapi
+from inventory.engines.openapi import (
     ParsedOperation,
     SpecError,
     diff_operations,

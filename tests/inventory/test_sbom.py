@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory.sbom import (
+from inventory.engines.sbom import (
     ComponentChanges,
     ParsedComponent,
     ParsedSbom,

@@ -8,7 +8,7 @@ from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.output.json import JsonV1Dot4, JsonV1Dot5, JsonV1Dot6
 from packageurl import PackageURL
 
-from inventory.sbom import parse_sbom
+from inventory.engines.sbom import parse_sbom
 
 
 def make_bom() -> Bom:

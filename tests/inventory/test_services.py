@@ -10,12 +10,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
 
-from inventory import services
+from inventory import selectors
 from inventory.models import Api, ApiDependency, ApiStatus, AvailabilityWindow, Lifecycle
 from inventory.selectors import blast_radius
+from inventory.services import consumers, environments, registration, review, windows
 from portal.audit import Actor
 from portal.models import AuditEvent, Role
-from tests.factories import SYSTEM
+from portal.workflow import IllegalTransition
+from tests.factories import SYSTEM, register_api
 
 
 def actor(user) -> Actor:  # noqa: ANN001
@@ -24,7 +26,31 @@ def actor(user) -> Actor:  # noqa: ANN001
 
 @pytest.fixture
 def api(org, alice) -> Api:  # noqa: ANN001
-    return services.api_create(actor=actor(alice), org_unit=org.team, slug="payments", name="Payments API")
+    """A draft with everything submission requires."""
+    return register_api(org.team, "payments", "Payments API", actor=actor(alice))
+
+
+@pytest.fixture
+def bare(org, alice) -> Api:  # noqa: ANN001
+    """A draft with only a name."""
+    return registration.api_create(actor=actor(alice), org_unit=org.team, slug="bare", name="Bare API")
+
+
+def test_submitting_needs_the_required_pieces(bare, alice):
+    with pytest.raises(ValidationError) as excinfo:
+        review.api_submit(actor=actor(alice), api=bare)
+    message = " ".join(excinfo.value.messages)
+    for label in ("a description", "a technical contact", "an environment with a base URL"):
+        assert label in message
+    assert "an OpenAPI document" not in message  # recommended, not required
+    bare.refresh_from_db()
+    assert bare.status == ApiStatus.DRAFT
+    assert not AuditEvent.objects.filter(action="api.submit").exists()
+
+
+def test_a_draft_has_nothing_to_confirm(bare, alice):
+    with pytest.raises(ValidationError):
+        registration.api_confirm(actor=actor(alice), api=bare)
 
 
 def test_it_creates_a_draft_with_an_audit_record(api, alice):
@@ -36,38 +62,38 @@ def test_it_creates_a_draft_with_an_audit_record(api, alice):
 
 def test_it_refuses_a_duplicate_slug(api, org, alice):
     with pytest.raises(ValidationError) as exc:
-        services.api_create(actor=actor(alice), org_unit=org.team, slug="payments", name="Again")
+        registration.api_create(actor=actor(alice), org_unit=org.team, slug="payments", name="Again")
     assert "slug" in exc.value.message_dict
 
 
 def test_it_refuses_registering_for_another_team(org, alice):
     with pytest.raises(PermissionDenied):
-        services.api_create(actor=actor(alice), org_unit=org.sibling, slug="x", name="X")
+        registration.api_create(actor=actor(alice), org_unit=org.sibling, slug="x", name="X")
 
 
 def test_a_viewer_cannot_register(org, bob):
     with pytest.raises(PermissionDenied):
-        services.api_create(actor=actor(bob), org_unit=org.team, slug="x", name="X")
+        registration.api_create(actor=actor(bob), org_unit=org.team, slug="x", name="X")
 
 
 def test_it_validates_choice_lists(api, alice):
     with pytest.raises(ValidationError):
-        services.api_update(actor=actor(alice), api=api, auth_schemes=["telepathy"])
+        registration.api_update(actor=actor(alice), api=api, auth_schemes=["telepathy"])
     with pytest.raises(ValidationError):
-        services.api_update(actor=actor(alice), api=api, auth_schemes=["none", "oauth2"])
+        registration.api_update(actor=actor(alice), api=api, auth_schemes=["none", "oauth2"])
 
 
 def test_the_review_workflow(api, alice, ciso):
-    services.api_submit(actor=actor(alice), api=api)
+    review.api_submit(actor=actor(alice), api=api)
     # A developer cannot approve their own API.
     with pytest.raises(PermissionDenied):
-        services.api_approve(actor=actor(alice), api=api)
-    services.api_request_changes(actor=actor(ciso), api=api, comment="Add the spec")
+        review.api_approve(actor=actor(alice), api=api)
+    review.api_request_changes(actor=actor(ciso), api=api, comment="Add the spec")
     api.refresh_from_db()
     assert api.status == ApiStatus.CHANGES_REQUESTED
     assert api.review_comment == "Add the spec"
-    services.api_submit(actor=actor(alice), api=api)
-    services.api_approve(actor=actor(ciso), api=api, comment="ok")
+    review.api_submit(actor=actor(alice), api=api)
+    review.api_approve(actor=actor(ciso), api=api, comment="ok")
     api.refresh_from_db()
     assert api.status == ApiStatus.APPROVED and api.reviewed_by == ciso
     actions = list(
@@ -77,51 +103,52 @@ def test_the_review_workflow(api, alice, ciso):
 
 
 def test_illegal_transitions_are_refused(api, ciso):
-    with pytest.raises(services.IllegalTransition):
-        services.api_approve(actor=actor(ciso), api=api)  # still a draft
-    with pytest.raises(services.IllegalTransition):
-        services.api_retire(actor=actor(ciso), api=api)
+    with pytest.raises(IllegalTransition):
+        review.api_approve(actor=actor(ciso), api=api)  # still a draft
+    with pytest.raises(IllegalTransition):
+        review.api_retire(actor=actor(ciso), api=api)
 
 
 def test_request_changes_needs_a_comment(api, alice, ciso):
-    services.api_submit(actor=actor(alice), api=api)
+    review.api_submit(actor=actor(alice), api=api)
     with pytest.raises(ValidationError):
-        services.api_request_changes(actor=actor(ciso), api=api, comment="  ")
+        review.api_request_changes(actor=actor(ciso), api=api, comment="  ")
 
 
 def test_only_the_security_team_suspends(api, alice, ciso, make_member, org):
-    services.api_submit(actor=actor(alice), api=api)
-    services.api_approve(actor=actor(ciso), api=api)
+    review.api_submit(actor=actor(alice), api=api)
+    review.api_approve(actor=actor(ciso), api=api)
     with pytest.raises(PermissionDenied):
-        services.api_suspend(actor=actor(alice), api=api, reason="x")
-    services.api_suspend(actor=actor(ciso), api=api, reason="CVE in its framework")
+        review.api_suspend(actor=actor(alice), api=api, reason="x")
+    review.api_suspend(actor=actor(ciso), api=api, reason="CVE in its framework")
     api.refresh_from_db()
     assert api.status == ApiStatus.SUSPENDED
-    services.api_reinstate(actor=actor(ciso), api=api)
+    review.api_reinstate(actor=actor(ciso), api=api)
     api.refresh_from_db()
     assert api.status == ApiStatus.APPROVED
 
 
 def test_deprecate_and_retire_follow_lifecycle(api, alice, ciso):
-    services.api_submit(actor=actor(alice), api=api)
-    services.api_approve(actor=actor(ciso), api=api)
-    services.api_deprecate(actor=actor(alice), api=api)
-    services.api_retire(actor=actor(alice), api=api)
+    review.api_submit(actor=actor(alice), api=api)
+    review.api_approve(actor=actor(ciso), api=api)
+    review.api_deprecate(actor=actor(alice), api=api)
+    review.api_retire(actor=actor(alice), api=api)
     api.refresh_from_db()
     assert (api.status, api.lifecycle) == (ApiStatus.RETIRED, Lifecycle.RETIRED)
     with pytest.raises(ValidationError):
-        services.api_update(actor=actor(alice), api=api, name="Renamed")
+        registration.api_update(actor=actor(alice), api=api, name="Renamed")
 
 
 def test_outsiders_get_404_not_403(api, charlie):
     with pytest.raises(Http404):
-        services.api_submit(actor=actor(charlie), api=api)
+        review.api_submit(actor=actor(charlie), api=api)
 
 
-def test_completeness_names_what_is_missing(api, alice):
+def test_completeness_names_what_is_missing(bare, alice):
+    api = bare
     assert api.completeness == 0
     assert "an OpenAPI document" in api.missing
-    services.api_update(
+    registration.api_update(
         actor=actor(alice),
         api=api,
         description="Moves money",
@@ -130,10 +157,10 @@ def test_completeness_names_what_is_missing(api, alice):
         protocols=["rest_https"],
         availability_target="99.9",
     )
-    env = services.environment_save(
+    env = environments.environment_save(
         actor=actor(alice), api=api, name="production", base_urls=["https://pay.example.com/v1"]
     )
-    services.baseline_save(
+    environments.baseline_save(
         actor=actor(alice),
         environment=env,
         p50_ms=20,
@@ -142,10 +169,10 @@ def test_completeness_names_what_is_missing(api, alice):
         requests_per_second="150",
         error_rate_percent="0.5",
     )
-    server = services.server_save(
+    server = environments.server_save(
         actor=actor(alice), org_unit=api.org_unit, hostname="pay-1.dc1.example.com", addresses=["10.0.0.5"]
     )
-    services.environment_set_servers(actor=actor(alice), environment=env, servers=[server])
+    environments.environment_set_servers(actor=actor(alice), environment=env, servers=[server])
     api.refresh_from_db()
     assert api.completeness == 80
     assert sorted(api.missing) == sorted(
@@ -166,13 +193,15 @@ def test_completeness_names_what_is_missing(api, alice):
 )
 def test_it_rejects_bad_base_urls(api, alice, urls):
     with pytest.raises(ValidationError):
-        services.environment_save(actor=actor(alice), api=api, name="prod", base_urls=urls)
+        environments.environment_save(actor=actor(alice), api=api, name="prod", base_urls=urls)
 
 
 def test_it_rejects_unordered_percentiles(api, alice):
-    env = services.environment_save(actor=actor(alice), api=api, name="prod", base_urls=["https://a.example"])
+    env = environments.environment_save(
+        actor=actor(alice), api=api, name="prod", base_urls=["https://a.example"]
+    )
     with pytest.raises(ValidationError):
-        services.baseline_save(
+        environments.baseline_save(
             actor=actor(alice),
             environment=env,
             p50_ms=100,
@@ -187,7 +216,7 @@ def test_it_rejects_unordered_percentiles(api, alice):
 
 
 def test_recurring_window_in_local_time_follows_dst(api, alice):
-    services.window_add(
+    windows.window_add(
         actor=actor(alice),
         api=api,
         kind="recurring",
@@ -198,18 +227,18 @@ def test_recurring_window_in_local_time_follows_dst(api, alice):
         description="Sunday maintenance",
     )
     # 2026-07-05 is a Sunday; 02:30 CEST is 00:30 UTC. 2026-01-04 is a Sunday; 02:30 CET is 01:30 UTC.
-    assert not services.is_expected_up(api, datetime(2026, 7, 5, 0, 30, tzinfo=UTC))
-    assert services.is_expected_up(api, datetime(2026, 7, 5, 2, 30, tzinfo=UTC))
-    assert not services.is_expected_up(api, datetime(2026, 1, 4, 1, 30, tzinfo=UTC))
-    assert services.is_expected_up(api, datetime(2026, 1, 5, 1, 30, tzinfo=UTC))  # a Monday
+    assert not selectors.is_expected_up(api, datetime(2026, 7, 5, 0, 30, tzinfo=UTC))
+    assert selectors.is_expected_up(api, datetime(2026, 7, 5, 2, 30, tzinfo=UTC))
+    assert not selectors.is_expected_up(api, datetime(2026, 1, 4, 1, 30, tzinfo=UTC))
+    assert selectors.is_expected_up(api, datetime(2026, 1, 5, 1, 30, tzinfo=UTC))  # a Monday
 
 
 def test_one_off_window_and_environment_scope(api, alice):
-    prod = services.environment_save(
+    prod = environments.environment_save(
         actor=actor(alice), api=api, name="production", base_urls=["https://a.example"]
     )
     start = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
-    services.window_add(
+    windows.window_add(
         actor=actor(alice),
         api=api,
         environment=prod,
@@ -217,9 +246,9 @@ def test_one_off_window_and_environment_scope(api, alice):
         starts_at=start,
         ends_at=start + timedelta(hours=2),
     )
-    assert not services.is_expected_up(api, start + timedelta(minutes=30), environment=prod)
-    assert services.is_expected_up(api, start + timedelta(minutes=30))  # API-wide: no window
-    assert services.is_expected_up(api, start + timedelta(hours=2), environment=prod)
+    assert not selectors.is_expected_up(api, start + timedelta(minutes=30), environment=prod)
+    assert selectors.is_expected_up(api, start + timedelta(minutes=30))  # API-wide: no window
+    assert selectors.is_expected_up(api, start + timedelta(hours=2), environment=prod)
 
 
 @pytest.mark.parametrize(
@@ -256,13 +285,13 @@ def test_one_off_window_and_environment_scope(api, alice):
 )
 def test_bad_windows_are_refused(api, alice, kwargs, message):
     with pytest.raises(ValidationError) as exc:
-        services.window_add(actor=actor(alice), api=api, **kwargs)
+        windows.window_add(actor=actor(alice), api=api, **kwargs)
     assert message in str(exc.value)
     assert not AvailabilityWindow.objects.exists()
 
 
 def test_overlapping_windows_are_refused(api, alice):
-    services.window_add(
+    windows.window_add(
         actor=actor(alice),
         api=api,
         kind="recurring",
@@ -273,7 +302,7 @@ def test_overlapping_windows_are_refused(api, alice):
     )
     # 03:00 Europe/Berlin is 01:00 or 02:00 UTC: overlaps 02:00–04:00 UTC in summer.
     with pytest.raises(ValidationError) as exc:
-        services.window_add(
+        windows.window_add(
             actor=actor(alice),
             api=api,
             kind="recurring",
@@ -285,7 +314,7 @@ def test_overlapping_windows_are_refused(api, alice):
     assert "Overlaps" in str(exc.value)
     # A one-off on a Sunday at 03:00 UTC overlaps too.
     with pytest.raises(ValidationError):
-        services.window_add(
+        windows.window_add(
             actor=actor(alice),
             api=api,
             kind="one_off",
@@ -293,7 +322,7 @@ def test_overlapping_windows_are_refused(api, alice):
             ends_at=datetime(2026, 12, 6, 5, tzinfo=UTC),
         )
     # Back to back is fine.
-    services.window_add(
+    windows.window_add(
         actor=actor(alice),
         api=api,
         kind="recurring",
@@ -308,33 +337,35 @@ def test_overlapping_windows_are_refused(api, alice):
 
 
 def test_blast_radius_is_transitive_and_survives_cycles(org, ciso):
-    a = services.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
-    b = services.api_create(actor=actor(ciso), org_unit=org.team, slug="b", name="B")
-    c = services.api_create(actor=actor(ciso), org_unit=org.sibling, slug="c", name="C")
-    services.dependency_add(actor=actor(ciso), api=a, consumer_api=b)  # B relies on A
-    services.dependency_add(actor=actor(ciso), api=b, consumer_api=c)  # C relies on B
-    services.dependency_add(actor=actor(ciso), api=c, consumer_api=a)  # A relies on C: a cycle
-    app = services.consumer_service_save(actor=actor(ciso), owner=org.team, name="Mobile app")
-    services.dependency_add(actor=actor(ciso), api=c, consumer_service=app)
+    a = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
+    b = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="b", name="B")
+    c = registration.api_create(actor=actor(ciso), org_unit=org.sibling, slug="c", name="C")
+    consumers.dependency_add(actor=actor(ciso), api=a, consumer_api=b)  # B relies on A
+    consumers.dependency_add(actor=actor(ciso), api=b, consumer_api=c)  # C relies on B
+    consumers.dependency_add(actor=actor(ciso), api=c, consumer_api=a)  # A relies on C: a cycle
+    app = consumers.consumer_service_save(actor=actor(ciso), owner=org.team, name="Mobile app")
+    consumers.dependency_add(actor=actor(ciso), api=c, consumer_service=app)
     radius = blast_radius(a)
     assert [(e.name, e.depth) for e in radius] == [("B", 1), ("C", 2), ("Mobile app", 3)]
 
 
 def test_an_api_cannot_consume_itself(org, ciso):
-    a = services.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
+    a = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
     with pytest.raises(ValidationError):
-        services.dependency_add(actor=actor(ciso), api=a, consumer_api=a)
+        consumers.dependency_add(actor=actor(ciso), api=a, consumer_api=a)
     with pytest.raises(ValidationError):
-        services.dependency_add(actor=actor(ciso), api=a)
+        consumers.dependency_add(actor=actor(ciso), api=a)
     assert not ApiDependency.objects.exists()
 
 
 # --- Staleness -------------------------------------------------------------------------------------------
 
 
-def test_stale_apis_notify_owners_once(api, alice, settings):
+def test_stale_apis_notify_owners_once(api, alice, ciso, settings):
     from inventory.tasks import notify_stale_apis
 
+    review.api_submit(actor=actor(alice), api=api)
+    review.api_approve(actor=actor(ciso), api=api)
     Api.objects.filter(pk=api.pk).update(
         confirmed_at=timezone.now() - timedelta(days=settings.INVENTORY_STALE_DAYS + 1)
     )
@@ -342,17 +373,17 @@ def test_stale_apis_notify_owners_once(api, alice, settings):
     assert notify_stale_apis() == 0
     assert len(mail.outbox) == 1
     assert alice.email in mail.outbox[0].to
-    services.api_confirm(actor=actor(alice), api=api)
+    registration.api_confirm(actor=actor(alice), api=api)
     api.refresh_from_db()
     assert api.stale_notified_at is None
 
 
 def test_system_actor_skips_user_checks(org):
-    api = services.api_create(actor=SYSTEM, org_unit=org.other_team, slug="sys", name="Sys")
+    api = registration.api_create(actor=SYSTEM, org_unit=org.other_team, slug="sys", name="Sys")
     assert api.created_by is None
 
 
 def test_membership_roles_used(org, make_member):
     # A developer on the department may register for its teams (role applies to the subtree).
     dev = make_member(Role.DEVELOPER, org.dept)
-    services.api_create(actor=actor(dev), org_unit=org.sibling, slug="s", name="S")
+    registration.api_create(actor=actor(dev), org_unit=org.sibling, slug="s", name="S")

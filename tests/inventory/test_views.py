@@ -19,7 +19,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory import services
 from inventory.models import (
     Api,
     ApiDependency,
@@ -31,8 +30,9 @@ from inventory.models import (
     PerformanceBaseline,
     Spec,
 )
+from inventory.services import consumers, environments, registration, review, specs
 from portal.audit import Actor
-from tests.factories import UserFactory
+from tests.factories import UserFactory, register_api
 
 SYSTEM = Actor.system("tests")
 
@@ -75,7 +75,7 @@ def url(name: str, *args: object) -> str:
 
 
 def make_api(unit, slug: str = "payments", **fields) -> Api:  # noqa: ANN001
-    return services.api_create(
+    return registration.api_create(
         actor=SYSTEM, org_unit=unit, slug=slug, name=fields.pop("name", slug.title()), **fields
     )
 
@@ -90,8 +90,14 @@ def api(org) -> Api:  # noqa: ANN001
 
 
 @pytest.fixture
+def ready(org) -> Api:  # noqa: ANN001
+    """A draft with everything submission requires."""
+    return register_api(org.team, "ready")
+
+
+@pytest.fixture
 def env(api) -> Environment:  # noqa: ANN001
-    return services.environment_save(
+    return environments.environment_save(
         actor=SYSTEM, api=api, name="production", base_urls=["https://pay.example.com"]
     )
 
@@ -233,13 +239,18 @@ def test_it_sorts_by_completeness(org, alice, login):  # noqa: ANN001
 
 def test_it_flags_stale_apis(org, alice, login):  # noqa: ANN001
     old = make_api(org.team, "old-api")
-    Api.objects.filter(pk=old.pk).update(confirmed_at=timezone.now() - timedelta(days=400))
+    Api.objects.filter(pk=old.pk).update(
+        status=ApiStatus.APPROVED, confirmed_at=timezone.now() - timedelta(days=400)
+    )
+    # A draft is still being written: it is never stale, however old.
+    draft = make_api(org.team, "old-draft")
+    Api.objects.filter(pk=draft.pk).update(confirmed_at=timezone.now() - timedelta(days=400))
     make_api(org.team, "fresh-api")
     client = login(alice)
     body = client.get(url("list")).content.decode()
     assert body.count(">stale</span>") == 1
     body = client.get(url("list"), {"stale": "on"}).content.decode()
-    assert "old-api" in body and "fresh-api" not in body
+    assert "old-api" in body and "fresh-api" not in body and "old-draft" not in body
 
 
 def test_it_pages_the_list(org, alice, login):  # noqa: ANN001
@@ -349,18 +360,18 @@ def test_it_shows_a_viewer_no_buttons(api, bob, login):  # noqa: ANN001
     assert url("edit_section", api.slug, "basics") not in body
 
 
-def test_it_shows_only_allowed_transitions(api, alice, ciso, login):  # noqa: ANN001
-    body = login(alice).get(url("detail", api.slug)).content.decode()
+def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):  # noqa: ANN001
+    body = login(alice).get(url("detail", ready.slug)).content.decode()
     assert "Submit for review" in body and ">Approve<" not in body
-    services.api_submit(actor=SYSTEM, api=api)
-    body = login(alice).get(url("detail", api.slug)).content.decode()
+    review.api_submit(actor=SYSTEM, api=ready)
+    body = login(alice).get(url("detail", ready.slug)).content.decode()
     assert "Submit for review" not in body and ">Approve<" not in body
-    body = login(ciso).get(url("detail", api.slug)).content.decode()
+    body = login(ciso).get(url("detail", ready.slug)).content.decode()
     assert ">Approve<" in body and "Request changes" in body
 
 
 def test_it_shows_the_history(api, alice, login):  # noqa: ANN001
-    services.environment_save(actor=SYSTEM, api=api, name="staging", base_urls=["https://s.example.com"])
+    environments.environment_save(actor=SYSTEM, api=api, name="staging", base_urls=["https://s.example.com"])
     body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
     assert "api.create" in body and "api.environment_save" in body
 
@@ -415,33 +426,64 @@ def test_it_shows_service_errors_on_the_field(api, alice, login):  # noqa: ANN00
 # --- Transitions -----------------------------------------------------------------------------------------
 
 
-def test_it_refuses_approval_by_the_owner(api, alice, login):  # noqa: ANN001
-    services.api_submit(actor=SYSTEM, api=api)
-    response = login(alice).post(url("transition", api.slug), {"action": "approve"})
-    assert response.status_code == 403
-    api.refresh_from_db()
-    assert api.status == ApiStatus.SUBMITTED
-
-
-def test_it_reports_an_illegal_transition(api, alice, login):  # noqa: ANN001
-    response = login(alice).post(url("transition", api.slug), {"action": "retire"})
+def test_submit_says_what_is_missing_and_is_refused(api, alice, login):  # noqa: ANN001
+    client = login(alice)
+    body = client.get(url("detail", api.slug)).content.decode()
+    assert 'type="submit" disabled' in body and "before submitting" in body
+    response = client.post(url("transition", api.slug), {"action": "submit"})
     assert response.status_code == 400
-    assert "Cannot move from draft to retired" in response.content.decode()
+    assert "a technical contact" in response.content.decode()
+    api.refresh_from_db()
+    assert api.status == ApiStatus.DRAFT
 
 
-def test_it_needs_a_comment_to_request_changes(api, ciso, login):  # noqa: ANN001
-    services.api_submit(actor=SYSTEM, api=api)
+def test_confirm_is_offered_only_on_a_record_in_use(ready, alice, ciso, login):  # noqa: ANN001
+    client = login(alice)
+    assert "Confirm still accurate" not in client.get(url("detail", ready.slug)).content.decode()
+    assert client.post(url("confirm", ready.slug)).status_code == 400
+    review.api_submit(actor=SYSTEM, api=ready)
+    review.api_approve(actor=Actor(user=ciso), api=ready)
+    assert "Confirm still accurate" in client.get(url("detail", ready.slug)).content.decode()
+    assert client.post(url("confirm", ready.slug)).status_code == 302
+
+
+def test_each_move_shows_its_own_input(ready, ciso, login):  # noqa: ANN001
+    review.api_submit(actor=SYSTEM, api=ready)
+    body = login(ciso).get(url("detail", ready.slug)).content.decode()
+    approve = body[body.index('value="approve"') : body.index(">Approve<")]
+    request_changes = body[body.index('value="request_changes"') : body.index(">Request changes<")]
+    assert "Comment" in approve and "required" not in approve
+    assert "What must change" in request_changes and "required" in request_changes
+    assert "Reason" not in body  # suspend is not possible from submitted
+
+
+def test_it_refuses_approval_by_the_owner(ready, alice, login):  # noqa: ANN001
+    review.api_submit(actor=SYSTEM, api=ready)
+    response = login(alice).post(url("transition", ready.slug), {"action": "approve"})
+    assert response.status_code == 403
+    ready.refresh_from_db()
+    assert ready.status == ApiStatus.SUBMITTED
+
+
+def test_it_reports_an_illegal_transition(ready, alice, login):  # noqa: ANN001
+    response = login(alice).post(url("transition", ready.slug), {"action": "retire"})
+    assert response.status_code == 400
+    assert "Cannot retire from draft." in response.content.decode()
+
+
+def test_it_needs_a_comment_to_request_changes(ready, ciso, login):  # noqa: ANN001
+    review.api_submit(actor=SYSTEM, api=ready)
     client = login(ciso)
-    response = client.post(url("transition", api.slug), {"action": "request_changes", "comment": ""})
+    response = client.post(url("transition", ready.slug), {"action": "request_changes", "comment": ""})
     assert response.status_code == 400
     assert "Say what must change" in response.content.decode()
     response = client.post(
-        url("transition", api.slug), {"action": "request_changes", "comment": "Add a spec"}
+        url("transition", ready.slug), {"action": "request_changes", "comment": "Add a spec"}
     )
     assert response.status_code == 302
-    api.refresh_from_db()
-    assert api.status == ApiStatus.CHANGES_REQUESTED
-    assert "Add a spec" in client.get(url("detail", api.slug)).content.decode()
+    ready.refresh_from_db()
+    assert ready.status == ApiStatus.CHANGES_REQUESTED
+    assert "Add a spec" in client.get(url("detail", ready.slug)).content.decode()
 
 
 def test_it_rejects_an_unknown_action(api, alice, login):  # noqa: ANN001
@@ -478,8 +520,8 @@ def test_it_rejects_an_oversized_upload(api, alice, login):  # noqa: ANN001
 
 
 def test_it_diffs_two_spec_versions(api, alice, login):  # noqa: ANN001
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2)
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2)
     response = login(alice).get(url("spec_diff", api.slug), {"from": 1, "to": 2})
     body = response.content.decode()
     assert response.status_code == 200
@@ -488,13 +530,13 @@ def test_it_diffs_two_spec_versions(api, alice, login):  # noqa: ANN001
 
 
 def test_it_404s_a_diff_against_a_missing_version(api, alice, login):  # noqa: ANN001
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2)
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2)
     assert login(alice).get(url("spec_diff", api.slug), {"from": 9, "to": 2}).status_code == 404
 
 
 def test_it_downloads_a_raw_spec(api, bob, login):  # noqa: ANN001
-    services.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1)
     response = login(bob).get(url("spec_raw", api.slug, 1))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
@@ -672,9 +714,9 @@ def test_it_does_not_link_an_api_the_user_cannot_see(org, api, alice, login):  #
 def test_it_hides_out_of_scope_apis_in_the_blast_radius(org, api, alice, login):  # noqa: ANN001
     visible = make_api(org.team, "orders")
     hidden = make_api(org.other_team, "ledger-secret")
-    services.dependency_add(actor=SYSTEM, api=api, consumer_api=visible)
-    services.dependency_add(actor=SYSTEM, api=visible, consumer_api=hidden)
-    services.dependency_add(actor=SYSTEM, api=hidden, consumer_api=api)  # a cycle back
+    consumers.dependency_add(actor=SYSTEM, api=api, consumer_api=visible)
+    consumers.dependency_add(actor=SYSTEM, api=visible, consumer_api=hidden)
+    consumers.dependency_add(actor=SYSTEM, api=hidden, consumer_api=api)  # a cycle back
     body = login(alice).get(url("detail", api.slug), {"tab": "consumers"}).content.decode()
     assert "Orders" in body
     assert "ledger-secret" not in body and "Ledger-Secret" not in body
@@ -864,10 +906,10 @@ def test_it_requires_a_csrf_token(org, api, alice):  # noqa: ANN001
 
 
 def test_it_declares_a_runtime_on_the_packages_tab(alice, login, org):
-    from inventory import services as inv
+    from inventory.services import registration
     from portal.audit import Actor
 
-    inv.api_create(actor=Actor(user=alice), org_unit=org.team, slug="rt", name="RT")
+    registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="rt", name="RT")
     client = login(alice)
     page = client.get("/inventory/apis/rt/?tab=packages")
     assert b"Declare a framework or runtime" in page.content
@@ -906,12 +948,12 @@ def test_the_owner_filter_offers_only_visible_units(alice, login, org):
 @override_settings(PORTAL_UPLOAD_MAX_BYTES=100)
 @pytest.mark.parametrize("path", ["components_upload", "catalog-extra", "discovery"])
 def test_every_upload_field_enforces_the_size_limit(path, alice, ciso, login, org):
-    from inventory import services as inv
+    from inventory.services import registration
     from portal.audit import Actor
 
     big = b"x" * 200
     if path == "components_upload":
-        inv.api_create(actor=Actor(user=alice), org_unit=org.team, slug="sz", name="Sz")
+        registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="sz", name="Sz")
         response = login(alice).post(
             url("components_upload", "sz"), {"file": upload("requirements.txt", big)}
         )

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from inventory.yaml_safe import YamlError, load_all_safely, load_safely
+from inventory.engines.yaml_safe import YamlError, load_all_safely, load_safely
 
 LAUGHS = b"a: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + b"".join(
     b"%s: &%s [%s]\n" % (bytes([c]), bytes([c]), b",".join([b"*" + bytes([c - 1])] * 9))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal import audit, services
+from portal import audit
 from portal.access import Cap
 from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
+from portal.services.tokens import api_token_create
 from tests.access_matrix import OWN_ACCOUNT, PUBLIC, SIGNED_IN, Entry, World, register, register_admin
 from tests.factories import SYSTEM
 
@@ -46,7 +47,7 @@ def audit_marker(world: World, unit: OrgUnit) -> str:
 def token_in(world: World, unit: OrgUnit) -> ApiToken:
     """A personal token; it "lives in" the actor's unit when it is the actor's own."""
     owner = world.owner_in(unit)
-    return services.api_token_create(actor=SYSTEM, user=owner, name=f"mx-token-{unit.slug}").token
+    return api_token_create(actor=SYSTEM, user=owner, name=f"mx-token-{unit.slug}").token
 
 
 def token_name(world: World, unit: OrgUnit) -> str:

@@ -70,10 +70,10 @@ def test_inactive_user_sees_nothing(org, make_member):
 
 
 def test_moving_a_unit_rewrites_its_subtree(org):
-    from portal import services
+    from portal.services.org_chart import org_unit_move
     from tests.factories import SYSTEM
 
-    services.org_unit_move(actor=SYSTEM, unit=org.dept, new_parent=org.other_division)
+    org_unit_move(actor=SYSTEM, unit=org.dept, new_parent=org.other_division)
     org.team.refresh_from_db()
     assert org.team.path == f"{org.root.path}{org.other_division.pk}/{org.dept.pk}/{org.team.pk}/"
     assert org.team.depth == 3
@@ -82,8 +82,8 @@ def test_moving_a_unit_rewrites_its_subtree(org):
 def test_a_unit_cannot_move_under_itself(org):
     from django.core.exceptions import ValidationError
 
-    from portal import services
+    from portal.services.org_chart import org_unit_move
     from tests.factories import SYSTEM
 
     with pytest.raises(ValidationError):
-        services.org_unit_move(actor=SYSTEM, unit=org.division, new_parent=org.team)
+        org_unit_move(actor=SYSTEM, unit=org.division, new_parent=org.team)

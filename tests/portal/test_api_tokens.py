@@ -14,8 +14,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
-from portal import services
 from portal.models import ApiToken, AuditEvent, Membership, Role
+from portal.services.org_chart import membership_revoke
+from portal.services.tokens import api_token_create
 from tests.factories import SYSTEM, grant
 from tests.portal.error_shape import assert_error
 
@@ -37,7 +38,7 @@ def _create_in_ui(client: Client, name: str = "payments CI", days: int = 30) -> 
 
 @pytest.fixture
 def alice_token(alice) -> str:  # noqa: ANN001
-    return services.api_token_create(actor=SYSTEM, user=alice, name="ci", days=30).secret
+    return api_token_create(actor=SYSTEM, user=alice, name="ci", days=30).secret
 
 
 def test_it_shows_the_secret_once_and_stores_only_its_hash(alice, login):
@@ -90,7 +91,7 @@ def test_it_authenticates_a_bearer_token_with_the_owners_current_capabilities(or
     assert "audit.view" in _bearer(alice_token).get(ME).json()["capabilities"]
 
     for membership in Membership.objects.filter(user=alice):
-        services.membership_revoke(actor=SYSTEM, membership=membership)
+        membership_revoke(actor=SYSTEM, membership=membership)
     r = _bearer(alice_token).get(ME)
     assert r.status_code == 200
     assert r.json()["capabilities"] == []
@@ -185,7 +186,7 @@ def test_it_ignores_other_schemes_and_stays_anonymous(db):
 
 def test_it_cannot_revoke_someone_elses_token(alice, charlie, login, alice_token):
     token = ApiToken.objects.get(user=alice)
-    charlie_secret = services.api_token_create(actor=SYSTEM, user=charlie, name="c", days=5).secret
+    charlie_secret = api_token_create(actor=SYSTEM, user=charlie, name="c", days=5).secret
 
     r = login(charlie).post(f"/accounts/tokens/{token.pk}/revoke/")
     assert r.status_code == 404
@@ -197,7 +198,7 @@ def test_it_cannot_revoke_someone_elses_token(alice, charlie, login, alice_token
 
 
 def test_it_lists_only_the_callers_tokens_without_secrets(alice, charlie, alice_token):
-    services.api_token_create(actor=SYSTEM, user=charlie, name="charlie's", days=5)
+    api_token_create(actor=SYSTEM, user=charlie, name="charlie's", days=5)
     r = _bearer(alice_token).get("/api/v1/tokens/")
     assert r.status_code == 200
     names = [t["name"] for t in r.json()["results"]]
@@ -278,7 +279,7 @@ def test_a_token_made_without_second_factor_stops_when_its_owner_becomes_privile
     from portal.models import Role
     from tests.factories import grant
 
-    secret = services.api_token_create(actor=SYSTEM, user=alice, name="ci", days=5).secret
+    secret = api_token_create(actor=SYSTEM, user=alice, name="ci", days=5).secret
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert client.get("/api/v1/me/").status_code == 200

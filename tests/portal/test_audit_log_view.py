@@ -318,9 +318,9 @@ def test_api_scopes_like_the_page(login, auditor, division_auditor, scoped_event
 def test_api_accepts_a_personal_token(org, division_auditor, scoped_events) -> None:  # noqa: ANN001
     from django.test import Client
 
-    from portal import services
+    from portal.services.tokens import api_token_create
 
-    issued = services.api_token_create(actor=Actor.system("tests"), user=division_auditor, name="ci")
+    issued = api_token_create(actor=Actor.system("tests"), user=division_auditor, name="ci")
     response = Client().get(API_URL, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
     assert response.status_code == 200
     assert _api_markers(response.json()) == DIVISION_MARKERS

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from inventory import services as inventory_services
+from inventory.services import environments, registration
 from portal.audit import Actor
 
 TABS = ("overview", "spec", "packages", "servers", "consumers", "metrics", "history")
@@ -40,8 +40,8 @@ def inline_problems(html: str) -> list[str]:
 
 @pytest.fixture
 def pages(org, ciso) -> list[str]:  # noqa: ANN001
-    api = inventory_services.api_create(actor=Actor(user=ciso), org_unit=org.team, slug="csp-api", name="CSP")
-    inventory_services.environment_save(
+    api = registration.api_create(actor=Actor(user=ciso), org_unit=org.team, slug="csp-api", name="CSP")
+    environments.environment_save(
         actor=Actor(user=ciso), api=api, name="prod", base_urls=["https://a.example"]
     )
     return [

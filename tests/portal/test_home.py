@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from inventory import services
+from inventory.services import registration, review
 from portal.audit import Actor
-from tests.factories import SYSTEM
+from tests.factories import SYSTEM, register_api
 
 
 @pytest.fixture
 def apis(org, alice, charlie):  # noqa: ANN001, ANN201
-    services.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
-    theirs = services.api_create(
-        actor=Actor(user=charlie), org_unit=org.sibling, slug="theirs", name="Theirs"
-    )
-    services.api_submit(actor=Actor(user=charlie), api=theirs)
+    registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
+    theirs = register_api(org.sibling, "theirs", "Theirs", actor=Actor(user=charlie))
+    review.api_submit(actor=Actor(user=charlie), api=theirs)
 
 
 def test_a_developer_sees_only_their_units_apis(apis, alice, login):
@@ -44,6 +42,6 @@ def test_the_home_page_query_count_does_not_grow(org, ciso, login, django_assert
     with django_assert_max_num_queries(14):
         client.get("/")
     for i in range(30):
-        services.api_create(actor=SYSTEM, org_unit=org.team, slug=f"api-{i}", name=f"API {i}")
+        registration.api_create(actor=SYSTEM, org_unit=org.team, slug=f"api-{i}", name=f"API {i}")
     with django_assert_max_num_queries(14):
         client.get("/")

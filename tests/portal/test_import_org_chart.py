@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from portal import org_import
 from portal.access import Cap
+from portal.engines import hr_export
+from portal.engines.hr_export import InvalidOrgChart, parse_org_chart, read_limited
 from portal.models import AuditEvent, Membership, OrgUnit, Role, slug_validator
-from portal.org_import import InvalidOrgChart, parse_org_chart, read_limited
 from tests.factories import UserFactory, grant
 
 User = get_user_model()
@@ -393,6 +393,6 @@ def test_it_orders_parents_before_children():
 
 
 def test_the_parser_mirrors_the_models():
-    assert list(org_import.ROLES) == Role.values
-    assert list(org_import.KINDS) == OrgUnit.Kind.values
-    assert org_import.SLUG_RE.pattern == slug_validator.regex.pattern
+    assert list(hr_export.ROLES) == Role.values
+    assert list(hr_export.KINDS) == OrgUnit.Kind.values
+    assert hr_export.SLUG_RE.pattern == slug_validator.regex.pattern

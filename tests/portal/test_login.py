@@ -11,8 +11,8 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from portal import services
 from portal.models import AuditEvent
+from portal.services.org_chart import user_create
 from tests.factories import SYSTEM, TEST_PASSWORD, UserFactory
 
 LOGIN = "/accounts/login/"
@@ -158,12 +158,12 @@ def test_it_rejects_weak_passwords(db, password):
     with pytest.raises(ValidationError):
         validate_password(password)
     with pytest.raises(ValidationError):
-        services.user_create(actor=SYSTEM, username="erin", email="erin@example.com", password=password)
+        user_create(actor=SYSTEM, username="erin", email="erin@example.com", password=password)
 
 
 @pytest.mark.real_hashing
 def test_it_accepts_a_long_uncommon_password(db):
-    user = services.user_create(
+    user = user_create(
         actor=SYSTEM, username="erin", email="erin@example.com", password="plum-orbit-ladder-47"
     )
     assert user.check_password("plum-orbit-ladder-47")

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from portal import audit, services
+from portal import audit
 from portal.models import Role
+from portal.services.tokens import api_token_create
 from tests.access_matrix import make_user
 from tests.factories import SYSTEM, grant, make_unit
 
@@ -37,7 +38,7 @@ def _events(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
 
 def _tokens(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
     for i in range(start, stop):
-        services.api_token_create(actor=SYSTEM, user=viewer, name=f"qc-token-{i}")
+        api_token_create(actor=SYSTEM, user=viewer, name=f"qc-token-{i}")
 
 
 # url → (seed rows, text each row shows, upper bound on queries whatever the row count)

@@ -29,10 +29,10 @@ def test_it_limits_token_creation_per_user(alice, bob, login, tight_rate):
 def test_it_limits_uploads(alice, login, tight_rate):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from inventory import services
+    from inventory.services import registration
     from portal.audit import Actor
 
-    api = services.api_create(
+    api = registration.api_create(
         actor=Actor(user=alice), org_unit=alice.memberships.get().org_unit, slug="up", name="Up"
     )
     client = login(alice)

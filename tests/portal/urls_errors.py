@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework.request import Request
@@ -13,6 +14,7 @@ from portal.permissions import OWN_ACCOUNT
 from tests.portal.error_shape import SECRET_DETAIL
 
 
+@login_not_required  # the error page must reach anonymous visitors too
 def boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError(SECRET_DETAIL)
 

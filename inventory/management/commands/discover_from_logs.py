@@ -8,7 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.services import discovery_ingest
+from inventory.services.discovered import discovery_ingest
 from portal.audit import Actor
 
 

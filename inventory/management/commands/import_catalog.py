@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.catalog import safe_relative
-from inventory.services import CatalogRejected, catalog_import
+from inventory.engines.catalog import safe_relative
+from inventory.services.catalog_import import CatalogRejected, catalog_import
 from portal.audit import Actor
 from portal.models import OrgUnit
 

@@ -10,8 +10,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from inventory import services
 from inventory.models import Api, DiscoveredEndpoint
+from inventory.services import (
+    components,
+    consumers,
+    discovered,
+    environments,
+    registration,
+    review,
+    specs,
+    windows,
+)
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -155,17 +164,17 @@ class Command(BaseCommand):
                 self._create(actor, spec, units[spec["team"]])
                 created += 1
             payments, identity = Api.objects.get(slug="payments-api"), Api.objects.get(slug="identity-api")
-            services.dependency_add(actor=actor, api=identity, consumer_api=payments, note="token checks")
-            app = services.consumer_service_save(
+            consumers.dependency_add(actor=actor, api=identity, consumer_api=payments, note="token checks")
+            app = consumers.consumer_service_save(
                 actor=actor, owner=units["payments-api"], name="Web shop checkout"
             )
-            services.dependency_add(actor=actor, api=payments, consumer_service=app)
+            consumers.dependency_add(actor=actor, api=payments, consumer_service=app)
         if created and not DiscoveredEndpoint.objects.exists():
-            services.discovery_ingest(actor=actor, chunks=[GATEWAY_LOG], filename="demo-gateway.log")
+            discovered.discovery_ingest(actor=actor, chunks=[GATEWAY_LOG], filename="demo-gateway.log")
         self.stdout.write(self.style.SUCCESS(f"Demo APIs ready ({created} created)."))
 
     def _create(self, actor: Actor, spec: dict[str, Any], unit: OrgUnit) -> None:
-        api = services.api_create(
+        api = registration.api_create(
             actor=actor,
             org_unit=unit,
             slug=spec["slug"],
@@ -182,24 +191,24 @@ class Command(BaseCommand):
             protocols=["rest_https"],
             availability_target="99.900",
         )
-        env = services.environment_save(
+        env = environments.environment_save(
             actor=actor, api=api, name="production", base_urls=[spec["base"]], is_production=True
         )
         if spec["ops"]:
-            services.spec_upload(
+            specs.spec_upload(
                 actor=actor,
                 api=api,
                 data=_spec(spec["name"], spec["base"], spec["ops"]),
                 filename="openapi.yaml",
             )
         if spec["requirements"]:
-            services.components_replace(
+            components.components_replace(
                 actor=actor, api=api, data=spec["requirements"], filename="requirements.txt"
             )
-        services.component_declare(
+        components.component_declare(
             actor=actor, api=api, ecosystem="generic", name="python", version="3.11", kind="runtime"
         )
-        services.baseline_save(
+        environments.baseline_save(
             actor=actor,
             environment=env,
             p50_ms=25,
@@ -208,7 +217,7 @@ class Command(BaseCommand):
             requests_per_second="40",
             error_rate_percent="0.2",
         )
-        server = services.server_save(
+        server = environments.server_save(
             actor=actor,
             org_unit=unit,
             hostname=f"{spec['slug']}-1.dc1.demo.example",
@@ -217,8 +226,8 @@ class Command(BaseCommand):
             location="dc1",
             operating_system="Debian 12",
         )
-        services.environment_set_servers(actor=actor, environment=env, servers=[server])
-        services.window_add(
+        environments.environment_set_servers(actor=actor, environment=env, servers=[server])
+        windows.window_add(
             actor=actor,
             api=api,
             kind="recurring",
@@ -230,12 +239,12 @@ class Command(BaseCommand):
         )
         target = spec["status"]
         if target in ("submitted", "approved", "changes_requested", "deprecated"):
-            services.api_submit(actor=actor, api=api)
+            review.api_submit(actor=actor, api=api)
         if target == "changes_requested":
-            services.api_request_changes(
+            review.api_request_changes(
                 actor=actor, api=api, comment="Upload the OpenAPI document and an SBOM."
             )
         if target in ("approved", "deprecated"):
-            services.api_approve(actor=actor, api=api, comment="Demo approval.")
+            review.api_approve(actor=actor, api=api, comment="Demo approval.")
         if target == "deprecated":
-            services.api_deprecate(actor=actor, api=api)
+            review.api_deprecate(actor=actor, api=api)

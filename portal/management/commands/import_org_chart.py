@@ -8,8 +8,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from portal.audit import Actor
-from portal.org_import import InvalidOrgChart, detect_format, format_errors, parse_org_chart, read_limited
-from portal.org_import_service import existing_unit_parents, org_chart_import
+from portal.engines.hr_export import (
+    InvalidOrgChart,
+    detect_format,
+    format_errors,
+    parse_org_chart,
+    read_limited,
+)
+from portal.services.org_import import existing_unit_parents, org_chart_import
 
 
 class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -14,10 +14,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import services
 from portal.access import PRIVILEGED_ROLES
 from portal.audit import Actor
 from portal.models import OrgUnit, Role
+from portal.services.org_chart import membership_grant, org_unit_create, user_create
 
 DEMO_PASSWORD = "demo-portal-Passw0rd"  # noqa: S105 -- printed on purpose: a demo; production refuses to seed
 
@@ -75,7 +75,7 @@ class Command(BaseCommand):
             }
             for slug, name, kind, parent in ORG_CHART:
                 if slug not in units:
-                    units[slug] = services.org_unit_create(
+                    units[slug] = org_unit_create(
                         actor=actor, name=name, slug=slug, kind=kind, parent=units[parent] if parent else None
                     )
             logins = []
@@ -83,7 +83,7 @@ class Command(BaseCommand):
                 user = User.objects.filter(username=username).first()
                 if user is None:
                     first, _, last = full_name.partition(" ")
-                    user = services.user_create(
+                    user = user_create(
                         actor=actor,
                         username=username,
                         email=f"{username}@example.com",
@@ -91,7 +91,7 @@ class Command(BaseCommand):
                         first_name=first,
                         last_name=last,
                     )
-                services.membership_grant(actor=actor, user=user, org_unit=units[unit_slug], role=role)
+                membership_grant(actor=actor, user=user, org_unit=units[unit_slug], role=role)
                 totp = ""
                 if role in PRIVILEGED_ROLES:
                     device = TOTPDevice.objects.filter(user=user, name="demo").first()

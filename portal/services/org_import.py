@@ -1,4 +1,4 @@
-"""Applying an org-chart import plan (see ``portal.org_import``): all of it or nothing.
+"""Applying an org-chart import plan (see ``portal.engines.hr_export``): all of it or nothing.
 
 Every write goes through ``portal.services`` so each unit, user and membership has its own audit
 event, and one ``org_chart.import`` event summarises the run.
@@ -16,10 +16,18 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from portal import audit, services
+from portal import audit
 from portal.audit import Actor
+from portal.engines.hr_export import (
+    USERNAME_MAX,
+    InvalidOrgChart,
+    OrgChartPlan,
+    RowError,
+    unit_errors,
+    username_for,
+)
 from portal.models import Membership, OrgUnit
-from portal.org_import import USERNAME_MAX, InvalidOrgChart, OrgChartPlan, RowError, unit_errors, username_for
+from portal.services.org_chart import membership_grant, org_unit_create, user_create
 
 User = get_user_model()
 T = TypeVar("T")
@@ -93,7 +101,7 @@ def _apply(actor: Actor, plan: OrgChartPlan, source: str) -> OrgChartImportResul
         if planned.parent and planned.parent not in units:
             continue  # its parent failed below; that error is already reported
         try:
-            units[planned.slug] = services.org_unit_create(
+            units[planned.slug] = org_unit_create(
                 actor=actor,
                 name=planned.name,
                 slug=planned.slug,
@@ -111,7 +119,7 @@ def _apply(actor: Actor, plan: OrgChartPlan, source: str) -> OrgChartImportResul
     usernames = _free_usernames([first.email for first in new_users.values()])
     for key, first in new_users.items():
         try:
-            users_by_email[key] = services.user_create(
+            users_by_email[key] = user_create(
                 actor=actor, username=usernames[first.email], email=first.email, password=None
             )
         except ValidationError as exc:
@@ -126,7 +134,7 @@ def _apply(actor: Actor, plan: OrgChartPlan, source: str) -> OrgChartImportResul
         if user is None or unit is None or (user.pk, unit.pk, m.role) in held:
             continue
         try:
-            services.membership_grant(actor=actor, user=user, org_unit=unit, role=m.role)
+            membership_grant(actor=actor, user=user, org_unit=unit, role=m.role)
         except ValidationError as exc:
             errors.append(RowError(m.line, _messages(exc), where))
             continue

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from inventory.yaml_safe import YamlError, load_all_safely
+from inventory.engines.yaml_safe import YamlError, load_all_safely
 
 # Backstage lifecycle → ours. Unknown values are reported and mapped to "experimental".
 LIFECYCLES = {"experimental": "experimental", "production": "production", "deprecated": "deprecated",

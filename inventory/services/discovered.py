@@ -18,11 +18,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from inventory import discovery
+from inventory.engines import discovery
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
-from inventory.services.registry import _authorize, _authorize_unit, api_create, environment_save
+from inventory.services.environments import environment_save
+from inventory.services.registration import api_create
 from portal import audit
-from portal.access import Cap, require_company_wide
+from portal.access import Cap, authorize, authorize_unit, require_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -218,7 +219,7 @@ def _record_ingest(
 
 @transaction.atomic
 def discovered_dismiss(*, actor: Actor, item: DiscoveredEndpoint, reason: str) -> DiscoveredEndpoint:
-    _authorize(actor, Cap.INVENTORY_REVIEW, item)
+    authorize(actor, Cap.INVENTORY_REVIEW, item)
     if not reason.strip():
         raise ValidationError({"reason": "Say why this is dismissed."})
     if item.state != DiscoveredEndpoint.State.NEW:
@@ -240,8 +241,8 @@ def discovered_register(
     *, actor: Actor, item: DiscoveredEndpoint, org_unit: OrgUnit, slug: str, name: str
 ) -> Api:
     """Turn a shadow API into a registration draft for the team that owns it."""
-    _authorize(actor, Cap.INVENTORY_VIEW, item)
-    _authorize_unit(actor, Cap.INVENTORY_SUBMIT, org_unit)
+    authorize(actor, Cap.INVENTORY_VIEW, item)
+    authorize_unit(actor, Cap.INVENTORY_SUBMIT, org_unit)
     if item.finding != DiscoveredEndpoint.Finding.SHADOW_API:
         raise ValidationError(
             "Only a shadow API (unknown host) becomes a new registration; document the endpoint in its API's spec instead."

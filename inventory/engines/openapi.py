@@ -27,7 +27,7 @@ from urllib.parse import unquote
 
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
-from inventory import yaml_safe
+from inventory.engines import yaml_safe
 
 logger = logging.getLogger(__name__)
 

@@ -10,20 +10,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 
-from inventory import catalog
-from inventory.models import Api, ApiStatus
-from inventory.services.registry import (
-    TRANSITIONS,
-    _authorize_unit,
-    api_approve,
-    api_submit,
-    api_upsert,
-    consumer_service_save,
-    dependency_add,
-    spec_upload,
-)
+from inventory.engines import catalog
+from inventory.models import Api
+from inventory.services.consumers import consumer_service_save, dependency_add
+from inventory.services.registration import api_upsert
+from inventory.services.review import API_WORKFLOW, api_transition
+from inventory.services.specs import spec_upload
 from portal import audit
-from portal.access import Cap, holds_company_wide
+from portal.access import Cap, authorize_unit, holds_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -103,6 +97,23 @@ def catalog_import(
     return result
 
 
+def _approve(*, actor: Actor, api: Api, result: CatalogImportResult) -> Api:
+    """Submit and approve as the operator, through the workflow table; a record that lacks what
+    submission requires stays a draft and is reported, not half-approved."""
+    api.refresh_from_db()
+    submit, approve = API_WORKFLOW.move("submit"), API_WORKFLOW.move("approve")
+    if api.status in submit.sources:
+        problems = API_WORKFLOW.blocked(submit, api, actor)
+        if problems:
+            result.problems.append(f"{api.slug}: not approved. {' '.join(problems)}")
+            return api
+        api = api_transition(actor=actor, api=api, action="submit")
+    if api.status in approve.sources:
+        api = api_transition(actor=actor, api=api, action="approve", note="Approved on catalog import.")
+        result.approved.append(api.slug)
+    return api
+
+
 def _apply(
     *,
     actor: Actor,
@@ -115,7 +126,7 @@ def _apply(
     apis: dict[str, Api] = {}
     for entity in parsed.apis:
         owner = units.get(entity.owner) or default_owner
-        _authorize_unit(actor, Cap.INVENTORY_SUBMIT, owner)
+        authorize_unit(actor, Cap.INVENTORY_SUBMIT, owner)
         try:
             api, created = api_upsert(
                 actor=actor,
@@ -138,12 +149,7 @@ def _apply(
                     f"document {entity.document_number} ({entity.name}) definition: {'; '.join(exc.messages)}"
                 ) from exc
         if approve:
-            api.refresh_from_db()
-            if api.status in (ApiStatus.DRAFT, ApiStatus.CHANGES_REQUESTED):
-                api = api_submit(actor=actor, api=api)
-            if (api.status, ApiStatus.APPROVED) in TRANSITIONS and api.status == ApiStatus.SUBMITTED:
-                api_approve(actor=actor, api=api, comment="Approved on catalog import.")
-                result.approved.append(api.slug)
+            api = _approve(actor=actor, api=api, result=result)
         apis[api.slug] = api
     named = {n for c in parsed.components for n in c.provides + c.consumes}
     # Only APIs the importer can see may be linked (as the form allows); others are "unknown", so the

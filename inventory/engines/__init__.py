@@ -1,0 +1,1 @@
+"""Pure engines of the inventory: no Django import, tested without a database."""

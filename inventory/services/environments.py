@@ -1,0 +1,242 @@
+"""Where an API runs: its environments, the servers behind them and their typical performance.
+
+Every verb is one transaction with one audit record and checks access itself (``portal.access.authorize``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import (
+    Api,
+    Environment,
+    PerformanceBaseline,
+    Server,
+)
+from inventory.services.summary import refresh_summary
+from portal import audit
+from portal.access import Cap, authorize, authorize_unit, in_scope, require
+from portal.audit import Actor
+from portal.models import OrgUnit
+
+
+def _validate_base_urls(urls: list[str]) -> list[str]:
+    from urllib.parse import urlsplit
+
+    if not isinstance(urls, list) or not urls:
+        raise ValidationError({"base_urls": "Give at least one base URL."})
+    cleaned = []
+    for url in urls:
+        if not isinstance(url, str) or len(url) > 500:
+            raise ValidationError({"base_urls": "Each base URL must be text of at most 500 characters."})
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https", "grpc", "grpcs", "ws", "wss") or not parts.hostname:
+            raise ValidationError({"base_urls": f"{url!r} is not an absolute URL (https://host/path)."})
+        if parts.username or parts.password:
+            raise ValidationError({"base_urls": "Base URLs must not contain credentials."})
+        if parts.query or parts.fragment:
+            raise ValidationError({"base_urls": "Base URLs must not have a query or fragment."})
+        cleaned.append(url.strip().rstrip("/"))
+    return sorted(set(cleaned))
+
+
+@transaction.atomic
+def environment_save(
+    *, actor: Actor, api: Api, name: str, base_urls: list[str], is_production: bool = False
+) -> Environment:
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    urls = _validate_base_urls(base_urls)
+    env, created = Environment.objects.get_or_create(
+        api=api, name=name, defaults={"base_urls": urls, "is_production": is_production}
+    )
+    if not created and env.base_urls == urls and env.is_production == is_production:
+        return env  # CI re-sends the same registration on every run: no change, no record
+    before = None if created else {"base_urls": env.base_urls, "is_production": env.is_production}
+    env.base_urls, env.is_production = urls, is_production
+    env.full_clean()
+    env.save()
+    refresh_summary(api)
+    audit.record(
+        actor=actor,
+        action="api.environment_save",
+        obj=env,
+        org_unit=api.org_unit,
+        before=before,
+        after={"name": name, "base_urls": urls, "is_production": is_production},
+    )
+    return env
+
+
+@transaction.atomic
+def environment_delete(*, actor: Actor, environment: Environment) -> None:
+    api = environment.api
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    audit.record(
+        actor=actor,
+        action="api.environment_delete",
+        obj=environment,
+        org_unit=api.org_unit,
+        before={"name": environment.name, "base_urls": environment.base_urls},
+    )
+    environment.delete()
+    refresh_summary(api)
+
+
+@transaction.atomic
+def server_save(
+    *,
+    actor: Actor,
+    org_unit: OrgUnit,
+    hostname: str,
+    environment: str = "",
+    addresses: list[str] | None = None,
+    location: str = "",
+    operating_system: str = "",
+) -> Server:
+    import ipaddress
+
+    authorize_unit(actor, Cap.INVENTORY_SUBMIT, org_unit)
+    clean_addresses = []
+    for addr in addresses or []:
+        try:
+            clean_addresses.append(str(ipaddress.ip_address(str(addr).strip())))
+        except ValueError as exc:
+            raise ValidationError({"addresses": f"{addr!r} is not an IP address."}) from exc
+    hostname = normalize_hostname(hostname)
+    server = Server.objects.filter(hostname=hostname).first()
+    if server is not None and actor.user is not None:
+        require(actor.user, Cap.INVENTORY_SUBMIT, server)
+    if server is None:
+        server = Server(hostname=hostname, org_unit=org_unit)
+    before = (
+        audit.snapshot(server, ["environment", "addresses", "location", "operating_system"])
+        if server.pk
+        else None
+    )
+    server.environment, server.addresses = environment, clean_addresses
+    server.location, server.operating_system = location, operating_system
+    server.full_clean()
+    server.save()
+    audit.record(
+        actor=actor,
+        action="server.save",
+        obj=server,
+        org_unit=server.org_unit,
+        before=before,
+        after=audit.snapshot(
+            server, ["hostname", "environment", "addresses", "location", "operating_system"]
+        ),
+    )
+    return server
+
+
+@transaction.atomic
+def environment_set_servers(*, actor: Actor, environment: Environment, servers: list[Server]) -> Environment:
+    api = environment.api
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    if actor.user is not None:
+        for server in servers:
+            require(actor.user, Cap.INVENTORY_VIEW, server)
+    before = sorted(environment.servers.values_list("hostname", flat=True))
+    environment.servers.set(servers)
+    refresh_summary(api)
+    audit.record(
+        actor=actor,
+        action="api.environment_servers",
+        obj=environment,
+        org_unit=api.org_unit,
+        before={"servers": before},
+        after={"servers": sorted(s.hostname for s in servers)},
+    )
+    return environment
+
+
+def normalize_hostname(hostname: str) -> str:
+    return hostname.strip().lower().rstrip(".")
+
+
+@transaction.atomic
+def environment_attach_server(
+    *,
+    actor: Actor,
+    environment: Environment,
+    hostname: str,
+    addresses: list[str] | None = None,
+    location: str = "",
+    operating_system: str = "",
+) -> Server:
+    """Record the host an environment runs on and attach it: what the form and REST both call.
+
+    A host already registered by a team the actor cannot act for (a shared platform host) is
+    attached as it is, not edited; any other host is created or updated for the API's team.
+    """
+    api = environment.api
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    hostname = normalize_hostname(hostname)
+    existing = Server.objects.filter(hostname=hostname).select_related("org_unit").first()
+    shared = (
+        existing is not None
+        and actor.user is not None
+        and not in_scope(actor.user, Cap.INVENTORY_SUBMIT, existing.scope_path_value)
+    )
+    if shared:
+        server = existing
+    else:
+        server = server_save(
+            actor=actor,
+            org_unit=api.org_unit,
+            hostname=hostname,
+            environment=environment.name,
+            addresses=addresses,
+            location=location,
+            operating_system=operating_system,
+        )
+    # environment_set_servers checks the actor may see every server (404 for another team's hidden host).
+    environment_set_servers(
+        actor=actor, environment=environment, servers=[*environment.servers.all(), server]
+    )
+    return server
+
+
+@transaction.atomic
+def baseline_save(
+    *,
+    actor: Actor,
+    environment: Environment,
+    p50_ms: int,
+    p95_ms: int,
+    p99_ms: int,
+    requests_per_second: Any,
+    error_rate_percent: Any,
+) -> PerformanceBaseline:
+    api = environment.api
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    if not (0 <= p50_ms <= p95_ms <= p99_ms):
+        raise ValidationError({"p95_ms": "Percentiles must satisfy p50 ≤ p95 ≤ p99."})
+    baseline = PerformanceBaseline.objects.filter(environment=environment).first() or PerformanceBaseline(
+        environment=environment
+    )
+    baseline.p50_ms, baseline.p95_ms, baseline.p99_ms = p50_ms, p95_ms, p99_ms
+    baseline.requests_per_second, baseline.error_rate_percent = requests_per_second, error_rate_percent
+    baseline.updated_at = timezone.now()
+    baseline.full_clean()
+    baseline.save()
+    refresh_summary(api)
+    audit.record(
+        actor=actor,
+        action="api.baseline_save",
+        obj=environment,
+        org_unit=api.org_unit,
+        after={
+            "p50_ms": p50_ms,
+            "p95_ms": p95_ms,
+            "p99_ms": p99_ms,
+            "rps": str(requests_per_second),
+            "error_rate": str(error_rate_percent),
+        },
+    )
+    return baseline

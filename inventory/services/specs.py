@@ -1,0 +1,103 @@
+"""The API's OpenAPI document: validated, versioned, parsed into operations and response codes.
+
+Every verb is one transaction with one audit record and checks access itself (``portal.access.authorize``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from inventory.models import (
+    Api,
+    Operation,
+    ResponseCode,
+    Spec,
+)
+from inventory.services.summary import refresh_summary
+from portal import audit
+from portal.access import Cap, authorize
+from portal.audit import Actor
+
+
+@dataclass
+class SpecUploadResult:
+    spec: Spec
+    created: bool
+
+
+@transaction.atomic
+def spec_upload(*, actor: Actor, api: Api, data: bytes, filename: str = "") -> SpecUploadResult:
+    """Validate and store a new version of the API's OpenAPI document; identical content is a no-op."""
+    from inventory.engines import openapi
+
+    authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    try:
+        parsed = openapi.parse_spec(data, max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES)
+    except openapi.SpecError as exc:
+        raise ValidationError({"file": str(exc)}) from exc
+    api = Api.objects.select_for_update().select_related("org_unit").get(pk=api.pk)
+    digest = hashlib.sha256(data).hexdigest()
+    current = api.specs.filter(is_current=True).first()
+    if current is not None and current.sha256 == digest:
+        return SpecUploadResult(spec=current, created=False)
+    number = (api.specs.aggregate(n=Max("number"))["n"] or 0) + 1
+    api.specs.filter(is_current=True).update(is_current=False)
+    spec = Spec.objects.create(
+        api=api,
+        number=number,
+        sha256=digest,
+        format=parsed.format,
+        content=data.decode("utf-8-sig"),
+        openapi_version=parsed.openapi_version,
+        title=parsed.title[:300],
+        info_version=parsed.info_version[:100],
+        filename=filename[:255],
+        operation_count=len(parsed.operations),
+        uploaded_by=actor.user,
+        is_current=True,
+    )
+    operations = Operation.objects.bulk_create(
+        [
+            Operation(
+                spec=spec,
+                method=op.method,
+                path=op.path[:500],
+                operation_id=op.operation_id[:200],
+                summary=op.summary[:500],
+                auth_required=op.auth_required,
+                deprecated=op.deprecated,
+                parameters=op.parameters,
+            )
+            for op in parsed.operations
+        ]
+    )
+    if not all(o.pk for o in operations):  # backends without RETURNING ids on bulk insert
+        operations = list(spec.operations.all())
+    by_key = {(o.method, o.path): o for o in operations}
+    ResponseCode.objects.bulk_create(
+        [
+            ResponseCode(operation=by_key[(op.method, op.path[:500])], code=code[:10], description=desc[:500])
+            for op in parsed.operations
+            for code, desc in op.responses.items()
+        ]
+    )
+    refresh_summary(api)
+    audit.record(
+        actor=actor,
+        action="api.spec_upload",
+        obj=spec,
+        org_unit=api.org_unit,
+        after={
+            "number": number,
+            "sha256": digest,
+            "operations": len(parsed.operations),
+            "openapi": parsed.openapi_version,
+        },
+    )
+    return SpecUploadResult(spec=spec, created=True)

@@ -1,0 +1,181 @@
+"""The one shape of every status workflow: a declarative table of moves and one transition service.
+
+An app declares, per status field, which moves exist: from which statuses, to which status, the
+capability each needs, the action name and label people see, and what input it asks for. Everything
+else reads that table: the transition service checks it (under a row lock) and writes the audit
+event; the UI asks it which moves to offer; the REST schema lists its action names. A rule about
+who may move what therefore exists once.
+
+    API_WORKFLOW = Workflow(
+        model=Api,
+        audit_prefix="api",
+        moves=[
+            Move("submit", "Submit for review", (DRAFT, CHANGES_REQUESTED), SUBMITTED, Cap.INVENTORY_SUBMIT),
+            Move("approve", "Approve", (SUBMITTED,), APPROVED, Cap.INVENTORY_REVIEW, note=Note.OPTIONAL),
+            ...
+        ],
+    )
+    transition(workflow=API_WORKFLOW, actor=actor, obj=api, action="approve", note="Looks good")
+
+Incidents and findings use the same shape with their own tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from portal import audit
+from portal.access import authorize, in_scope
+from portal.audit import Actor
+
+
+class Note(StrEnum):
+    """The free-text input a move asks for (a comment, a reason)."""
+
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+class IllegalTransition(ValidationError):
+    """The move does not exist from the object's current status (or not at all)."""
+
+
+@dataclass(frozen=True)
+class Move:
+    action: str
+    label: str
+    sources: tuple[str, ...]
+    target: str
+    capability: str
+    note: Note = Note.NONE
+    note_label: str = "Comment"
+    # What to say when a required note is missing.
+    note_missing: str = "Say why."
+    # Extra rules that only the current object can answer (e.g. "every required piece is present").
+    # Each returns a problem to show, or "" when the move may go ahead. Checked under the row lock.
+    guards: tuple[Callable[[Any, Actor], str], ...] = ()
+
+
+@dataclass
+class Workflow:
+    model: type[models.Model]
+    moves: Sequence[Move]
+    audit_prefix: str
+    status_field: str = "status"
+    changed_at_field: str | None = "status_changed_at"
+    # Called under the row lock after the status is set: returns the names of further fields it set.
+    on_apply: Callable[[Any, Move, Actor, str], list[str]] | None = None
+    # Called after the transaction commits (notifications, follow-up tasks): never inside it.
+    after_commit: Callable[[Any, Move, Actor, str], None] | None = None
+    _by_action: dict[str, Move] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_action = {}
+        for move in self.moves:
+            if move.action in self._by_action:
+                raise ValueError(f"Duplicate action {move.action!r} in the {self.audit_prefix} workflow")
+            self._by_action[move.action] = move
+
+    @property
+    def actions(self) -> list[str]:
+        return list(self._by_action)
+
+    def choices(self) -> list[tuple[str, str]]:
+        return [(m.action, m.label) for m in self.moves]
+
+    def move(self, action: str) -> Move:
+        try:
+            return self._by_action[action]
+        except KeyError:
+            raise IllegalTransition(f"Unknown action {action!r}.") from None
+
+    def moves_from(self, status: str) -> list[Move]:
+        return [m for m in self.moves if status in m.sources]
+
+    def allowed(self, user: Any, obj: Any) -> list[Move]:
+        """The moves ``user`` may make on ``obj`` now: the ones the UI offers (guards aside, which
+        the UI shows as reasons instead; see ``blocked``)."""
+        status = getattr(obj, self.status_field)
+        path = obj.scope_path_value
+        return [m for m in self.moves_from(status) if in_scope(user, m.capability, path)]
+
+    def blocked(self, move: Move, obj: Any, actor: Actor) -> list[str]:
+        """What stops ``move`` on ``obj`` now, besides state and capability (empty when nothing)."""
+        return [problem for guard in move.guards if (problem := guard(obj, actor))]
+
+
+def _status_label(model: type[models.Model], field_name: str, value: str) -> str:
+    choices = dict(model._meta.get_field(field_name).choices or ())
+    return str(choices.get(value, value)).lower()
+
+
+def transition(*, workflow: Workflow, actor: Actor, obj: Any, action: str, note: str = "") -> Any:
+    """Make one move of ``workflow`` on ``obj``: the only way its status field changes.
+
+    Takes the row lock, re-reads the status, checks that the move exists from it, that the actor
+    holds its capability over the object, that a required note is given and that every guard
+    passes; then sets the status (and ``changed_at_field``), lets the app set its own fields, and
+    writes one audit event ``<prefix>.<action>``. Illegal moves raise ``IllegalTransition``; missing
+    input raises ``ValidationError``; no capability raises ``PermissionDenied`` (or ``Http404``).
+    """
+    move = workflow.move(action)
+    note = (note or "").strip()
+    with transaction.atomic():
+        obj = workflow.model._default_manager.select_for_update().get(pk=obj.pk)
+        current = getattr(obj, workflow.status_field)
+        if current not in move.sources:
+            raise IllegalTransition(
+                f"Cannot {move.label.lower()} from {_status_label(workflow.model, workflow.status_field, current)}."
+            )
+        authorize(actor, move.capability, obj)
+        if move.note == Note.REQUIRED and not note:
+            raise ValidationError({"note": move.note_missing})
+        if move.note == Note.NONE:
+            note = ""
+        problems = workflow.blocked(move, obj, actor)
+        if problems:
+            raise ValidationError(problems)
+        before = {workflow.status_field: current}
+        setattr(obj, workflow.status_field, move.target)
+        fields = [workflow.status_field]
+        if workflow.changed_at_field:
+            setattr(obj, workflow.changed_at_field, timezone.now())
+            fields.append(workflow.changed_at_field)
+        if workflow.on_apply is not None:
+            fields += workflow.on_apply(obj, move, actor, note)
+        obj.save(update_fields=_unique(fields))
+        after: dict[str, Any] = {workflow.status_field: move.target}
+        if note:
+            after["note"] = note
+        audit.record(
+            actor=actor,
+            action=f"{workflow.audit_prefix}.{move.action}",
+            obj=obj,
+            org_unit=_unit_of(obj),
+            before=before,
+            after=after,
+        )
+        if workflow.after_commit is not None:
+            hook, committed = workflow.after_commit, obj
+            transaction.on_commit(lambda: hook(committed, move, actor, note))
+    return obj
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _unit_of(obj: Any) -> Any:
+    """The org unit an audit event is filed under: the object's own, or its parent's."""
+    unit = getattr(obj, "org_unit", None)
+    if unit is None and hasattr(obj, "api"):
+        unit = obj.api.org_unit
+    return unit
