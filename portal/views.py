@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal import home as home_cards
 from portal import selectors
 from portal.access import Cap, capabilities_of, require, roles_of
 from portal.forms import AuditFilterForm
@@ -31,11 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "memberships": selectors.memberships_of(request.user),
         "capabilities": sorted(caps),
     }
-    if Cap.INVENTORY_VIEW in caps:
-        # The project package ties the apps together: the home page reads the inventory's summary.
-        from inventory.selectors import inventory_summary
-
-        ctx["inventory"] = inventory_summary(request.user)
+    ctx["cards"] = home_cards.cards_for(request.user)
     return render(request, "portal/home.html", ctx)
 
 
