@@ -6,7 +6,17 @@ from typing import Any
 
 from django import forms
 
-from inventory.models import ApiStatus, AuthScheme, Classification, Exposure, Lifecycle, Protocol
+from inventory.engines import discovery
+from inventory.models import (
+    ApiStatus,
+    AuthScheme,
+    AvailabilityWindow,
+    Classification,
+    Component,
+    Exposure,
+    Lifecycle,
+    Protocol,
+)
 from inventory.selectors import SORTS
 from inventory.services.review import API_WORKFLOW
 from portal.access import Cap
@@ -162,7 +172,9 @@ class BaselineForm(forms.Form):
 
 
 class WindowForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("recurring", "Weekly recurring"), ("one_off", "One-off")])
+    """The shape of a downtime window; which fields a kind needs, and overlaps, are the service's rules."""
+
+    kind = forms.ChoiceField(choices=AvailabilityWindow.Kind.choices)
     description = forms.CharField(max_length=200, required=False)
     environment = forms.CharField(required=False, max_length=50, help_text="Empty: every environment")
     timezone = forms.CharField(max_length=64, initial="UTC", required=False)
@@ -205,16 +217,6 @@ class WindowForm(forms.Form):
             value = data.get(name)
             if value is not None:
                 data[name] = value.replace(tzinfo=None).replace(tzinfo=ZoneInfo(tz))
-        if data.get("kind") == "one_off":
-            if data.get("starts_at") is None or data.get("ends_at") is None:
-                raise forms.ValidationError("A one-off window needs a start and an end.")
-            if data["ends_at"] <= data["starts_at"]:
-                self.add_error("ends_at", "The window ends before it starts.")
-        elif data.get("kind") == "recurring":
-            if data.get("start_time") is None or data.get("end_time") is None:
-                raise forms.ValidationError("A recurring window needs a start and an end time.")
-            if not data.get("weekdays"):
-                self.add_error("weekdays", "Choose at least one weekday.")
         return data
 
 
@@ -222,12 +224,6 @@ class DependencyForm(forms.Form):
     consumer_api = forms.SlugField(required=False, label="Consumer API (slug)")
     consumer_service = forms.CharField(required=False, max_length=200, label="…or consumer service name")
     note = forms.CharField(required=False, max_length=300)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if bool(data.get("consumer_api")) == bool(data.get("consumer_service")):
-            raise forms.ValidationError("Name either a registered API or a service.")
-        return data
 
 
 class UploadForm(forms.Form):
@@ -237,14 +233,7 @@ class UploadForm(forms.Form):
 class DeclareComponentForm(forms.Form):
     """A framework or language runtime that no lockfile lists (e.g. python 3.11, openjdk 21)."""
 
-    kind = forms.ChoiceField(
-        choices=[
-            ("runtime", "Language runtime"),
-            ("framework", "Framework"),
-            ("library", "Library"),
-            ("other", "Other"),
-        ]
-    )
+    kind = forms.ChoiceField(choices=Component.Kind.choices, initial=Component.Kind.RUNTIME)
     ecosystem = forms.SlugField(
         max_length=50, initial="generic", help_text="purl type: pypi, npm, maven, generic…"
     )
@@ -301,6 +290,7 @@ class CatalogUploadForm(forms.Form):
 
 class LogUploadForm(UploadForm):
     format = forms.ChoiceField(
-        choices=[("", "Detect"), ("nginx", "nginx combined"), ("json", "JSON lines")], required=False
+        choices=[("", "Detect"), *[(f, discovery.FORMAT_LABELS[f]) for f in discovery.FORMATS]],
+        required=False,
     )
     host = forms.CharField(max_length=253, required=False, help_text="Host for lines that do not name one")

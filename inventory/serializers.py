@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from inventory.engines import discovery, sbom
 from inventory.models import (
     Api,
     AuthScheme,
+    AvailabilityWindow,
     Classification,
     Component,
     DiscoveredEndpoint,
@@ -117,12 +119,12 @@ class TransitionSerializer(serializers.Serializer):
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(validators=[validate_upload_size])
     format = serializers.ChoiceField(
-        choices=["cyclonedx-json", "requirements.txt", "poetry.lock", "package-lock.json"], required=False
+        choices=sbom.FORMATS, required=False, help_text="Detected from the content when left out."
     )
 
 
 class DeclareComponentSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["runtime", "framework", "library", "other"])
+    kind = serializers.ChoiceField(choices=Component.Kind.choices)
     ecosystem = serializers.SlugField(max_length=50, default="generic")
     name = serializers.CharField(max_length=300)
     version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
@@ -218,7 +220,9 @@ class DismissSerializer(serializers.Serializer):
 
 class LogUploadSerializer(serializers.Serializer):
     file = serializers.FileField(validators=[validate_upload_size])
-    format = serializers.ChoiceField(choices=["nginx", "json"], required=False)
+    format = serializers.ChoiceField(
+        choices=discovery.FORMATS, required=False, help_text="Detected from the first lines when left out."
+    )
     host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
 
 
@@ -232,7 +236,7 @@ class BaselineSerializer(serializers.Serializer):
 
 class WindowSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    kind = serializers.ChoiceField(choices=["recurring", "one_off"])
+    kind = serializers.ChoiceField(choices=AvailabilityWindow.Kind.choices)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     environment = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
     timezone = serializers.CharField(max_length=64, required=False, default="UTC")
@@ -260,10 +264,3 @@ class ConsumerSerializer(serializers.Serializer):
     consumer_api = serializers.SlugField(required=False, allow_blank=True, default="")
     consumer_service = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-
-    def validate(self, data: dict) -> dict:
-        if bool(data["consumer_api"]) == bool(data["consumer_service"]):
-            raise serializers.ValidationError(
-                "Name either a registered API (consumer_api) or a service (consumer_service)."
-            )
-        return data

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 FORMATS = ("nginx", "json")
+FORMAT_LABELS = {"nginx": "nginx / Apache combined", "json": "JSON lines"}
 MAX_LINE_LENGTH = 32 * 1024
 MAX_TEMPLATE_LENGTH = 500
 EXCERPT_LENGTH = 120

@@ -661,6 +661,12 @@ def test_it_reads_one_off_times_in_the_given_timezone(api, alice, login):  # noq
          "ends before it starts"),
         ({"kind": "recurring", "timezone": "UTC", "weekdays": ["0"], "start_time": "01:00", "end_time": "02:00",
           "environment": "nowhere"}, "no environment of that name"),
+        # Which fields a kind needs is the service's rule; the form shows what the service says.
+        ({"kind": "one_off", "timezone": "UTC", "starts_at": "2030-01-06T04:00"}, "Give a start and an end."),
+        ({"kind": "recurring", "timezone": "UTC", "weekdays": ["0"], "start_time": "01:00"},
+         "Give a start and an end time."),
+        ({"kind": "recurring", "timezone": "UTC", "start_time": "01:00", "end_time": "02:00"},
+         "Choose at least one weekday."),
     ],
 )  # fmt: skip
 def test_it_shows_window_errors_in_the_form(api, alice, login, data, message):  # noqa: ANN001
@@ -686,6 +692,15 @@ def test_it_refuses_overlapping_windows(api, alice, login):  # noqa: ANN001
 
 
 # --- Consumers and blast radius --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [{}, {"consumer_api": "orders", "consumer_service": "Batch"}])
+def test_it_shows_the_services_consumer_rule_in_the_form(org, api, alice, login, data):  # noqa: ANN001
+    make_api(org.team, "orders")
+    response = login(alice).post(url("dependency_add", api.slug), data)
+    assert response.status_code == 400
+    assert "Name exactly one consumer" in response.content.decode()
+    assert not ApiDependency.objects.exists()
 
 
 def test_it_adds_and_removes_consumers(org, api, alice, login):  # noqa: ANN001
