@@ -387,25 +387,20 @@ def api_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @limit_posts("expensive")
 def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+
+    def action(data: dict[str, Any]) -> str:
+        upload = data["file"]
+        result = specs.spec_upload(
+            actor=Actor.from_request(request), api=api, data=upload.read(), filename=upload.name
+        )
+        spec = result.spec
+        if not result.created:
+            messages.info(request, f"Identical to the current version {spec.number}; nothing changed.")
+            return ""
+        return f"Spec version {spec.number} stored: {spec.operation_count} operations."
+
     form = web.style(forms.UploadForm(request.POST, request.FILES))
-    if form.is_valid():
-        data = form.cleaned_data["file"].read()
-        try:
-            result = specs.spec_upload(
-                actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
-            )
-        except ValidationError as exc:
-            web.add_service_errors(form, exc)
-        else:
-            spec = result.spec
-            if result.created:
-                messages.success(
-                    request, f"Spec version {spec.number} stored: {spec.operation_count} operations."
-                )
-            else:
-                messages.info(request, f"Identical to the current version {spec.number}; nothing changed.")
-            return redirect(_detail_url(api, "spec"))
-    return _detail(request, api, "spec", status=400, upload_form=form)
+    return _submit(request, api, form, tab="spec", form_key="upload_form", action=action)
 
 
 @require_GET
@@ -447,28 +442,24 @@ def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
 @limit_posts("expensive")
 def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
+
+    def action(data: dict[str, Any]) -> str:
+        upload = data["file"]
+        result = components.components_replace(
+            actor=Actor.from_request(request), api=api, data=upload.read(), filename=upload.name
+        )
+        for warning in result.warnings[:10]:
+            messages.warning(request, warning)
+        if len(result.warnings) > 10:
+            messages.warning(request, f"…and {len(result.warnings) - 10} more warnings.")
+        record = result.sbom_import
+        return (
+            f"{record.component_count} components from {record.format}: {len(record.added)} added, "
+            f"{len(record.removed)} removed, {len(record.upgraded)} upgraded."
+        )
+
     form = web.style(forms.UploadForm(request.POST, request.FILES))
-    if form.is_valid():
-        data = form.cleaned_data["file"].read()
-        try:
-            result = components.components_replace(
-                actor=Actor.from_request(request), api=api, data=data, filename=form.cleaned_data["file"].name
-            )
-        except ValidationError as exc:
-            web.add_service_errors(form, exc)
-        else:
-            record = result.sbom_import
-            messages.success(
-                request,
-                f"{record.component_count} components from {record.format}: {len(record.added)} added, "
-                f"{len(record.removed)} removed, {len(record.upgraded)} upgraded.",
-            )
-            for warning in result.warnings[:10]:
-                messages.warning(request, warning)
-            if len(result.warnings) > 10:
-                messages.warning(request, f"…and {len(result.warnings) - 10} more warnings.")
-            return redirect(_detail_url(api, "packages"))
-    return _detail(request, api, "packages", status=400, upload_form=form)
+    return _submit(request, api, form, tab="packages", form_key="upload_form", action=action)
 
 
 @require_POST
