@@ -93,11 +93,22 @@ def make_recurring(
     return RecurringWindow(days, start, end, tz, label)
 
 
+# One-off windows are planned outages: bounded in time so that date arithmetic around them (overlap
+# checks against weekly windows in any timezone) can never leave datetime's range.
+ONE_OFF_YEARS = (2000, 2999)
+ONE_OFF_MAX_DAYS = 366
+
+
 def make_one_off(starts_at: datetime, ends_at: datetime, label: str = "") -> OneOffWindow:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise WindowError("One-off windows need timezone-aware start and end.")
+    first, last = ONE_OFF_YEARS
+    if not (first <= starts_at.year and ends_at.year <= last):
+        raise WindowError(f"A one-off window lies between the years {first} and {last}.")
     if ends_at <= starts_at:
         raise WindowError("The window ends before it starts.")
+    if ends_at - starts_at > timedelta(days=ONE_OFF_MAX_DAYS):
+        raise WindowError(f"A one-off window lasts at most {ONE_OFF_MAX_DAYS} days.")
     return OneOffWindow(starts_at.astimezone(UTC), ends_at.astimezone(UTC), label)
 
 

@@ -33,8 +33,12 @@ def _validate_base_urls(urls: list[str]) -> list[str]:
     for url in urls:
         if not isinstance(url, str) or len(url) > 500:
             raise ValidationError({"base_urls": "Each base URL must be text of at most 500 characters."})
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https", "grpc", "grpcs", "ws", "wss") or not parts.hostname:
+        try:
+            parts = urlsplit(url.strip())
+            hostname = parts.hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket: "https://[::1"
+            hostname = None
+        if not hostname or parts.scheme not in ("http", "https", "grpc", "grpcs", "ws", "wss"):
             raise ValidationError({"base_urls": f"{url!r} is not an absolute URL (https://host/path)."})
         if parts.username or parts.password:
             raise ValidationError({"base_urls": "Base URLs must not contain credentials."})

@@ -420,3 +420,42 @@ def test_blast_radius_hides_what_relies_on_hidden_apis(ci, ciso, charlie):
     assert "Secret" not in str(body)
     full = token_client(ciso).get("/api/v1/inventory/apis/payments/blast-radius/").json()
     assert [a["name"] for a in full["affected"]] == ["Hidden", "Secret partner app"]
+
+
+# --- Inputs that used to crash (each was a 500) ------------------------------------------------------------
+
+
+def test_an_unclosed_ipv6_base_url_is_a_400(ci):
+    assert register(ci).status_code == 201
+    body = {"environments": [{"name": "x", "base_urls": ["https://[::1"]}]}
+    response = ci.patch("/api/v1/inventory/apis/payments/", body, format="json")
+    assert response.status_code == 400
+    assert "not an absolute URL" in json.dumps(response.json())
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at", "message"),
+    [
+        ("9999-12-31T22:00:00Z", "9999-12-31T23:59:59Z", "between the years"),
+        ("2030-01-01T00:00:00Z", "2032-01-01T00:00:00Z", "at most 366 days"),
+    ],
+)
+def test_one_off_windows_far_away_or_endless_are_a_400(ci, starts_at, ends_at, message):
+    assert register(ci).status_code == 201
+    windows = "/api/v1/inventory/apis/payments/windows/"
+    weekly = {"kind": "recurring", "weekdays": [0, 1, 2, 3, 4, 5, 6], "start_time": "01:00",
+              "end_time": "02:00", "timezone": "Pacific/Kiritimati"}  # fmt: skip
+    assert ci.post(windows, weekly, format="json").status_code == 201
+    response = ci.post(
+        windows, {"kind": "one_off", "starts_at": starts_at, "ends_at": ends_at}, format="json"
+    )
+    assert response.status_code == 400
+    assert message in json.dumps(response.json())
+
+
+@pytest.mark.parametrize("body", ["[" * 200_000, '{"a":' * 50 + "1" + "}" * 50, '{"name": NaN}'])
+def test_deeply_nested_or_non_json_bodies_are_a_400(ci, body):
+    assert register(ci).status_code == 201
+    response = ci.generic("PATCH", "/api/v1/inventory/apis/payments/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
