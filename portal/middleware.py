@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
@@ -23,23 +24,57 @@ from portal.request_context import current_request_id as _request_id
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """True when the connection comes from one of ``TRUSTED_PROXIES`` (CIDRs): only then do the
+    headers a proxy sets mean anything."""
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in network for network in settings.TRUSTED_PROXY_NETWORKS)
+
+
 class RequestIdMiddleware:
-    """Give every request an id (the proxy's X-Request-ID when well-formed), echoed in the response
-    and on every error page, so a user can quote it and we can find the log lines."""
+    """Give every request the server's own id, echoed in the response and on every error page (so a
+    user can quote it and we can find the log lines) and written into the audit chain.
+
+    A client-sent X-Request-ID is never taken as that id: anyone could plant a value in the audit
+    trail. From a trusted proxy, a well-formed one is kept beside it (``upstream_request_id``, in
+    the log and the X-Upstream-Request-ID response header) to correlate with the proxy's logs.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.request_id = uuid.uuid4().hex[:16]
         incoming = request.headers.get("X-Request-ID", "")
-        request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
-        token = _request_id.set(request.request_id)
+        upstream = incoming if _SAFE_ID.match(incoming) and from_trusted_proxy(request) else ""
+        request.upstream_request_id = upstream
+        token = _request_id.set(f"{request.request_id}<{upstream}" if upstream else request.request_id)
         try:
             response = self.get_response(request)
         finally:
             _request_id.reset(token)
         response["X-Request-ID"] = request.request_id
+        if upstream:
+            response["X-Upstream-Request-ID"] = upstream
         return response
+
+
+class ApiOverHttpsOnlyMiddleware:
+    """In production, refuse /api/ over plain HTTP with a 403 that says so, before authentication:
+    a bearer token sent in clear text must not work (and is not redirected, which would replay it).
+    ``request.is_secure()`` follows ``SECURE_PROXY_SSL_HEADER`` behind a TLS-terminating proxy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if settings.API_REQUIRE_HTTPS and _is_api(request) and not request.is_secure():
+            body = error_body(request, "https_required", "The API is served over HTTPS only.")
+            return JsonResponse(body, status=403)
+        return self.get_response(request)
 
 
 class RequestSizeLimitMiddleware:

@@ -7,6 +7,7 @@ and turns on every transport-security setting so ``check --deploy --fail-level W
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.ApiOverHttpsOnlyMiddleware",
     "portal.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -159,6 +161,10 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
+# Addresses of the reverse proxies in front of the portal (CIDRs): only headers they set are trusted
+# (X-Request-ID is kept as the upstream id; the portal's own id is what the audit trail records).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in TRUSTED_PROXIES]
 AXES_VERBOSE = False
 
 SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)  # absolute timeout
@@ -174,6 +180,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# /api/ over plain HTTP is refused with a 403 naming HTTPS (never redirected: that would replay a token).
+API_REQUIRE_HTTPS = env.bool("API_REQUIRE_HTTPS", default=PRODUCTION)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # Gateways and CI clients call /api/ over their own TLS termination; never bounce them.
@@ -264,6 +272,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a "kind": name their enums apart instead of a generated hash.
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentKindEnum": "inventory.models.Component.Kind",
+        "WindowKindEnum": "inventory.models.AvailabilityWindow.Kind",
+    },
 }
 
 # --- API tokens -----------------------------------------------------------------------------------

@@ -60,10 +60,40 @@ def test_it_answers_429_in_the_error_shape(alice, monkeypatch):
     assert int(r["Retry-After"]) > 0
 
 
-def test_it_takes_a_well_formed_request_id_from_the_proxy(db):
+def test_a_client_cannot_choose_the_request_id(db):
     r = APIClient().get("/api/v1/me/", headers={"X-Request-ID": "edge-1234abcd"})
-    assert r["X-Request-ID"] == "edge-1234abcd"
-    assert r.json()["error"]["request_id"] == "edge-1234abcd"
+    assert r["X-Request-ID"] != "edge-1234abcd" and len(r["X-Request-ID"]) == 16
+    assert r.json()["error"]["request_id"] == r["X-Request-ID"]
+    assert "X-Upstream-Request-ID" not in r
+
+
+def test_a_trusted_proxys_request_id_is_kept_beside_the_servers_own(db, settings, alice, login):
+    import ipaddress
+
+    from portal.models import AuditEvent
+
+    settings.TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network("127.0.0.0/8")]
+    r = APIClient().get("/api/v1/me/", headers={"X-Request-ID": "edge-1234abcd"})
+    assert r["X-Request-ID"] != "edge-1234abcd"
+    assert r["X-Upstream-Request-ID"] == "edge-1234abcd"
+    # The audit chain records the server's id only.
+    client = login(alice)
+    client.post("/accounts/logout/", headers={"X-Request-ID": "forged-id-123456"})
+    assert not AuditEvent.objects.filter(request_id="forged-id-123456").exists()
+
+
+def test_the_api_refuses_plain_http_when_https_is_required(db, settings, alice):
+    from portal.services.tokens import api_token_create
+    from tests.factories import SYSTEM
+
+    settings.API_REQUIRE_HTTPS = True
+    issued = api_token_create(actor=SYSTEM, user=alice, name="ci", days=1)
+    client = APIClient()
+    r = client.get("/api/v1/me/", headers={"Authorization": f"Bearer {issued.secret}"})
+    assert_error(r, 403, "https_required")
+    assert "HTTPS" in r.json()["error"]["message"]
+    r = client.get("/api/v1/me/", headers={"Authorization": f"Bearer {issued.secret}"}, secure=True)
+    assert r.status_code == 200
 
 
 @pytest.mark.parametrize("incoming", ["<script>alert(1)</script>", "short", "x" * 65, "a b c d e f g h"])
