@@ -10,6 +10,7 @@ from rest_framework import generics, status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
@@ -66,9 +67,15 @@ class NamesApiBySlug:
 
 
 class ExpensiveThrottle(ScopedRateThrottle):
-    """Uploads and runs: a tighter per-user rate than ordinary reads."""
+    """Uploads and runs: a tighter per-user rate than ordinary requests. Reads are never expensive
+    (they share the view with the upload, e.g. GET and POST of components)."""
 
     scope_attr = "throttle_scope"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
 
 
 class ApiListCreate(generics.ListAPIView):

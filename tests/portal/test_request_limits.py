@@ -53,3 +53,26 @@ def test_it_refuses_an_oversized_body_before_reading_it(client, db, settings):
     api = client.post("/api/v1/inventory/apis/", data="{}" + " " * 2000, content_type="application/json")
     assert api.status_code == 413
     assert api.json()["error"]["code"] == "request_too_large"
+
+
+def test_reading_what_an_upload_endpoint_holds_is_not_expensive(alice, tight_rate):
+    from rest_framework.test import APIClient
+
+    from portal.services.tokens import api_token_create
+    from tests.factories import SYSTEM, register_api
+
+    api = register_api(alice.memberships.get().org_unit, "reads")
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(actor=SYSTEM, user=alice, name='ci').secret}"
+    )
+    url = f"/api/v1/inventory/apis/{api.slug}/components/"
+    assert [client.get(url).status_code for _ in range(5)] == [200] * 5
+    posts = [client.post(url, {"file": _requirements()}, format="multipart").status_code for _ in range(3)]
+    assert posts == [201, 201, 429]
+
+
+def _requirements():  # noqa: ANN202
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("requirements.txt", b"flask==2.0\n")
