@@ -27,7 +27,7 @@ PRODUCTION = PORTAL_ENV == "production"
 
 if PRODUCTION:
     # No defaults for anything secret or site-specific: fail fast instead of running insecurely.
-    for required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
+    for required in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL"):
         if not env.str(required, default=""):
             raise ImproperlyConfigured(f"{required} must be set when PORTAL_ENV=production.")
     SECRET_KEY = env.str("SECRET_KEY")
@@ -133,7 +133,18 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://portal")}
+# Throttle and lockout counters live here, so every process must share it: otherwise each limit is
+# multiplied by the number of workers. Development shares a folder under var/; production needs Redis
+# (or another shared cache) and refuses a per-process one.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+_PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+if PRODUCTION and CACHES["default"]["BACKEND"] in _PER_PROCESS_CACHES:
+    raise ImproperlyConfigured(
+        "CACHE_URL must name a cache all processes share (e.g. redis://…) when PORTAL_ENV=production."
+    )
 
 # --- Authentication -------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -52,6 +52,7 @@ def production(**overrides: str) -> dict[str, str]:
         # Never connected to: `check --deploy` does not touch the database.
         "DATABASE_URL": "postgres://portal:secret@db.invalid:5432/portal",
         "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+        "CACHE_URL": "redis://redis.invalid:6379/1",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -75,8 +76,21 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN
         ({"DATABASE_URL": None}, "DATABASE_URL must be set"),
         ({"DATABASE_URL": "sqlite:////tmp/portal.sqlite3"}, "SQLite is for development only"),
         ({"DEBUG": "true"}, "DEBUG must be off"),
+        ({"CACHE_URL": None}, "CACHE_URL must be set"),
+        # Throttle and lockout counters would be counted per worker process.
+        ({"CACHE_URL": "locmemcache://portal"}, "CACHE_URL must name a cache all processes share"),
     ],
-    ids=["no-secret-key", "weak-secret-key", "no-hosts", "empty-hosts", "no-database", "sqlite", "debug"],
+    ids=[
+        "no-secret-key",
+        "weak-secret-key",
+        "no-hosts",
+        "empty-hosts",
+        "no-database",
+        "sqlite",
+        "debug",
+        "no-cache",
+        "per-process-cache",
+    ],  # fmt: skip
 )
 def test_production_refuses_to_start_when_misconfigured(tmp_path, overrides, message):  # noqa: ANN001
     result = manage(tmp_path, "check", **production(**overrides))
@@ -112,7 +126,9 @@ print("tls", r.status_code)
 
 @pytest.mark.slow
 def test_production_redirects_pages_to_https_and_refuses_the_api_over_http(tmp_path):  # noqa: ANN001
-    result = manage(tmp_path, "shell", "-c", _REDIRECT_PROBE, **production(CACHE_URL="locmemcache://probe"))
+    result = manage(
+        tmp_path, "shell", "-c", _REDIRECT_PROBE, **production(CACHE_URL=f"filecache://{tmp_path / 'cache'}")
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines() if line.startswith("/"))
     assert lines["/accounts/login/"] == "301 https://portal.example.com/accounts/login/"
@@ -121,3 +137,13 @@ def test_production_redirects_pages_to_https_and_refuses_the_api_over_http(tmp_p
     assert lines["/api/v1/inventory/apis/"] == "403 "
     assert lines["/api/schema/"] == "403 "
     assert "tls 401" in result.stdout
+
+
+@pytest.mark.slow
+def test_development_counts_throttles_in_a_cache_every_process_shares(tmp_path):
+    probe = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    result = manage(tmp_path, "shell", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    # make run's web workers, Celery worker and beat are separate processes: a per-process cache
+    # would give each of them its own lockout and throttle budget.
+    assert result.stdout.strip() == "django.core.cache.backends.filebased.FileBasedCache"

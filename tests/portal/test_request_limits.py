@@ -7,9 +7,13 @@ from django.core.cache import cache
 
 
 @pytest.fixture
-def tight_rate(settings):  # noqa: ANN001, ANN201
+def tight_rate(settings, monkeypatch):  # noqa: ANN001, ANN201
+    from rest_framework.throttling import SimpleRateThrottle
+
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], expensive="2/min")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    # DRF's throttles copy the rates when their module is first imported: patch that copy too.
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
     cache.clear()
 
 
