@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -21,7 +22,7 @@ from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import audit, selectors
+from portal import audit, login_guard, selectors
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
 from portal.middleware import session_start
@@ -37,12 +38,27 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))[:150]
+        wait = login_guard.wait_seconds(username)
+        if wait:
+            # Refused before the password is checked, so waiting is the only way on.
+            response = render(request, "registration/slowed_down.html", {"wait": wait}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form: LoginForm) -> HttpResponse:
         # django.contrib.auth.login() cycles the session key: no fixation.
         response = super().form_valid(form)
         session_start(self.request)
+        login_guard.record_success(form.cleaned_data.get("username", ""))
         audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
         return response
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:
+        login_guard.record_failure(str(self.request.POST.get("username", ""))[:150])
+        return super().form_invalid(form)
 
 
 class LogoutView(auth_views.LogoutView):

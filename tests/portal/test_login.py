@@ -89,13 +89,41 @@ def _assert_locked_out(client: Client, response) -> None:  # noqa: ANN001
     assert client.get("/").status_code == 302  # still anonymous
 
 
-def test_it_locks_an_account_even_across_addresses(dave):
+def test_a_stranger_slows_an_account_down_but_cannot_lock_it(dave, monkeypatch):
+    import time
+
     for i in range(settings.AXES_FAILURE_LIMIT):
         _post_login(Client(), "dave", "wrong-password-123", ip=f"10.1.0.{i + 1}")
 
+    # Right after the failures, even the right password waits (it is not even checked)…
     client = Client()
     r = _post_login(client, "dave", TEST_PASSWORD, ip="10.9.9.9")
-    _assert_locked_out(client, r)
+    assert r.status_code == 429
+    assert 0 < int(r["Retry-After"]) <= settings.LOGIN_ACCOUNT_DELAY_SECONDS
+    assert b"wait" in r.content and "_auth_user_id" not in client.session
+    # …but only for a few seconds: the owner is never locked out by someone else's guesses.
+    later = time.time() + settings.LOGIN_ACCOUNT_DELAY_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _post_login(Client(), "dave", TEST_PASSWORD, ip="10.9.9.9").status_code == 302
+
+
+def test_each_guess_after_the_limit_waits_again(dave, monkeypatch):
+    import time
+
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _post_login(Client(), "dave", "wrong-password-123", ip=f"10.6.0.{i + 1}")
+    later = time.time() + settings.LOGIN_ACCOUNT_DELAY_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert _post_login(Client(), "dave", "wrong-again-123", ip="10.6.1.1").status_code == 200  # checked
+    assert _post_login(Client(), "dave", "wrong-again-456", ip="10.6.1.2").status_code == 429  # waits
+
+
+def test_an_account_is_locked_from_the_address_that_guessed(dave):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _post_login(Client(), "dave", "wrong-password-123", ip="10.7.0.1")
+    client = Client()
+    _assert_locked_out(client, _post_login(client, "dave", TEST_PASSWORD, ip="10.7.0.1"))
+    assert AuditEvent.objects.filter(action="user.locked_out").exists()
 
 
 def test_it_locks_an_address_trying_many_accounts(dave):
