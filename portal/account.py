@@ -24,7 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import audit, login_guard, selectors
 from portal.audit import Actor
-from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
+from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm, ReauthForm, ReplaceDeviceForm
 from portal.middleware import session_start
 from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
@@ -115,7 +115,12 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
-    form = OtpCodeForm(request.POST or None)
+    # Replacing a device that works asks for the password and a current code first: a session left
+    # open must not be enough to move someone's second factor to an attacker's phone.
+    replacing = any(devices_for_user(user, confirmed=True))
+    form = (
+        ReplaceDeviceForm(request.POST or None, user=user) if replacing else OtpCodeForm(request.POST or None)
+    )
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["code"]):
             with transaction.atomic():
@@ -123,7 +128,11 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
                 codes = _new_recovery_codes(user)
-                audit.record(actor=Actor.from_request(request), action="user.2fa_enrol", obj=user)
+                audit.record(
+                    actor=Actor.from_request(request),
+                    action="user.2fa_replace" if replacing else "user.2fa_enrol",
+                    obj=user,
+                )
             otp_login(request, device)
             return render(
                 request, "account/recovery_codes.html", {"codes": codes, "next": _safe_next(request)}
@@ -133,7 +142,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "account/two_factor_setup.html",
-        {"form": form, "secret": secret_b32, "qr": _qr_data_uri(device.config_url)},
+        {"form": form, "secret": secret_b32, "qr": _qr_data_uri(device.config_url), "replacing": replacing},
     )
 
 
@@ -162,10 +171,13 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@require_http_methods(["GET", "POST"])
 def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
     if not request.user.is_verified():
         return redirect("two_factor_verify")
+    form = ReauthForm(request.POST or None, user=request.user)
+    if request.method != "POST" or not form.is_valid():
+        return render(request, "account/recovery_codes_confirm.html", {"form": form})
     with transaction.atomic():
         codes = _new_recovery_codes(request.user)
         audit.record(actor=Actor.from_request(request), action="user.2fa_recovery_codes", obj=request.user)

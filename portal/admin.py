@@ -17,6 +17,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from portal import audit
 from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
 from portal.models import AuditEvent, Membership, OrgUnit
@@ -51,6 +52,13 @@ class PortalAdminSite(admin.AdminSite):
             return inner(request, *args, **kwargs)
 
         return update_wrapper(gate, inner)
+
+    def password_change(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # A password change is an authentication event: audited like logins and 2FA changes.
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            audit.record(actor=Actor.from_request(request), action="user.password_change", obj=request.user)
+        return response
 
     def get_urls(self) -> list[Any]:
         # Django points LoginRequiredMiddleware at the admin's own login form for admin URLs; send

@@ -263,3 +263,23 @@ def test_the_membership_user_menu_offers_only_people_in_scope_or_unplaced(org, m
     html = login(division_ciso).get("/admin/portal/membership/add/").content.decode()
     assert "insider" in html and "newjoiner" in html
     assert "outsider" not in html
+
+
+def test_a_password_change_is_audited(ciso, login):
+    from portal.models import AuditEvent
+    from tests.factories import TEST_PASSWORD
+
+    client = login(ciso)
+    new = "another-long-passphrase-42"
+    r = client.post(
+        "/admin/password_change/",
+        {"old_password": TEST_PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert r.status_code == 302
+    event = AuditEvent.objects.get(action="user.password_change")
+    assert event.actor_id == ciso.pk and event.object_id == str(ciso.pk)
+    # A refused change (wrong old password) records nothing.
+    client.post(
+        "/admin/password_change/", {"old_password": "nope", "new_password1": new, "new_password2": new}
+    )
+    assert AuditEvent.objects.filter(action="user.password_change").count() == 1

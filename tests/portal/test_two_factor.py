@@ -10,6 +10,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import AuditEvent, RecoveryCodeDevice, Role
+from tests.factories import TEST_PASSWORD
 
 SETUP = "/accounts/2fa/setup/"
 VERIFY = "/accounts/2fa/verify/"
@@ -219,7 +220,9 @@ def test_it_regenerates_recovery_codes_and_invalidates_the_old_ones(ciso, enroll
     client = _session_client(ciso)
     assert client.post(VERIFY, {"code": old_codes[0]}).status_code == 302
 
-    r = client.post("/accounts/2fa/recovery-codes/")
+    r = client.post(
+        "/accounts/2fa/recovery-codes/", {"password": TEST_PASSWORD, "current_code": old_codes[2]}
+    )
 
     assert r.status_code == 200
     new_codes = re.findall(r"<li>((?:[0-9a-f]{5}-){3}[0-9a-f]{5})</li>", r.content.decode())
@@ -245,7 +248,41 @@ def test_it_requires_post_and_a_verified_session_to_regenerate_codes(ciso, enrol
     assert device.hash_code(codes[0]) in device.code_hashes
 
     client.post(VERIFY, {"code": codes[0]})
-    assert client.get("/accounts/2fa/recovery-codes/").status_code == 405
+    page = client.get("/accounts/2fa/recovery-codes/")
+    assert page.status_code == 200 and "Current password" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "reauth",
+    [{}, {"password": "wrong-password-1", "current_code": "use-a-code"}, {"password": TEST_PASSWORD}],
+    ids=["nothing", "wrong-password", "no-code"],
+)
+def test_new_recovery_codes_need_the_password_and_a_current_code(ciso, enrolled, reauth):
+    _, codes = enrolled
+    reauth = {k: (codes[3] if v == "use-a-code" else v) for k, v in reauth.items()}
+    client = _session_client(ciso)
+    client.post(VERIFY, {"code": codes[0]})
+    before = list(RecoveryCodeDevice.objects.get(user=ciso).code_hashes)
+    r = client.post("/accounts/2fa/recovery-codes/", reauth)
+    assert "Make new codes" in r.content.decode()
+    assert RecoveryCodeDevice.objects.get(user=ciso).code_hashes == before
+    assert not AuditEvent.objects.filter(action="user.2fa_recovery_codes").exists()
+
+
+def test_replacing_the_device_needs_the_password_and_a_current_code(ciso, enrolled):
+    old_device, codes = enrolled
+    client = _session_client(ciso)
+    client.post(VERIFY, {"code": codes[0]})
+    client.get(SETUP)
+    new_device = TOTPDevice.objects.get(user=ciso, confirmed=False)
+    # A session left open is not enough: the new device's code alone is refused.
+    r = client.post(SETUP, {"code": _code(new_device)})
+    assert r.status_code == 200 and "Current password" in r.content.decode()
+    assert TOTPDevice.objects.filter(user=ciso, confirmed=True).get().pk == old_device.pk
+    r = client.post(SETUP, {"code": _code(new_device), "password": TEST_PASSWORD, "current_code": codes[1]})
+    assert r.status_code == 200 and "recovery" in r.content.decode().lower()
+    assert TOTPDevice.objects.filter(user=ciso, confirmed=True).get().pk == new_device.pk
+    assert AuditEvent.objects.filter(action="user.2fa_replace", object_id=str(ciso.pk)).exists()
 
 
 def test_it_requires_login_for_the_second_factor_pages(db):
