@@ -91,7 +91,7 @@ class ApiListCreate(generics.ListAPIView):
     @extend_schema(request=ApiWriteSerializer, responses={201: ApiSerializer})
     def post(self, request: Request) -> Response:
         data = _validated(ApiWriteSerializer, request.data)
-        unit = _unit(data.pop("org_unit", None))
+        unit = _unit(request, data.pop("org_unit", None))
         slug = request.data.get("slug", "")
         if not isinstance(slug, str) or not slug:
             raise DrfValidationError({"slug": ["This field is required."]})
@@ -105,11 +105,11 @@ def _validated(serializer_class: type, data: Any, **kwargs: Any) -> dict[str, An
     return dict(serializer.validated_data)
 
 
-def _unit(slug: str | None) -> OrgUnit:
+def _unit(request: Request, slug: str | None) -> OrgUnit:
     if not slug:
         raise DrfValidationError({"org_unit": ["This field is required."]})
-    unit = OrgUnit.objects.filter(slug=slug).first()
-    if unit is None:
+    unit = selectors.unit_visible(request.user, slug)
+    if unit is None:  # missing or outside the caller's sight: the same answer
         raise DrfValidationError({"org_unit": ["Unknown unit."]})
     return unit
 
@@ -133,7 +133,7 @@ class ApiDetail(NamesApiBySlug, APIView):
         unit_slug = data.pop("org_unit", None)
         api, created = registration.api_upsert(
             actor=Actor.from_request(request),
-            org_unit=_unit(unit_slug) if unit_slug else None,
+            org_unit=_unit(request, unit_slug) if unit_slug else None,
             slug=slug,
             **data,
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from inventory import selectors
 from inventory.engines import discovery
 from inventory.models import (
     ApiStatus,
@@ -67,9 +68,8 @@ class ApiFilterForm(forms.Form):
         slug = self.cleaned_data.get("unit")
         if not slug:
             return None
-        # A unit the user cannot see filters to nothing rather than revealing that it exists.
-        unit = OrgUnit.objects.filter(slug=slug).first()
-        if unit is None:
+        unit = selectors.unit_visible(self.user, slug)
+        if unit is None:  # missing or outside the user's sight: the same answer
             raise forms.ValidationError("Unknown unit.")
         return unit
 

@@ -25,6 +25,7 @@ from inventory.models import (
     Spec,
 )
 from portal.access import Cap
+from portal.models import OrgUnit
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -33,6 +34,12 @@ SORTS = {
     "status": "status", "-status": "-status",
     "owner": "org_unit__path", "-owner": "-org_unit__path",
 }  # fmt: skip
+
+
+def unit_visible(user: Any, slug: str) -> OrgUnit | None:
+    """The unit named ``slug`` if the user can see it. A unit outside their sight is answered exactly
+    like one that does not exist, so a slug cannot be probed (filters, owners named in writes)."""
+    return OrgUnit.objects.visible_to(user, Cap.INVENTORY_VIEW).filter(slug=slug).first()
 
 
 def apis_visible(user: Any, capability: str = Cap.INVENTORY_VIEW) -> QuerySet[Api]:

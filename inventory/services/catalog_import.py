@@ -58,12 +58,11 @@ def catalog_import(
         )
     except catalog.CatalogError as exc:
         raise ValidationError({"file": str(exc)}) from exc
-    units = {
-        u.slug: u
-        for u in OrgUnit.objects.filter(
-            slug__in={e.owner for e in parsed.apis + parsed.components if e.owner}
-        )
-    }
+    owners = OrgUnit.objects.filter(slug__in={e.owner for e in parsed.apis + parsed.components if e.owner})
+    if actor.user is not None:
+        # A unit the importer cannot see is reported exactly like one that does not exist.
+        owners = owners.visible_to(actor.user, Cap.INVENTORY_VIEW)
+    units = {u.slug: u for u in owners}
     fatal: list[str] = []
     for entity in [*parsed.apis, *parsed.components]:
         if not entity.owner and default_owner is None:
@@ -72,7 +71,7 @@ def catalog_import(
             )
         elif entity.owner and entity.owner not in units:
             fatal.append(
-                f"document {entity.document_number}: owner {entity.owner!r} is not a unit of the org chart."
+                f"document {entity.document_number}: owner {entity.owner!r} is not a unit of the org chart that you can see."
             )
     if approve and actor.user is not None and not holds_company_wide(actor.user, Cap.INVENTORY_REVIEW):
         # Bulk approval is for the security team on the root only.

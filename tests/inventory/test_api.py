@@ -97,9 +97,14 @@ def test_a_bad_environment_rolls_back_the_whole_registration(ci):
     assert not Api.objects.exists()
 
 
-def test_it_refuses_another_teams_unit(ci):
+def test_it_refuses_another_teams_unit(ci, bob):
+    # Outside the caller's sight: the unit does not exist for them.
     response = register(ci, unit="sibling")
-    assert response.status_code == 403
+    assert response.status_code == 400
+    assert "Unknown unit" in json.dumps(response.json())
+    # Visible, but the caller may not register there (a viewer): forbidden.
+    body = {"org_unit": "team", "slug": "viewer-try", "name": "Viewer try"}
+    assert token_client(bob).post("/api/v1/inventory/apis/", body, format="json").status_code == 403
     assert not Api.objects.exists()
 
 
@@ -459,3 +464,39 @@ def test_deeply_nested_or_non_json_bodies_are_a_400(ci, body):
     response = ci.generic("PATCH", "/api/v1/inventory/apis/payments/", body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
+
+
+# --- A unit outside the caller's sight answers like one that does not exist -----------------------------
+
+
+def _without_request_id(response) -> tuple[int, object]:  # noqa: ANN001
+    body = response.json()
+    body.get("error", {}).pop("request_id", None)
+    return response.status_code, body
+
+
+def test_filtering_by_an_invisible_unit_answers_like_an_unknown_one(ci):
+    hidden = _without_request_id(ci.get("/api/v1/inventory/apis/", {"unit": "sibling"}))
+    missing = _without_request_id(ci.get("/api/v1/inventory/apis/", {"unit": "no-such-unit"}))
+    assert hidden == missing
+    assert hidden[0] == 400
+
+
+def test_registering_for_an_invisible_unit_answers_like_an_unknown_one(ci):
+    hidden = _without_request_id(register(ci, slug="probe-a", unit="other-team"))
+    missing = _without_request_id(register(ci, slug="probe-b", unit="no-such-unit"))
+    assert hidden == missing
+    assert hidden[0] == 400
+    assert not Api.objects.filter(slug__startswith="probe-").exists()
+
+
+def test_a_catalog_owner_outside_sight_is_reported_like_an_unknown_one(org, alice):
+    from inventory.services import catalog_import
+
+    def attempt(owner: str) -> list[str]:
+        data = f"kind: API\nmetadata: {{name: p-{owner}}}\nspec: {{type: openapi, owner: {owner}}}\n".encode()
+        with pytest.raises(catalog_import.CatalogRejected) as excinfo:
+            catalog_import.catalog_import(actor=Actor(user=alice), data=data, resolve_text=lambda _p: None)
+        return [m.replace(owner, "X") for m in excinfo.value.problems]
+
+    assert attempt("other-team") == attempt("no-such-unit")
