@@ -59,6 +59,18 @@ class ApiStatus(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
+class Limits:
+    """How much one API record may hold. Every list that comes from outside (forms, REST, catalog
+    files, commands) is capped, so no input decides how much work a request does."""
+
+    ENVIRONMENTS = 50
+    BASE_URLS = 20
+    WINDOWS = 200
+    CONSUMERS = 1000
+    DECLARED_COMPONENTS = 200
+    SERVER_ADDRESSES = 64
+
+
 # Records in use: what the gateway serves and the staleness clock is about. A draft is still being written.
 API_IN_USE = (ApiStatus.APPROVED, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED)
 

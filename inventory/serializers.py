@@ -13,6 +13,7 @@ from inventory.models import (
     Environment,
     Exposure,
     Lifecycle,
+    Limits,
     Operation,
     Protocol,
     SbomImport,
@@ -23,6 +24,10 @@ from portal.validators import validate_upload_size
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
+    base_urls = serializers.ListField(
+        child=serializers.CharField(max_length=500), min_length=1, max_length=Limits.BASE_URLS
+    )
+
     class Meta:
         model = Environment
         fields = ["name", "is_production", "base_urls"]
@@ -108,7 +113,7 @@ class ApiWriteSerializer(serializers.Serializer):
     availability_target = serializers.DecimalField(
         max_digits=6, decimal_places=3, min_value=0, max_value=100, required=False, allow_null=True
     )
-    environments = EnvironmentSerializer(many=True, required=False)
+    environments = EnvironmentSerializer(many=True, required=False, max_length=Limits.ENVIRONMENTS)
 
 
 class TransitionSerializer(serializers.Serializer):
@@ -254,7 +259,10 @@ class WindowSerializer(serializers.Serializer):
 class ServerSerializer(serializers.Serializer):
     hostname = serializers.CharField(max_length=253)
     addresses = serializers.ListField(
-        child=serializers.CharField(max_length=45), required=False, default=list, max_length=64
+        child=serializers.CharField(max_length=45),
+        required=False,
+        default=list,
+        max_length=Limits.SERVER_ADDRESSES,
     )
     location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     operating_system = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

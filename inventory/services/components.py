@@ -15,6 +15,7 @@ from django.db import transaction
 from inventory.models import (
     Api,
     Component,
+    Limits,
     SbomImport,
 )
 from inventory.services.summary import refresh_summary
@@ -107,6 +108,9 @@ def component_declare(
         purl = PackageURL(type=ecosystem, name=name.strip(), version=version.strip() or None).to_string()
     except ValueError as exc:
         raise ValidationError({"name": f"Not a valid package: {exc}"}) from exc
+    declared = Component.objects.filter(api=api, source=Component.Source.DECLARED)
+    if not declared.filter(purl=purl).exists() and declared.count() >= Limits.DECLARED_COMPONENTS:
+        raise ValidationError({"name": f"At most {Limits.DECLARED_COMPONENTS} declared components."})
     component, _ = Component.objects.update_or_create(
         api=api,
         purl=purl,

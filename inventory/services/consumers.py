@@ -12,6 +12,7 @@ from inventory.models import (
     Api,
     ApiDependency,
     ConsumerService,
+    Limits,
 )
 from portal import audit
 from portal.access import Cap, authorize, authorize_unit
@@ -35,6 +36,8 @@ def dependency_add(
         raise ValidationError("Name exactly one consumer: a registered API or a service.")
     if consumer_api is not None and consumer_api.pk == api.pk:
         raise ValidationError({"consumer_api": "An API cannot consume itself."})
+    if ApiDependency.objects.filter(api=api).count() >= Limits.CONSUMERS:
+        raise ValidationError(f"An API has at most {Limits.CONSUMERS} recorded consumers.")
     dep, created = ApiDependency.objects.get_or_create(
         api=api, consumer_api=consumer_api, consumer_service=consumer_service, defaults={"note": note}
     )

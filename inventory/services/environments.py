@@ -14,6 +14,7 @@ from django.utils import timezone
 from inventory.models import (
     Api,
     Environment,
+    Limits,
     PerformanceBaseline,
     Server,
 )
@@ -29,6 +30,8 @@ def _validate_base_urls(urls: list[str]) -> list[str]:
 
     if not isinstance(urls, list) or not urls:
         raise ValidationError({"base_urls": "Give at least one base URL."})
+    if len(urls) > Limits.BASE_URLS:
+        raise ValidationError({"base_urls": f"At most {Limits.BASE_URLS} base URLs per environment."})
     cleaned = []
     for url in urls:
         if not isinstance(url, str) or len(url) > 500:
@@ -54,6 +57,8 @@ def environment_save(
 ) -> Environment:
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
     urls = _validate_base_urls(base_urls)
+    if not api.environments.filter(name=name).exists() and api.environments.count() >= Limits.ENVIRONMENTS:
+        raise ValidationError({"name": f"An API has at most {Limits.ENVIRONMENTS} environments."})
     env, created = Environment.objects.get_or_create(
         api=api, name=name, defaults={"base_urls": urls, "is_production": is_production}
     )
@@ -104,6 +109,8 @@ def server_save(
     import ipaddress
 
     authorize_unit(actor, Cap.INVENTORY_SUBMIT, org_unit)
+    if len(addresses or []) > Limits.SERVER_ADDRESSES:
+        raise ValidationError({"addresses": f"At most {Limits.SERVER_ADDRESSES} addresses."})
     clean_addresses = []
     for addr in addresses or []:
         try:

@@ -16,8 +16,10 @@ from inventory.models import (
     Api,
     ApiStatus,
     AuthScheme,
+    Limits,
     Protocol,
 )
+from inventory.services import summary
 from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize, authorize_unit
@@ -53,14 +55,17 @@ def _clean_api(api: Api) -> None:
 def _save_environments(actor: Actor, api: Api, environments: list[dict[str, Any]] | None) -> None:
     from inventory.services.environments import environment_save
 
-    for env in environments or []:
-        environment_save(
-            actor=actor,
-            api=api,
-            name=env["name"],
-            base_urls=env["base_urls"],
-            is_production=env.get("is_production", False),
-        )
+    if environments and len(environments) > Limits.ENVIRONMENTS:
+        raise ValidationError({"environments": f"At most {Limits.ENVIRONMENTS} environments."})
+    with summary.refreshed_once():
+        for env in environments or []:
+            environment_save(
+                actor=actor,
+                api=api,
+                name=env["name"],
+                base_urls=env["base_urls"],
+                is_production=env.get("is_production", False),
+            )
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from inventory.models import (
     Api,
     AvailabilityWindow,
     Environment,
+    Limits,
 )
 from portal import audit
 from portal.access import Cap, authorize
@@ -40,6 +41,8 @@ def window_add(
     ends_at: datetime | None = None,
 ) -> AvailabilityWindow:
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
+    if AvailabilityWindow.objects.filter(api=api).count() >= Limits.WINDOWS:
+        raise ValidationError({"window": f"An API has at most {Limits.WINDOWS} downtime windows."})
     if environment is not None and environment.api_id != api.pk:
         raise ValidationError({"environment": "That environment belongs to another API."})
     try:

@@ -500,3 +500,61 @@ def test_a_catalog_owner_outside_sight_is_reported_like_an_unknown_one(org, alic
         return [m.replace(owner, "X") for m in excinfo.value.problems]
 
     assert attempt("other-team") == attempt("no-such-unit")
+
+
+# --- Lists from outside are capped, derived data is refreshed once per request -------------------------
+
+
+def _environments(n: int) -> list[dict]:
+    return [{"name": f"env-{i}", "base_urls": [f"https://e{i}.example.com"]} for i in range(n)]
+
+
+def test_too_many_environments_or_base_urls_are_refused_whole(ci):
+    from inventory.models import Environment, Limits
+
+    assert register(ci).status_code == 201
+    url = "/api/v1/inventory/apis/payments/"
+    too_many = ci.patch(url, {"environments": _environments(Limits.ENVIRONMENTS + 1)}, format="json")
+    assert too_many.status_code == 400
+    urls = [f"https://u{i}.example.com" for i in range(Limits.BASE_URLS + 1)]
+    too_long = ci.patch(url, {"environments": [{"name": "big", "base_urls": urls}]}, format="json")
+    assert too_long.status_code == 400
+    assert Environment.objects.count() == 1  # only the registration's own
+
+
+def test_the_summary_is_computed_once_however_many_environments(ci, monkeypatch):
+    from inventory import selectors
+
+    assert register(ci).status_code == 201
+    calls = []
+    original = selectors.completeness_of
+    monkeypatch.setattr(selectors, "completeness_of", lambda api: calls.append(api.pk) or original(api))
+    counts = []
+    for n in (2, 40):
+        calls.clear()
+        body = {"environments": _environments(n)}
+        assert ci.patch("/api/v1/inventory/apis/payments/", body, format="json").status_code == 200
+        counts.append(len(calls))
+    assert counts[0] == counts[1] == 1
+
+
+def test_windows_consumers_and_declared_components_are_capped(ci, monkeypatch):
+    from inventory.models import Limits
+
+    monkeypatch.setattr(Limits, "WINDOWS", 1)
+    monkeypatch.setattr(Limits, "CONSUMERS", 1)
+    monkeypatch.setattr(Limits, "DECLARED_COMPONENTS", 1)
+    assert register(ci).status_code == 201
+    base = "/api/v1/inventory/apis/payments/"
+    window = {"kind": "recurring", "weekdays": [0], "start_time": "01:00", "end_time": "02:00"}
+    assert ci.post(base + "windows/", window, format="json").status_code == 201
+    later = {**window, "weekdays": [1]}
+    assert ci.post(base + "windows/", later, format="json").status_code == 400
+    assert ci.post(base + "consumers/", {"consumer_service": "A"}, format="json").status_code == 201
+    assert ci.post(base + "consumers/", {"consumer_service": "B"}, format="json").status_code == 400
+    runtime = {"kind": "runtime", "ecosystem": "generic", "name": "python", "version": "3.11"}
+    assert ci.post(base + "components/declared/", runtime, format="json").status_code == 201
+    # Declaring the same one again is an update, not a new entry.
+    assert ci.post(base + "components/declared/", runtime, format="json").status_code == 201
+    other = {**runtime, "name": "openjdk"}
+    assert ci.post(base + "components/declared/", other, format="json").status_code == 400
