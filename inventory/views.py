@@ -348,13 +348,19 @@ def _detail(
     transition_errors: list[str] | None = None,
     **bound: Any,
 ) -> HttpResponse:
-    if tab not in TABS:
-        tab = "overview"
     path = api.org_unit.path
+    # The history shows who changed what, with the values: audit-trail reading, not inventory viewing.
+    tabs = (
+        TABS
+        if in_scope(request.user, Cap.AUDIT_VIEW, path)
+        else {k: v for k, v in TABS.items() if k != "history"}
+    )
+    if tab not in tabs:
+        tab = "overview"
     ctx = {
         "api": api,
         "tab": tab,
-        "tabs": TABS,
+        "tabs": tabs,
         "can_edit": in_scope(request.user, Cap.INVENTORY_SUBMIT, path) and api.status != ApiStatus.RETIRED,
         "workflow": _workflow_box(request, api),
         "can_confirm": registration.can_confirm(api) and in_scope(request.user, Cap.INVENTORY_SUBMIT, path),

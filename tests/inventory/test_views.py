@@ -32,6 +32,7 @@ from inventory.models import (
 )
 from inventory.services import consumers, environments, registration, review, specs
 from portal.audit import Actor
+from portal.models import Role
 from tests.factories import UserFactory, register_api
 
 SYSTEM = Actor.system("tests")
@@ -370,10 +371,14 @@ def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):  # noqa: 
     assert ">Approve<" in body and "Request changes" in body
 
 
-def test_it_shows_the_history(api, alice, login):  # noqa: ANN001
+def test_it_shows_the_history_to_audit_readers_only(org, api, alice, make_member, login):  # noqa: ANN001
     environments.environment_save(actor=SYSTEM, api=api, name="staging", base_urls=["https://s.example.com"])
-    body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
+    auditor = make_member(Role.AUDITOR, org.root, "audrey")
+    body = login(auditor).get(url("detail", api.slug), {"tab": "history"}).content.decode()
     assert "api.create" in body and "api.environment_save" in body
+    # Viewing an API is not reading its audit trail: no tab, and asking for it shows the overview.
+    body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
+    assert "api.create" not in body and "?tab=history" not in body
 
 
 # --- Sections --------------------------------------------------------------------------------------------
