@@ -9,14 +9,17 @@ at BEGIN IMMEDIATE), so concurrent writers queue instead of forking the chain.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model
 from django.utils.ipv6 import clean_ipv6_address
@@ -91,9 +94,47 @@ def _canonical_ip(ip: str | None) -> str | None:
     return ":".join(addr.packed[i : i + 2].hex() for i in range(0, 16, 2))
 
 
+LEGACY_SCHEME = "sha256"
+HMAC_PREFIX = "hmac-sha256:"
+
+
+def _hmac_key() -> bytes:
+    return settings.AUDIT_HMAC_KEY.encode()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key, stored with each event: which key signed it, never the key."""
+    return hashlib.sha256(b"portal-audit-key-id:" + key).hexdigest()[:12]
+
+
+def current_scheme() -> str:
+    return HMAC_PREFIX + key_id(_hmac_key())
+
+
 def event_hash(event: AuditEvent, prev_hash: str) -> str:
-    """SHA-256 over every field of the event but its own hash (and the id, which ordering covers)."""
-    payload = {
+    """The event's chained hash under its ``scheme``.
+
+    ``hmac-sha256:<key id>``: an HMAC keyed with ``AUDIT_HMAC_KEY``, which lives outside the
+    database, so someone who can write the table still cannot make a row (or re-hash the chain)
+    that verifies. ``sha256``: the plain hash of events written before the chain was keyed.
+    Raises ``ValueError`` for a scheme or key this installation does not hold.
+    """
+    payload = _payload(event, prev_hash)
+    scheme = event.scheme or LEGACY_SCHEME
+    if scheme == LEGACY_SCHEME:
+        return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+    if not scheme.startswith(HMAC_PREFIX):
+        raise ValueError(f"unknown scheme {scheme!r}")
+    key = _hmac_key()
+    if scheme != HMAC_PREFIX + key_id(key):
+        raise ValueError(f"signed with another key ({scheme.removeprefix(HMAC_PREFIX)})")
+    payload["scheme"] = scheme
+    return hmac.new(key, _canonical(payload).encode(), hashlib.sha256).hexdigest()
+
+
+def _payload(event: AuditEvent, prev_hash: str) -> dict[str, Any]:
+    """Every field of the event but its own hash (and the id, which ordering covers)."""
+    return {
         "prev": prev_hash,
         "at": _as_utc_iso(event.at),
         "actor_id": event.actor_id,
@@ -109,7 +150,6 @@ def event_hash(event: AuditEvent, prev_hash: str) -> str:
         "ip": _canonical_ip(event.ip),
         "rid": event.request_id,
     }
-    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
 
 
 def _storable_ip(ip: str | None) -> str | None:
@@ -191,6 +231,7 @@ def record(
             ip=_storable_ip(actor.ip),
             request_id=actor.request_id[:64],
             prev_hash=head.last_hash,
+            scheme=current_scheme(),
         )
         event.hash = event_hash(event, head.last_hash)
         event.save(force_insert=True)
@@ -210,8 +251,21 @@ class ChainProblem:
         return f"{where}: {self.reason}"
 
 
-def verify_chain(chunk_size: int = 2000) -> Iterator[int | ChainProblem]:
+@dataclass
+class ChainReport:
+    """What a walk saw, for the operator: how many events under each scheme."""
+
+    schemes: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return ", ".join(f"{n} {scheme}" for scheme, n in self.schemes.items()) or "no events"
+
+
+def verify_chain(chunk_size: int = 2000, report: ChainReport | None = None) -> Iterator[int | ChainProblem]:
     """Walk the chain oldest first. Yields each verified id, and a ChainProblem at the first break.
+
+    Once a keyed (HMAC) event has been seen, every later one must be keyed too: an unkeyed row after
+    it is a forgery by someone without the key (a downgrade), however well its plain hash checks.
 
     The head is read before the walk: everything up to the head's event is committed by then and
     must match it exactly, while events appended during the walk (this runs beside live writers)
@@ -221,6 +275,7 @@ def verify_chain(chunk_size: int = 2000) -> Iterator[int | ChainProblem]:
     head_reached = head is None or (head.last_event_id == 0 and head.count == 0)
     prev_hash = GENESIS_HASH
     count = 0
+    keyed = False
     last_id: int | None = None
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
         if head is not None and not head_reached and event.pk > head.last_event_id:
@@ -232,9 +287,21 @@ def verify_chain(chunk_size: int = 2000) -> Iterator[int | ChainProblem]:
                 event.pk, f"does not follow {after} (an event between was removed, or rows were reordered)"
             )
             return
-        if event_hash(event, prev_hash) != event.hash:
-            yield ChainProblem(event.pk, "content does not match its hash (the row was altered)")
+        scheme = event.scheme or LEGACY_SCHEME
+        if scheme == LEGACY_SCHEME and keyed:
+            yield ChainProblem(event.pk, "unkeyed event after keyed ones (forged without the key)")
             return
+        try:
+            expected = event_hash(event, prev_hash)
+        except ValueError as exc:
+            yield ChainProblem(event.pk, f"cannot be checked: {exc}")
+            return
+        if not hmac.compare_digest(expected, event.hash):
+            yield ChainProblem(event.pk, "content does not match its hash (the row was altered or forged)")
+            return
+        keyed = keyed or scheme != LEGACY_SCHEME
+        if report is not None:
+            report.schemes[scheme] = report.schemes.get(scheme, 0) + 1
         prev_hash = event.hash
         last_id = event.pk
         count += 1
@@ -274,3 +341,85 @@ def snapshot(obj: Model, fields: list[str]) -> dict[str, Any]:
             value = value.pk
         out[name] = value
     return _json_safe(out)
+
+
+# --- Anchors: the head, kept outside the database ---------------------------------------------------
+
+
+def anchor_line() -> str:
+    """The chain head as one JSON line ({at, event_id, count, hash}) to keep outside the database."""
+    head = AuditChainHead.objects.filter(pk=1).first()
+    body = {
+        "at": _as_utc_iso(datetime.now(UTC)),
+        "event_id": head.last_event_id if head else 0,
+        "count": head.count if head else 0,
+        "hash": head.last_hash if head else GENESIS_HASH,
+    }
+    return json.dumps(body, sort_keys=True)
+
+
+class AnchorError(ValueError):
+    pass
+
+
+def read_anchors(text: str) -> list[dict[str, Any]]:
+    """Parse anchor lines; a malformed line is an error naming it (an anchor file must be exact)."""
+    anchors = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            anchor = {
+                "event_id": int(item["event_id"]),
+                "count": int(item["count"]),
+                "hash": str(item["hash"]),
+            }
+        except (ValueError, KeyError, TypeError):
+            raise AnchorError(f"line {number} is not an anchor") from None
+        anchors.append(anchor)
+    return anchors
+
+
+def check_anchor(anchor: dict[str, Any]) -> str | None:
+    """None when the anchored event is still in the chain with the anchored hash and position; else
+    what is wrong. Run after ``verify_chain`` found the chain itself intact."""
+    if anchor["event_id"] == 0:
+        return None
+    event = AuditEvent.objects.filter(pk=anchor["event_id"]).first()
+    if event is None:
+        return f"event #{anchor['event_id']} is gone (the table was truncated or rows removed)"
+    if not hmac.compare_digest(event.hash, anchor["hash"]):
+        return f"event #{anchor['event_id']} has another hash now (the chain was rewritten)"
+    position = AuditEvent.objects.filter(pk__lte=anchor["event_id"]).count()
+    if position != anchor["count"]:
+        return f"event #{anchor['event_id']} is number {position} in the chain, anchored as {anchor['count']}"
+    return None
+
+
+def export_anchor(line: str) -> None:
+    """Append ``line`` to ``AUDIT_ANCHOR_FILE`` and/or send it to ``AUDIT_ANCHOR_SYSLOG``."""
+    import logging
+    import logging.handlers
+
+    if settings.AUDIT_ANCHOR_FILE:
+        path = Path(settings.AUDIT_ANCHOR_FILE)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")
+    if settings.AUDIT_ANCHOR_SYSLOG:
+        target = settings.AUDIT_ANCHOR_SYSLOG
+        if ":" in target and not target.startswith("/"):
+            host, port = target.rsplit(":", 1)
+            address: Any = (host, int(port))
+        else:
+            address = target
+        handler = logging.handlers.SysLogHandler(address=address)
+        try:
+            handler.emit(
+                logging.LogRecord(
+                    "portal.audit.anchor", logging.INFO, "", 0, f"audit-anchor {line}", None, None
+                )
+            )
+        finally:
+            handler.close()

@@ -20,6 +20,10 @@ app.conf.beat_schedule = {
         "task": "inventory.tasks.notify_stale_apis",
         "schedule": crontab(minute=5, hour=7),
     },
+    "portal-audit-anchor-export": {
+        "task": "portal.tasks.audit_anchor_export",
+        "schedule": crontab(minute=47, hour=2),
+    },
     "portal-verify-audit-chain": {
         "task": "portal.tasks.verify_audit_chain",
         "schedule": crontab(minute=17, hour=3),

@@ -216,6 +216,9 @@ class AuditEvent(ScopedModel):
     request_id = models.CharField(max_length=64, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # How ``hash`` was made: "hmac-sha256:<key id>" (keyed, the key lives outside the database) or
+    # "sha256" (events written before the chain was keyed).
+    scheme = models.CharField(max_length=40, default="sha256")
 
     scope_path = "org_path"
 

@@ -293,6 +293,32 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Audit trail ----------------------------------------------------------------------------------
+# The audit chain is keyed with an HMAC whose key never enters the database: someone who can write
+# the table cannot forge a row or re-hash the chain. Production requires it (AUDIT_HMAC_KEY, or a
+# file named by AUDIT_HMAC_KEY_FILE); development makes one under var/ on first use.
+AUDIT_HMAC_KEY = env.str("AUDIT_HMAC_KEY", default="")
+if not AUDIT_HMAC_KEY and env.str("AUDIT_HMAC_KEY_FILE", default=""):
+    AUDIT_HMAC_KEY = Path(env.str("AUDIT_HMAC_KEY_FILE")).read_text().strip()
+if not AUDIT_HMAC_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "AUDIT_HMAC_KEY (or AUDIT_HMAC_KEY_FILE) must be set when PORTAL_ENV=production."
+        )
+    _dev_key = VAR_DIR / "audit-hmac.key"
+    if not _dev_key.exists():
+        import secrets as _secrets
+
+        _dev_key.touch(mode=0o600)
+        _dev_key.write_text(_secrets.token_hex(32))
+    AUDIT_HMAC_KEY = _dev_key.read_text().strip()
+if PRODUCTION and (len(AUDIT_HMAC_KEY) < 32 or len(set(AUDIT_HMAC_KEY)) < 8):
+    raise ImproperlyConfigured("AUDIT_HMAC_KEY is too short or too simple (32 characters or more).")
+# Where beat writes the chain head every day (JSON lines), to check later with
+# `verify_audit_chain --anchor FILE`; and/or a syslog address ("/dev/log", "host:514").
+AUDIT_ANCHOR_FILE = env.str("AUDIT_ANCHOR_FILE", default=str(VAR_DIR / "audit-anchors.jsonl"))
+AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
+
 # --- API tokens -----------------------------------------------------------------------------------
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)

@@ -42,6 +42,22 @@ FAST_HASHERS = [
 ]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
+    """Django empties test databases between transactional tests with TRUNCATE, which the audit
+    tables refuse on PostgreSQL (portal migration 0006). Switch that trigger off in the test
+    database only; tests/portal/test_audit_keyed.py switches it back on to prove it works."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE portal_auditevent DISABLE TRIGGER portal_auditevent_no_truncate")
+                cursor.execute(
+                    "ALTER TABLE portal_auditchainhead DISABLE TRIGGER portal_auditchainhead_no_truncate"
+                )
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, request):  # noqa: ANN001, ANN202
     """Argon2 costs ~100 ms a hash by design; tests create hundreds of users. Tests that are about

@@ -28,6 +28,10 @@ INHERITED = {
     "SECURE_HSTS_PRELOAD",
     "BEHIND_TLS_PROXY",
     "TRUSTED_PROXIES",
+    "AUDIT_HMAC_KEY",
+    "AUDIT_HMAC_KEY_FILE",
+    "AUDIT_ANCHOR_FILE",
+    "AUDIT_ANCHOR_SYSLOG",
     "API_REQUIRE_HTTPS",
     "DJANGO_SETTINGS_MODULE",
 }
@@ -55,6 +59,7 @@ def production(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": "postgres://portal:secret@db.invalid:5432/portal",
         "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
         "CACHE_URL": "redis://redis.invalid:6379/1",
+        "AUDIT_HMAC_KEY": secrets.token_hex(32),
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -81,6 +86,8 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN
         ({"CACHE_URL": None}, "CACHE_URL must be set"),
         # Throttle and lockout counters would be counted per worker process.
         ({"CACHE_URL": "locmemcache://portal"}, "CACHE_URL must name a cache all processes share"),
+        ({"AUDIT_HMAC_KEY": None}, "AUDIT_HMAC_KEY (or AUDIT_HMAC_KEY_FILE) must be set"),
+        ({"AUDIT_HMAC_KEY": "0123456789"}, "AUDIT_HMAC_KEY is too short"),
     ],
     ids=[
         "no-secret-key",
@@ -92,6 +99,8 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN
         "debug",
         "no-cache",
         "per-process-cache",
+        "no-audit-key",
+        "weak-audit-key",
     ],  # fmt: skip
 )
 def test_production_refuses_to_start_when_misconfigured(tmp_path, overrides, message):  # noqa: ANN001
@@ -149,3 +158,15 @@ def test_development_counts_throttles_in_a_cache_every_process_shares(tmp_path):
     # make run's web workers, Celery worker and beat are separate processes: a per-process cache
     # would give each of them its own lockout and throttle budget.
     assert result.stdout.strip().splitlines()[-1] == "django.core.cache.backends.filebased.FileBasedCache"
+
+
+@pytest.mark.slow
+def test_production_reads_the_audit_key_from_a_file(tmp_path):
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(secrets.token_hex(32) + "\n")
+    probe = "from django.conf import settings; print(len(settings.AUDIT_HMAC_KEY))"
+    result = manage(
+        tmp_path, "shell", "-c", probe, **production(AUDIT_HMAC_KEY=None, AUDIT_HMAC_KEY_FILE=str(key_file))
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "64"
