@@ -22,7 +22,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.access import PRIVILEGED_ROLES
 from portal.models import OrgUnit, Role
-from tests.factories import TEST_PASSWORD, UserFactory, grant, make_unit
+from tests.factories import TEST_PASSWORD, TOTPDeviceFactory, UserFactory, grant, make_unit
 
 
 @dataclass
@@ -75,7 +75,7 @@ def verified_login(client: Client, user) -> Client:  # noqa: ANN001
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None and any(m.role in PRIVILEGED_ROLES for m in user.memberships.all()):
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        device = TOTPDeviceFactory(user=user, name="test")
     if device is not None:
         session = client.session
         session["otp_device_id"] = device.persistent_id

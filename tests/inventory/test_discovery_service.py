@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
-from inventory.services import discovered, review, specs
+from inventory.services import discovered, review
 from portal.audit import Actor
-from tests.factories import register_api
+from tests.factories import ApiFactory, SpecFactory
 
 SPEC = b"""openapi: 3.0.3
 info: {title: Pay, version: "1"}
@@ -33,14 +33,15 @@ def nginx(
 @pytest.fixture
 def pay(org, ciso) -> Api:  # noqa: ANN001
     actor = Actor(user=ciso)
-    api = register_api(
-        org.team,
-        "pay",
-        "Pay",
+    api = ApiFactory(
+        org_unit=org.team,
+        slug="pay",
+        name="Pay",
+        submittable=True,
         actor=actor,
         environments=[{"name": "production", "base_urls": ["https://pay.example.com/v1"]}],
     )
-    specs.spec_upload(actor=actor, api=api, data=SPEC)
+    SpecFactory(api=api, data=SPEC, actor=actor)
     return api
 
 

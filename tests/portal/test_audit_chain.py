@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from portal import audit, tasks
 from portal.audit import Actor, ChainProblem, verify_chain
 from portal.models import AuditChainHead, AuditEvent, Role
-from tests.factories import UserFactory
+from tests.factories import AuditEventFactory, UserFactory
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 
@@ -34,14 +34,7 @@ def problems() -> list[ChainProblem]:
 
 def make_events(n: int, *, prefix: str = "test") -> list[AuditEvent]:
     return [
-        audit.record(
-            actor=Actor.system("tests"),
-            action=f"{prefix}.event",
-            object_type="test",
-            object_id=str(i),
-            before={"n": i},
-            after={"n": i + 1},
-        )
+        AuditEventFactory(action=f"{prefix}.event", object_id=str(i), before={"n": i}, after={"n": i + 1})
         for i in range(n)
     ]
 

@@ -15,9 +15,9 @@ from django.db import connection
 from django.shortcuts import resolve_url
 from django.test.utils import CaptureQueriesContext
 
-from portal import audit
 from portal.audit import Actor
 from portal.models import AuditEvent, OrgUnit, Role
+from tests.factories import SYSTEM, ApiTokenFactory, AuditEventFactory
 
 AUDIT_URL = "/audit/"
 API_URL = "/api/v1/audit-events/"
@@ -31,12 +31,8 @@ def event(
     actor: Actor | None = None,
     object_type: str = "test",
 ) -> AuditEvent:
-    return audit.record(
-        actor=actor or Actor.system("tests"),
-        action=action,
-        object_type=object_type,
-        object_id=marker,
-        org_unit=unit,
+    return AuditEventFactory(
+        actor=actor or SYSTEM, action=action, object_type=object_type, object_id=marker, org_unit=unit
     )
 
 
@@ -318,10 +314,8 @@ def test_api_scopes_like_the_page(login, auditor, division_auditor, scoped_event
 def test_api_accepts_a_personal_token(org, division_auditor, scoped_events) -> None:  # noqa: ANN001
     from django.test import Client
 
-    from portal.services.tokens import api_token_create
-
-    issued = api_token_create(actor=Actor.system("tests"), user=division_auditor, name="ci")
-    response = Client().get(API_URL, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    token = ApiTokenFactory(user=division_auditor, name="ci")
+    response = Client().get(API_URL, HTTP_AUTHORIZATION=f"Bearer {token.secret}")
     assert response.status_code == 200
     assert _api_markers(response.json()) == DIVISION_MARKERS
 

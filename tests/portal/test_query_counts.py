@@ -12,11 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from portal import audit
 from portal.models import Role
-from portal.services.tokens import api_token_create
 from tests.access_matrix import make_user
-from tests.factories import SYSTEM, grant, make_unit
+from tests.factories import ApiTokenFactory, AuditEventFactory, grant, make_unit
 
 Seeder = Callable[..., None]
 
@@ -33,12 +31,12 @@ def _memberships(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
 
 def _events(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
     for i in range(start, stop):
-        audit.record(actor=SYSTEM, action="qc.seed", object_id=f"qc-event-{i}", org_unit=org.team)
+        AuditEventFactory(action="qc.seed", object_type="", object_id=f"qc-event-{i}", org_unit=org.team)
 
 
 def _tokens(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
     for i in range(start, stop):
-        api_token_create(actor=SYSTEM, user=viewer, name=f"qc-token-{i}")
+        ApiTokenFactory(user=viewer, name=f"qc-token-{i}")
 
 
 # url → (seed rows, text each row shows, upper bound on queries whatever the row count)

@@ -29,12 +29,10 @@ def test_it_limits_token_creation_per_user(alice, bob, login, tight_rate):
 def test_it_limits_uploads(alice, login, tight_rate):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from inventory.services import registration
     from portal.audit import Actor
+    from tests.factories import ApiFactory
 
-    api = registration.api_create(
-        actor=Actor(user=alice), org_unit=alice.memberships.get().org_unit, slug="up", name="Up"
-    )
+    api = ApiFactory(org_unit=alice.memberships.get().org_unit, slug="up", name="Up", actor=Actor(user=alice))
     client = login(alice)
     codes = [
         client.post(
