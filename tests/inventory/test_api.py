@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -18,7 +20,7 @@ SPEC = data_file("openapi/payments.yaml")
 REQUIREMENTS = data_file("lockfiles/requirements.txt")
 
 
-def token_client(user) -> APIClient:  # noqa: ANN001
+def token_client(user: User) -> APIClient:
     # As created on the tokens page by a session that proved its second factor.
     token = ApiTokenFactory(user=user, name="ci", second_factor=True, actor=Actor(user=user))
     client = APIClient()
@@ -27,11 +29,11 @@ def token_client(user) -> APIClient:  # noqa: ANN001
 
 
 @pytest.fixture
-def ci(alice) -> APIClient:  # noqa: ANN001
+def ci(alice: User) -> APIClient:
     return token_client(alice)
 
 
-def register(client: APIClient, slug: str = "payments", unit: str = "team", **extra) -> object:  # noqa: ANN003
+def register(client: APIClient, slug: str = "payments", unit: str = "team", **extra: Any) -> object:
     body = {
         "org_unit": unit,
         "name": "Payments API",

@@ -19,7 +19,7 @@ spec:
 """
 
 
-def test_it_imports_a_catalog_file_with_a_referenced_spec(org, alice, login):  # noqa: ANN001
+def test_it_imports_a_catalog_file_with_a_referenced_spec(org, alice, login):
     client = login(alice)
     data = {"file": upload("catalog-info.yaml", CATALOG), "extra_files": [upload("openapi.yaml", SPEC_V1)]}
     response = client.post(url("catalog_upload"), data)
@@ -30,7 +30,7 @@ def test_it_imports_a_catalog_file_with_a_referenced_spec(org, alice, login):  #
     assert "Created: catalog-payments" in body
 
 
-def test_it_lists_catalog_problems_and_imports_nothing(org, alice, login):  # noqa: ANN001
+def test_it_lists_catalog_problems_and_imports_nothing(org, alice, login):
     data = {
         "file": upload("catalog-info.yaml", CATALOG.replace(b"group:default/team", b"group:default/nobody"))
     }
@@ -40,7 +40,7 @@ def test_it_lists_catalog_problems_and_imports_nothing(org, alice, login):  # no
     assert not Api.objects.exists()
 
 
-def test_it_refuses_a_catalog_for_another_team(org, charlie, login):  # noqa: ANN001
+def test_it_refuses_a_catalog_for_another_team(org, charlie, login):
     response = login(charlie).post(url("catalog_upload"), {"file": upload("catalog-info.yaml", CATALOG)})
     assert response.status_code == 400
     assert "may not register" in response.content.decode()

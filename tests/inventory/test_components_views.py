@@ -11,7 +11,7 @@ from tests.inventory.pages import url
 REQUIREMENTS = data_file("lockfiles/requirements.txt")
 
 
-def test_it_uploads_a_lockfile(api, alice, login):  # noqa: ANN001
+def test_it_uploads_a_lockfile(api, alice, login):
     client = login(alice)
     response = client.post(
         url("components_upload", api.slug), {"file": upload("requirements.txt", REQUIREMENTS)}
@@ -22,7 +22,7 @@ def test_it_uploads_a_lockfile(api, alice, login):  # noqa: ANN001
     assert "Added (2)" in body and "pkg:pypi/django@5.2.1" in body
 
 
-def test_it_rejects_an_unreadable_lockfile(api, alice, login):  # noqa: ANN001
+def test_it_rejects_an_unreadable_lockfile(api, alice, login):
     response = login(alice).post(
         url("components_upload", api.slug), {"file": upload("bom.json", b"{not json")}
     )

@@ -7,7 +7,7 @@ from tests.factories import ApiDependencyFactory, ApiFactory
 from tests.inventory.pages import url
 
 
-def test_it_adds_and_removes_consumers(org, api, alice, login):  # noqa: ANN001
+def test_it_adds_and_removes_consumers(org, api, alice, login):
     other = ApiFactory(org_unit=org.team, slug="orders")
     client = login(alice)
     assert client.post(url("dependency_add", api.slug), {"consumer_api": "orders"}).status_code == 302
@@ -22,7 +22,7 @@ def test_it_adds_and_removes_consumers(org, api, alice, login):  # noqa: ANN001
     assert not ApiDependency.objects.filter(pk=dep.pk).exists()
 
 
-def test_it_does_not_link_an_api_the_user_cannot_see(org, api, alice, login):  # noqa: ANN001
+def test_it_does_not_link_an_api_the_user_cannot_see(org, api, alice, login):
     ApiFactory(org_unit=org.other_team, slug="secret")
     response = login(alice).post(url("dependency_add", api.slug), {"consumer_api": "secret"})
     assert response.status_code == 400
@@ -30,7 +30,7 @@ def test_it_does_not_link_an_api_the_user_cannot_see(org, api, alice, login):  #
     assert not ApiDependency.objects.exists()
 
 
-def test_it_hides_out_of_scope_apis_in_the_blast_radius(org, api, alice, login):  # noqa: ANN001
+def test_it_hides_out_of_scope_apis_in_the_blast_radius(org, api, alice, login):
     visible = ApiFactory(org_unit=org.team, slug="orders")
     hidden = ApiFactory(org_unit=org.other_team, slug="ledger-secret")
     ApiDependencyFactory(api=api, consumer_api=visible)

@@ -12,7 +12,7 @@ from tests.inventory.pages import url
 @pytest.mark.parametrize(
     "tab", ["overview", "spec", "packages", "servers", "consumers", "metrics", "history"]
 )
-def test_it_renders_every_tab(api, env, alice, login, tab):  # noqa: ANN001
+def test_it_renders_every_tab(api, env, alice, login, tab):
     client = login(alice)
     full = client.get(url("detail", api.slug), {"tab": tab})
     assert full.status_code == 200
@@ -23,14 +23,14 @@ def test_it_renders_every_tab(api, env, alice, login, tab):  # noqa: ANN001
     assert "HX-Request" in partial["Vary"]
 
 
-def test_it_shows_a_viewer_no_buttons(api, bob, login):  # noqa: ANN001
+def test_it_shows_a_viewer_no_buttons(api, bob, login):
     body = login(bob).get(url("detail", api.slug)).content.decode()
     assert api.name in body
     assert "Submit for review" not in body
     assert url("edit_section", api.slug, "basics") not in body
 
 
-def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):  # noqa: ANN001
+def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):
     body = login(alice).get(url("detail", ready.slug)).content.decode()
     assert "Submit for review" in body and ">Approve<" not in body
     review.api_submit(actor=SYSTEM, api=ready)
@@ -40,7 +40,7 @@ def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):  # noqa: 
     assert ">Approve<" in body and "Request changes" in body
 
 
-def test_it_shows_the_history(api, alice, login):  # noqa: ANN001
+def test_it_shows_the_history(api, alice, login):
     EnvironmentFactory(api=api, name="staging", base_urls=["https://s.example.com"])
     body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
     assert "api.create" in body and "api.environment_save" in body

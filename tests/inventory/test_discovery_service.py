@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
 from inventory.services import discovered, review
+from inventory.services.discovered import IngestResult
 from portal.audit import Actor
+from tests.conftest import Org
 from tests.factories import ApiFactory, SpecFactory
 
 SPEC = b"""openapi: 3.0.3
@@ -31,7 +35,7 @@ def nginx(
 
 
 @pytest.fixture
-def pay(org, ciso) -> Api:  # noqa: ANN001
+def pay(org: Org, ciso: User) -> Api:
     actor = Actor(user=ciso)
     api = ApiFactory(
         org_unit=org.team,
@@ -45,7 +49,7 @@ def pay(org, ciso) -> Api:  # noqa: ANN001
     return api
 
 
-def ingest(user, lines: list[str], **kwargs):  # noqa: ANN001, ANN003, ANN201
+def ingest(user: User, lines: list[str], **kwargs: Any) -> IngestResult:
     data = ("\n".join(lines) + "\n").encode()
     return discovered.discovery_ingest(
         actor=Actor(user=user), chunks=[data[:50], data[50:]], filename="access.log", **kwargs

@@ -9,7 +9,7 @@ from tests.factories import DiscoveredEndpointFactory, LogIngestFactory
 from tests.inventory.pages import url
 
 
-def test_it_lists_discoveries_in_scope(org, api, bob, ciso, login):  # noqa: ANN001
+def test_it_lists_discoveries_in_scope(org, api, bob, ciso, login):
     DiscoveredEndpointFactory(org_unit=org.root, host="shadow.example.com")
     DiscoveredEndpointFactory(
         org_unit=org.team, host="pay.example.com", finding=DiscoveredEndpoint.Finding.UNDOCUMENTED, api=api
@@ -20,7 +20,7 @@ def test_it_lists_discoveries_in_scope(org, api, bob, ciso, login):  # noqa: ANN
     assert "shadow.example.com" in body and "pay.example.com" not in body
 
 
-def test_it_ingests_an_uploaded_log(org, api, env, ciso, login):  # noqa: ANN001
+def test_it_ingests_an_uploaded_log(org, api, env, ciso, login):
     log = (
         b'10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /v1/users/42 HTTP/1.1" 200 512 "-" "curl/8"\n'
         b"this is not a log line\n"
@@ -36,13 +36,13 @@ def test_it_ingests_an_uploaded_log(org, api, env, ciso, login):  # noqa: ANN001
     assert "shadow.example.com/v1/users/{id}" in body
 
 
-def test_it_reports_an_unreadable_log(org, ciso, login):  # noqa: ANN001
+def test_it_reports_an_unreadable_log(org, ciso, login):
     response = login(ciso).post(url("discovery_upload"), {"file": upload("access.log", b"\n\n")})
     assert response.status_code == 400
     assert "empty" in response.content.decode()
 
 
-def test_it_dismisses_with_a_reason(org, ciso, alice, login):  # noqa: ANN001
+def test_it_dismisses_with_a_reason(org, ciso, alice, login):
     item = DiscoveredEndpointFactory(org_unit=org.root, host="shadow.example.com")
     # Out of alice's sight: a 404, like every object outside the user's subtree (see the matrix).
     assert login(alice).post(url("discovered_dismiss", item.pk), {"reason": "x"}).status_code == 404
@@ -55,12 +55,12 @@ def test_it_dismisses_with_a_reason(org, ciso, alice, login):  # noqa: ANN001
     assert item.state == DiscoveredEndpoint.State.DISMISSED and item.dismissed_reason == "Test host"
 
 
-def test_it_hides_out_of_scope_discoveries(org, alice, login):  # noqa: ANN001
+def test_it_hides_out_of_scope_discoveries(org, alice, login):
     item = DiscoveredEndpointFactory(org_unit=org.root, host="shadow.example.com")
     assert login(alice).get(url("discovered_register", item.pk)).status_code == 404
 
 
-def test_it_registers_a_shadow_api_as_a_draft(org, ciso, login):  # noqa: ANN001
+def test_it_registers_a_shadow_api_as_a_draft(org, ciso, login):
     item = DiscoveredEndpointFactory(org_unit=org.root, host="shadow.example.com")
     client = login(ciso)
     assert "shadow-example-com" in client.get(url("discovered_register", item.pk)).content.decode()

@@ -10,7 +10,7 @@ from inventory.models import AvailabilityWindow, Environment, PerformanceBaselin
 from tests.inventory.pages import url
 
 
-def test_it_saves_and_deletes_an_environment(api, alice, login):  # noqa: ANN001
+def test_it_saves_and_deletes_an_environment(api, alice, login):
     client = login(alice)
     response = client.post(
         url("environment_save", api.slug), {"name": "staging", "base_urls": "https://s.example.com/v1\n"}
@@ -22,7 +22,7 @@ def test_it_saves_and_deletes_an_environment(api, alice, login):  # noqa: ANN001
     assert not Environment.objects.filter(pk=env.pk).exists()
 
 
-def test_it_shows_environment_errors(api, alice, login):  # noqa: ANN001
+def test_it_shows_environment_errors(api, alice, login):
     response = login(alice).post(
         url("environment_save", api.slug), {"name": "staging", "base_urls": "ftp://x"}
     )
@@ -31,7 +31,7 @@ def test_it_shows_environment_errors(api, alice, login):  # noqa: ANN001
     assert not Environment.objects.exists()
 
 
-def test_it_attaches_a_server(api, env, alice, login):  # noqa: ANN001
+def test_it_attaches_a_server(api, env, alice, login):
     data = {f"server-{env.pk}-hostname": "App1.Example.com", f"server-{env.pk}-addresses": "10.0.0.1, ::1"}
     response = login(alice).post(url("server_attach", api.slug, env.pk), data)
     assert response.status_code == 302
@@ -39,7 +39,7 @@ def test_it_attaches_a_server(api, env, alice, login):  # noqa: ANN001
     assert server.hostname == "app1.example.com" and server.addresses == ["10.0.0.1", "::1"]
 
 
-def test_it_shows_server_errors(api, env, alice, login):  # noqa: ANN001
+def test_it_shows_server_errors(api, env, alice, login):
     data = {f"server-{env.pk}-hostname": "app1", f"server-{env.pk}-addresses": "not-an-ip"}
     response = login(alice).post(url("server_attach", api.slug, env.pk), data)
     assert response.status_code == 400
@@ -47,7 +47,7 @@ def test_it_shows_server_errors(api, env, alice, login):  # noqa: ANN001
     assert not env.servers.exists()
 
 
-def test_it_saves_a_baseline(api, env, alice, login):  # noqa: ANN001
+def test_it_saves_a_baseline(api, env, alice, login):
     p = f"baseline-{env.pk}-"
     data = {p + "p50_ms": 20, p + "p95_ms": 80, p + "p99_ms": 200, p + "requests_per_second": "150.5",
             p + "error_rate_percent": "0.2"}  # fmt: skip
@@ -55,7 +55,7 @@ def test_it_saves_a_baseline(api, env, alice, login):  # noqa: ANN001
     assert PerformanceBaseline.objects.get(environment=env).p95_ms == 80
 
 
-def test_it_refuses_unordered_percentiles(api, env, alice, login):  # noqa: ANN001
+def test_it_refuses_unordered_percentiles(api, env, alice, login):
     p = f"baseline-{env.pk}-"
     data = {p + "p50_ms": 300, p + "p95_ms": 80, p + "p99_ms": 200, p + "requests_per_second": "1",
             p + "error_rate_percent": "0"}  # fmt: skip
@@ -64,7 +64,7 @@ def test_it_refuses_unordered_percentiles(api, env, alice, login):  # noqa: ANN0
     assert "p50 ≤ p95 ≤ p99" in response.content.decode()
 
 
-def test_it_adds_a_recurring_window(api, alice, login):  # noqa: ANN001
+def test_it_adds_a_recurring_window(api, alice, login):
     data = {"kind": "recurring", "timezone": "Europe/Berlin", "weekdays": ["6"], "start_time": "02:00",
             "end_time": "04:00", "description": "Sunday maintenance"}  # fmt: skip
     client = login(alice)
@@ -79,7 +79,7 @@ def test_it_adds_a_recurring_window(api, alice, login):  # noqa: ANN001
     assert not AvailabilityWindow.objects.exists()
 
 
-def test_it_reads_one_off_times_in_the_given_timezone(api, alice, login):  # noqa: ANN001
+def test_it_reads_one_off_times_in_the_given_timezone(api, alice, login):
     data = {"kind": "one_off", "timezone": "Europe/Berlin", "starts_at": "2030-01-06T02:00",
             "ends_at": "2030-01-06T03:30"}  # fmt: skip
     assert login(alice).post(url("window_add", api.slug), data).status_code == 302
@@ -103,14 +103,14 @@ def test_it_reads_one_off_times_in_the_given_timezone(api, alice, login):  # noq
           "environment": "nowhere"}, "no environment of that name"),
     ],
 )  # fmt: skip
-def test_it_shows_window_errors_in_the_form(api, alice, login, data, message):  # noqa: ANN001
+def test_it_shows_window_errors_in_the_form(api, alice, login, data, message):
     response = login(alice).post(url("window_add", api.slug), data)
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not AvailabilityWindow.objects.exists()
 
 
-def test_it_refuses_overlapping_windows(api, alice, login):  # noqa: ANN001
+def test_it_refuses_overlapping_windows(api, alice, login):
     data = {
         "kind": "recurring",
         "timezone": "UTC",

@@ -17,7 +17,7 @@ from tests.inventory.pages import url
 # --- List ------------------------------------------------------------------------------------------------
 
 
-def test_it_lists_only_apis_in_scope(org, alice, login):  # noqa: ANN001
+def test_it_lists_only_apis_in_scope(org, alice, login):
     ApiFactory(org_unit=org.team, slug="mine")
     ApiFactory(org_unit=org.other_team, slug="theirs")
     body = login(alice).get(url("list")).content.decode()
@@ -25,7 +25,7 @@ def test_it_lists_only_apis_in_scope(org, alice, login):  # noqa: ANN001
     assert "theirs" not in body
 
 
-def test_it_filters_and_searches(org, ciso, login):  # noqa: ANN001
+def test_it_filters_and_searches(org, ciso, login):
     ApiFactory(org_unit=org.team, slug="alpha-payments", exposure="public")
     ApiFactory(org_unit=org.sibling, slug="beta-orders")
     ApiFactory(org_unit=org.other_team, slug="gamma-ledger", exposure="public")
@@ -42,14 +42,14 @@ def test_it_filters_and_searches(org, ciso, login):  # noqa: ANN001
     assert "No APIs match" in body
 
 
-def test_it_ignores_invalid_filters_and_says_so(api, alice, login):  # noqa: ANN001
+def test_it_ignores_invalid_filters_and_says_so(api, alice, login):
     response = login(alice).get(url("list"), {"min_completeness": "lots", "sort": "hack"})
     assert response.status_code == 200
     assert "were not valid" in response.content.decode()
     assert api.slug in response.content.decode()
 
 
-def test_it_sorts_by_completeness(org, alice, login):  # noqa: ANN001
+def test_it_sorts_by_completeness(org, alice, login):
     ApiFactory(org_unit=org.team, slug="bare")
     ApiFactory(
         org_unit=org.team,
@@ -61,7 +61,7 @@ def test_it_sorts_by_completeness(org, alice, login):  # noqa: ANN001
     assert body.index("described") < body.index("bare")
 
 
-def test_it_flags_stale_apis(org, alice, login):  # noqa: ANN001
+def test_it_flags_stale_apis(org, alice, login):
     old = ApiFactory(org_unit=org.team, slug="old-api")
     Api.objects.filter(pk=old.pk).update(
         status=ApiStatus.APPROVED, confirmed_at=timezone.now() - timedelta(days=400)
@@ -77,7 +77,7 @@ def test_it_flags_stale_apis(org, alice, login):  # noqa: ANN001
     assert "old-api" in body and "fresh-api" not in body and "old-draft" not in body
 
 
-def test_it_pages_the_list(org, alice, login):  # noqa: ANN001
+def test_it_pages_the_list(org, alice, login):
     for i in range(55):
         ApiFactory(org_unit=org.team, slug=f"api-{i:02d}")
     client = login(alice)
@@ -87,7 +87,7 @@ def test_it_pages_the_list(org, alice, login):  # noqa: ANN001
     assert "api-50" in second and "api-54" in second and "api-49" not in second
 
 
-def test_it_keeps_the_list_query_count_constant(org, alice, login):  # noqa: ANN001
+def test_it_keeps_the_list_query_count_constant(org, alice, login):
     client = login(alice)
 
     def count_queries() -> int:
@@ -107,7 +107,7 @@ def test_it_keeps_the_list_query_count_constant(org, alice, login):  # noqa: ANN
 # --- CSV export ------------------------------------------------------------------------------------------
 
 
-def test_it_exports_csv_safe_from_formulas(org, alice, login):  # noqa: ANN001
+def test_it_exports_csv_safe_from_formulas(org, alice, login):
     ApiFactory(org_unit=org.team, slug="evil", name="=cmd()", description="x", technical_contact_name="+1")
     ApiFactory(org_unit=org.other_team, slug="hidden")
     response = login(alice).get(url("export"))
@@ -121,7 +121,7 @@ def test_it_exports_csv_safe_from_formulas(org, alice, login):  # noqa: ANN001
     assert by_slug["evil"][1] == "'=cmd()"
 
 
-def test_it_exports_with_the_list_filters(org, alice, login):  # noqa: ANN001
+def test_it_exports_with_the_list_filters(org, alice, login):
     ApiFactory(org_unit=org.team, slug="keep", exposure="public")
     ApiFactory(org_unit=org.team, slug="drop")
     response = login(alice).get(url("export"), {"exposure": "public"})

@@ -10,7 +10,7 @@ SPEC_V1 = data_file("openapi/payments.yaml")
 REQUIREMENTS = data_file("lockfiles/requirements.txt")
 
 
-def test_it_registers_reviews_and_lists_an_api_end_to_end(org, alice, bob, ciso, login):  # noqa: ANN001
+def test_it_registers_reviews_and_lists_an_api_end_to_end(org, alice, bob, ciso, login):
     dev = login(alice)
     response = dev.post(url("create"), {"org_unit": org.team.pk, "name": "Payments", "slug": "payments"})
     assert response.status_code == 302

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -17,6 +18,7 @@ from inventory.services import consumers, environments, registration, review, wi
 from portal.audit import Actor
 from portal.models import AuditEvent, Role
 from portal.workflow import IllegalTransition
+from tests.conftest import Org
 from tests.factories import (
     SYSTEM,
     ApiDependencyFactory,
@@ -26,12 +28,12 @@ from tests.factories import (
 )
 
 
-def actor(user) -> Actor:  # noqa: ANN001
+def actor(user: User) -> Actor:
     return Actor(user=user)
 
 
 @pytest.fixture
-def api(org, alice) -> Api:  # noqa: ANN001
+def api(org: Org, alice: User) -> Api:
     """A draft with everything submission requires."""
     return ApiFactory(
         org_unit=org.team, slug="payments", name="Payments API", submittable=True, actor=actor(alice)
@@ -39,7 +41,7 @@ def api(org, alice) -> Api:  # noqa: ANN001
 
 
 @pytest.fixture
-def bare(org, alice) -> Api:  # noqa: ANN001
+def bare(org: Org, alice: User) -> Api:
     """A draft with only a name."""
     return ApiFactory(org_unit=org.team, slug="bare", name="Bare API", actor=actor(alice))
 

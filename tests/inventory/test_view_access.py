@@ -34,14 +34,14 @@ API_POST_VIEWS = [
 
 
 @pytest.mark.parametrize(("name", "args"), GET_VIEWS)
-def test_it_redirects_anonymous_to_login(org, name, args):  # noqa: ANN001
+def test_it_redirects_anonymous_to_login(org, name, args):
     response = Client().get(url(name, *args))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
 @pytest.mark.parametrize(("name", "args"), API_GET_VIEWS + API_POST_VIEWS)
-def test_it_redirects_anonymous_from_api_pages(api, name, args):  # noqa: ANN001
+def test_it_redirects_anonymous_from_api_pages(api, name, args):
     client = Client()
     response = (
         client.post(url(name, api.slug, *args))
@@ -53,24 +53,24 @@ def test_it_redirects_anonymous_from_api_pages(api, name, args):  # noqa: ANN001
 
 
 @pytest.mark.parametrize(("name", "args"), [("list", ()), ("export", ()), ("create", ()), ("discovery", ())])
-def test_it_forbids_users_without_a_role(nobody, login, name, args):  # noqa: ANN001
+def test_it_forbids_users_without_a_role(nobody, login, name, args):
     assert login(nobody).get(url(name, *args)).status_code == 403
 
 
 @pytest.mark.parametrize(("name", "args"), [("create", ()), ("catalog_upload", ()), ("discovery_upload", ())])
-def test_it_forbids_viewers_from_registration_pages(bob, login, name, args):  # noqa: ANN001
+def test_it_forbids_viewers_from_registration_pages(bob, login, name, args):
     assert login(bob).get(url(name, *args)).status_code == 403
 
 
 @pytest.mark.parametrize(("name", "args"), API_POST_VIEWS)
-def test_it_forbids_viewers_from_changing_an_api(api, bob, login, name, args):  # noqa: ANN001
+def test_it_forbids_viewers_from_changing_an_api(api, bob, login, name, args):
     data = {"action": "submit"} if name == "transition" else {}
     response = login(bob).post(url(name, api.slug, *args), data)
     assert response.status_code == 403
 
 
 @pytest.mark.parametrize(("name", "args"), API_GET_VIEWS + API_POST_VIEWS)
-def test_it_hides_another_units_api(api, charlie, login, name, args):  # noqa: ANN001
+def test_it_hides_another_units_api(api, charlie, login, name, args):
     client = login(charlie)
     response = (
         client.post(url(name, api.slug, *args))
@@ -80,7 +80,7 @@ def test_it_hides_another_units_api(api, charlie, login, name, args):  # noqa: A
     assert response.status_code == 404
 
 
-def test_it_hides_another_units_child_objects(api, env, charlie, login):  # noqa: ANN001
+def test_it_hides_another_units_child_objects(api, env, charlie, login):
     client = login(charlie)
     for path in (
         url("environment_delete", api.slug, env.pk),
@@ -94,11 +94,11 @@ def test_it_hides_another_units_child_objects(api, env, charlie, login):  # noqa
     assert Environment.objects.filter(pk=env.pk).exists()
 
 
-def test_it_rejects_get_on_post_only_views(api, alice, login):  # noqa: ANN001
+def test_it_rejects_get_on_post_only_views(api, alice, login):
     assert login(alice).get(url("transition", api.slug)).status_code == 405
 
 
-def test_it_requires_a_csrf_token(org, api, alice):  # noqa: ANN001
+def test_it_requires_a_csrf_token(org, api, alice):
     from tests.conftest import verified_login
 
     client = verified_login(Client(enforce_csrf_checks=True), alice)

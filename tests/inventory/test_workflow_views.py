@@ -9,7 +9,7 @@ from tests.factories import SYSTEM
 from tests.inventory.pages import url
 
 
-def test_submit_says_what_is_missing_and_is_refused(api, alice, login):  # noqa: ANN001
+def test_submit_says_what_is_missing_and_is_refused(api, alice, login):
     client = login(alice)
     body = client.get(url("detail", api.slug)).content.decode()
     assert 'type="submit" disabled' in body and "before submitting" in body
@@ -20,7 +20,7 @@ def test_submit_says_what_is_missing_and_is_refused(api, alice, login):  # noqa:
     assert api.status == ApiStatus.DRAFT
 
 
-def test_confirm_is_offered_only_on_a_record_in_use(ready, alice, ciso, login):  # noqa: ANN001
+def test_confirm_is_offered_only_on_a_record_in_use(ready, alice, ciso, login):
     client = login(alice)
     assert "Confirm still accurate" not in client.get(url("detail", ready.slug)).content.decode()
     assert client.post(url("confirm", ready.slug)).status_code == 400
@@ -30,7 +30,7 @@ def test_confirm_is_offered_only_on_a_record_in_use(ready, alice, ciso, login): 
     assert client.post(url("confirm", ready.slug)).status_code == 302
 
 
-def test_each_move_shows_its_own_input(ready, ciso, login):  # noqa: ANN001
+def test_each_move_shows_its_own_input(ready, ciso, login):
     review.api_submit(actor=SYSTEM, api=ready)
     body = login(ciso).get(url("detail", ready.slug)).content.decode()
     approve = body[body.index('value="approve"') : body.index(">Approve<")]
@@ -40,7 +40,7 @@ def test_each_move_shows_its_own_input(ready, ciso, login):  # noqa: ANN001
     assert "Reason" not in body  # suspend is not possible from submitted
 
 
-def test_it_refuses_approval_by_the_owner(ready, alice, login):  # noqa: ANN001
+def test_it_refuses_approval_by_the_owner(ready, alice, login):
     review.api_submit(actor=SYSTEM, api=ready)
     response = login(alice).post(url("transition", ready.slug), {"action": "approve"})
     assert response.status_code == 403
@@ -48,13 +48,13 @@ def test_it_refuses_approval_by_the_owner(ready, alice, login):  # noqa: ANN001
     assert ready.status == ApiStatus.SUBMITTED
 
 
-def test_it_reports_an_illegal_transition(ready, alice, login):  # noqa: ANN001
+def test_it_reports_an_illegal_transition(ready, alice, login):
     response = login(alice).post(url("transition", ready.slug), {"action": "retire"})
     assert response.status_code == 400
     assert "Cannot retire from draft." in response.content.decode()
 
 
-def test_it_needs_a_comment_to_request_changes(ready, ciso, login):  # noqa: ANN001
+def test_it_needs_a_comment_to_request_changes(ready, ciso, login):
     review.api_submit(actor=SYSTEM, api=ready)
     client = login(ciso)
     response = client.post(url("transition", ready.slug), {"action": "request_changes", "comment": ""})
@@ -69,5 +69,5 @@ def test_it_needs_a_comment_to_request_changes(ready, ciso, login):  # noqa: ANN
     assert "Add a spec" in client.get(url("detail", ready.slug)).content.decode()
 
 
-def test_it_rejects_an_unknown_action(api, alice, login):  # noqa: ANN001
+def test_it_rejects_an_unknown_action(api, alice, login):
     assert login(alice).post(url("transition", api.slug), {"action": "explode"}).status_code == 400

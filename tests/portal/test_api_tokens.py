@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -36,7 +38,7 @@ def _create_in_ui(client: Client, name: str = "payments CI", days: int = 30) -> 
 
 
 @pytest.fixture
-def alice_token(alice) -> str:  # noqa: ANN001
+def alice_token(alice: User) -> str:
     return ApiTokenFactory(user=alice, name="ci", days=30).secret
 
 
@@ -237,7 +239,7 @@ def test_it_only_revokes_with_post(alice, login, alice_token):
 
 
 @pytest.fixture
-def anon_rate(monkeypatch):  # noqa: ANN001, ANN201
+def anon_rate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # DRF reads the rates once, into a class attribute; patch it there and start from an empty cache.
     monkeypatch.setattr(
         AnonRateThrottle, "THROTTLE_RATES", {**AnonRateThrottle.THROTTLE_RATES, "anon": "3/min"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.portal.error_shape import SECRET_DETAIL, assert_error, assert_error_page
 
 
-def _api(user) -> APIClient:  # noqa: ANN001
+def _api(user: User) -> APIClient:
     api = APIClient()
     api.force_login(user)
     return api

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 
 from inventory.services import review
 from portal.audit import Actor
+from tests.conftest import Org
 from tests.factories import ApiFactory, register_api
 
 
 @pytest.fixture
-def apis(org, alice, charlie):  # noqa: ANN001, ANN201
+def apis(org: Org, alice: User, charlie: User) -> None:
     ApiFactory(org_unit=org.team, slug="mine", name="Mine", actor=Actor(user=alice))
     theirs = register_api(org.sibling, "theirs", "Theirs", actor=Actor(user=charlie))
     review.api_submit(actor=Actor(user=charlie), api=theirs)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.core.cache import cache
 
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings  # the `settings` fixture's type
+
 
 @pytest.fixture
-def tight_rate(settings):  # noqa: ANN001, ANN201
+def tight_rate(settings: Settings) -> None:
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], expensive="2/min")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
     cache.clear()
