@@ -230,6 +230,8 @@ class ApiFactory(ServiceFactory):
 
     org_unit = factory.SubFactory(OrgUnitFactory)
     slug = factory.Sequence(lambda n: f"api-{n}")
+    # The slug, title-cased with its hyphens ("ledger-secret" → "Ledger-Secret"): tests that look for a
+    # leaked name search for both spellings.
     name = factory.LazyAttribute(lambda o: o.slug.title())
 
     @classmethod
