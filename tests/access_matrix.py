@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -37,7 +36,7 @@ from portal.access import ROLE_CAPABILITIES, Cap
 from portal.models import OrgUnit, Role
 from portal.permissions import OWN_ACCOUNT
 from tests.conftest import Org
-from tests.factories import grant, make_unit
+from tests.factories import UserFactory, grant, make_unit
 
 PUBLIC = "public"
 SIGNED_IN = "signed-in"
@@ -74,7 +73,7 @@ def build_org() -> Org:
 
 def make_user(username: str) -> Any:
     # No password: the matrix logs in with force_login, and hashing with argon2 per cell is slow.
-    return get_user_model().objects.create_user(username=username, email=f"{username}@example.com")
+    return UserFactory(username=username, password=None)
 
 
 @dataclass

@@ -13,16 +13,22 @@ The tree (the matrix tests rely on its shape):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.access import PRIVILEGED_ROLES
 from portal.models import OrgUnit, Role
-from tests.factories import TEST_PASSWORD, UserFactory, grant, make_unit
+from tests.factories import TEST_PASSWORD, TOTPDeviceFactory, UserFactory, grant, make_unit
+
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings  # the `settings` fixture's type
 
 
 @dataclass
@@ -35,6 +41,10 @@ class Org:
     other_division: OrgUnit
     other_team: OrgUnit
 
+
+# login(user) → a test Client; make_member(role, unit, username=None) → a user holding that role.
+Login = Callable[[User], Client]
+MakeMember = Callable[..., User]
 
 FAST_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
@@ -59,7 +69,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings, request):  # noqa: ANN001, ANN202
+def _fast_password_hashing(settings: Settings, request: pytest.FixtureRequest) -> None:
     """Argon2 costs ~100 ms a hash by design; tests create hundreds of users. Tests that are about
     hashing itself opt out with @pytest.mark.real_hashing."""
     if "real_hashing" not in request.keywords:
@@ -67,7 +77,7 @@ def _fast_password_hashing(settings, request):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():  # noqa: ANN202
+def _fresh_cache() -> Iterator[None]:
     """Throttle counters live in the cache: one test's calls must not spend the next test's budget."""
     cache.clear()
     yield
@@ -75,7 +85,7 @@ def _fresh_cache():  # noqa: ANN202
 
 
 @pytest.fixture
-def org(db) -> Org:  # noqa: ANN001
+def org(db: None) -> Org:
     root = make_unit("root", None, OrgUnit.Kind.COMPANY)
     division = make_unit("division", root, OrgUnit.Kind.DIVISION)
     dept = make_unit("dept", division, OrgUnit.Kind.DEPARTMENT)
@@ -86,12 +96,12 @@ def org(db) -> Org:  # noqa: ANN001
     return Org(root, division, dept, team, sibling, other_division, other_team)
 
 
-def verified_login(client: Client, user) -> Client:  # noqa: ANN001
+def verified_login(client: Client, user: User) -> Client:
     """Log in through the session and, for users who need it, mark the second factor as proved."""
     client.force_login(user)
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None and any(m.role in PRIVILEGED_ROLES for m in user.memberships.all()):
-        device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        device = TOTPDeviceFactory(user=user, name="test")
     if device is not None:
         session = client.session
         session["otp_device_id"] = device.persistent_id
@@ -100,10 +110,10 @@ def verified_login(client: Client, user) -> Client:  # noqa: ANN001
 
 
 @pytest.fixture
-def make_member(db):  # noqa: ANN001, ANN201
+def make_member(db: None) -> MakeMember:
     """make_member(role, unit, username=None) → a user holding ``role`` on ``unit``."""
 
-    def _make(role: str, unit: OrgUnit, username: str | None = None):  # noqa: ANN202
+    def _make(role: str, unit: OrgUnit, username: str | None = None) -> User:
         user = UserFactory(username=username or f"{role}-{unit.slug}")
         grant(user, unit, role)
         return user
@@ -112,10 +122,10 @@ def make_member(db):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def login():  # noqa: ANN201
+def login() -> Login:
     """login(user) → a test Client logged in as user, second factor proved where needed."""
 
-    def _login(user) -> Client:  # noqa: ANN001
+    def _login(user: User) -> Client:
         return verified_login(Client(), user)
 
     return _login
@@ -124,22 +134,22 @@ def login():  # noqa: ANN201
 # Fixed personas (healthchecks style): alice is a developer on team, bob a viewer on team,
 # charlie a developer on the sibling team (an outsider to team's objects), ciso on the root.
 @pytest.fixture
-def alice(org, make_member):  # noqa: ANN001, ANN201
+def alice(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.DEVELOPER, org.team, "alice")
 
 
 @pytest.fixture
-def bob(org, make_member):  # noqa: ANN001, ANN201
+def bob(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.VIEWER, org.team, "bob")
 
 
 @pytest.fixture
-def charlie(org, make_member):  # noqa: ANN001, ANN201
+def charlie(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.DEVELOPER, org.sibling, "charlie")
 
 
 @pytest.fixture
-def ciso(org, make_member):  # noqa: ANN001, ANN201
+def ciso(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.CISO, org.root, "carla")
 
 

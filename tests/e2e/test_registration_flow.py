@@ -15,38 +15,17 @@ from typing import Any
 
 import pytest
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from inventory.models import Api, ApiStatus
 from portal.models import OrgUnit, Role
+from tests.data import data_file
 from tests.e2e.conftest import STEP_TIMEOUT_MS
-from tests.factories import TEST_PASSWORD, UserFactory, grant, make_unit
+from tests.factories import TEST_PASSWORD, TOTPDeviceFactory, UserFactory, grant, make_unit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-OPENAPI_YAML = b"""openapi: 3.0.3
-info: {title: Payments, version: "1.0"}
-paths:
-  /payments/{id}:
-    get:
-      summary: Get a payment
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      security: [{bearer: []}]
-      responses:
-        "200": {description: The payment}
-        "404": {description: No such payment}
-  /payments:
-    post:
-      summary: Create a payment
-      security: [{bearer: []}]
-      responses:
-        "201": {description: Created}
-        "400": {description: Invalid payment}
-components:
-  securitySchemes:
-    bearer: {type: http, scheme: bearer}
-"""
-REQUIREMENTS_TXT = b"django==5.2.1\nrequests==2.32.3\n"
+OPENAPI_YAML = data_file("openapi/payments.yaml")
+REQUIREMENTS_TXT = data_file("lockfiles/requirements.txt")
 
 
 def expect(target: Any) -> Any:
@@ -117,7 +96,7 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     grant(developer, team, Role.DEVELOPER)
     ciso = UserFactory(username="ciso")
     grant(ciso, root, Role.CISO)
-    device = TOTPDevice.objects.create(user=ciso, name="phone", confirmed=True)
+    device = TOTPDeviceFactory(user=ciso, name="phone")
     viewer = UserFactory(username="viewer")
     grant(viewer, root, Role.VIEWER)
 

@@ -12,36 +12,27 @@ a draft, the move that needs ``inventory.submit``.
 
 from __future__ import annotations
 
-from datetime import time
 from typing import Any
 
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
-
 from inventory.models import Api, ApiDependency, AvailabilityWindow, DiscoveredEndpoint, Environment
-from inventory.services import consumers, environments, review, specs, windows
 from portal.access import Cap
 from portal.models import OrgUnit
 from tests.access_matrix import Entry, World, register
-from tests.factories import SYSTEM, register_api
+from tests.data import data_file, upload
+from tests.factories import (
+    ApiDependencyFactory,
+    ApiFactory,
+    AvailabilityWindowFactory,
+    ConsumerServiceFactory,
+    DiscoveredEndpointFactory,
+    EnvironmentFactory,
+    SpecFactory,
+)
 
-SPEC_V1 = b"""openapi: 3.0.3
-info: {title: Matrix, version: "1.0"}
-paths:
-  /things/{id}:
-    get:
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      responses:
-        "200": {description: The thing}
-        "404": {description: No such thing}
-"""
-SPEC_V2 = SPEC_V1.replace(b'        "404": {description: No such thing}\n', b"")
-REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
-ACCESS_LOG = b'10.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /v1/users/42 HTTP/1.1" 200 512 "-" "curl/8"\n'
-
-
-def upload(name: str, data: bytes) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+SPEC_V1 = data_file("openapi/payments.yaml")
+SPEC_V2 = data_file("openapi/payments-v2.yaml")
+REQUIREMENTS = data_file("lockfiles/requirements.txt")
+ACCESS_LOG = data_file("logs/access.log")
 
 
 # --- Objects living in a unit ----------------------------------------------------------------------
@@ -49,14 +40,14 @@ def upload(name: str, data: bytes) -> SimpleUploadedFile:
 
 def api_in(world: World, unit: OrgUnit) -> Api:
     """A draft API registered for ``unit``, complete enough to be submitted."""
-    return register_api(unit, f"mx-api-{unit.slug}", "Matrix API")
+    return ApiFactory(org_unit=unit, slug=f"mx-api-{unit.slug}", name="Matrix API", submittable=True)
 
 
 def approved_api_in(world: World, unit: OrgUnit) -> Api:
     """An API in use (approved), which its owners can confirm."""
-    api = api_in(world, unit)
-    review.api_submit(actor=SYSTEM, api=api)
-    return review.api_approve(actor=SYSTEM, api=api)
+    return ApiFactory(
+        org_unit=unit, slug=f"mx-api-{unit.slug}", name="Matrix API", submittable=True, approved=True
+    )
 
 
 def api_slug(world: World, unit: OrgUnit) -> str:
@@ -66,46 +57,30 @@ def api_slug(world: World, unit: OrgUnit) -> str:
 def api_with_specs(world: World, unit: OrgUnit) -> Api:
     """Two spec versions, so the diff page has something to compare."""
     api = api_in(world, unit)
-    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1, filename="openapi.yaml")
-    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V2, filename="openapi.yaml")
+    SpecFactory(api=api, data=SPEC_V1)
+    SpecFactory(api=api, data=SPEC_V2)
     return api
 
 
 def environment_in(world: World, unit: OrgUnit) -> Environment:
-    return environments.environment_save(
-        actor=SYSTEM, api=api_in(world, unit), name="staging", base_urls=["https://mx-staging.example.com"]
+    return EnvironmentFactory(
+        api=api_in(world, unit), name="staging", base_urls=["https://mx-staging.example.com"]
     )
 
 
 def window_in(world: World, unit: OrgUnit) -> AvailabilityWindow:
-    return windows.window_add(
-        actor=SYSTEM,
-        api=api_in(world, unit),
-        kind=AvailabilityWindow.Kind.RECURRING,
-        weekdays=[6],
-        start_time=time(1, 0),
-        end_time=time(2, 0),
-    )
+    return AvailabilityWindowFactory(api=api_in(world, unit))
 
 
 def dependency_in(world: World, unit: OrgUnit) -> ApiDependency:
-    api = api_in(world, unit)
-    consumer = consumers.consumer_service_save(actor=SYSTEM, owner=unit, name="Matrix consumer")
-    return consumers.dependency_add(actor=SYSTEM, api=api, consumer_service=consumer)
+    consumer = ConsumerServiceFactory(owner=unit, name="Matrix consumer")
+    return ApiDependencyFactory(api=api_in(world, unit), consumer_service=consumer)
 
 
 def discovered_in(world: World, unit: OrgUnit) -> DiscoveredEndpoint:
     """A new shadow-API finding whose reviewers are ``unit``'s."""
-    now = timezone.now()
-    return DiscoveredEndpoint.objects.create(
-        finding=DiscoveredEndpoint.Finding.SHADOW_API,
-        host=f"mx-disc-{unit.slug}.example.com",
-        method="GET",
-        path_template="/things/{id}",
-        org_unit=unit,
-        hits=3,
-        first_seen=now,
-        last_seen=now,
+    return DiscoveredEndpointFactory(
+        finding=DiscoveredEndpoint.Finding.SHADOW_API, host=f"mx-disc-{unit.slug}.example.com", org_unit=unit
     )
 
 

@@ -3,53 +3,37 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from inventory.models import Api, ApiStatus, Component, Spec
 from portal.audit import Actor
 from portal.models import AuditEvent
-from portal.services import tokens as token_services
+from tests.data import data_file
+from tests.factories import ApiDependencyFactory, ApiFactory, ApiTokenFactory, ConsumerServiceFactory
 
-SPEC = b"""openapi: 3.0.3
-info: {title: Payments, version: "1.2"}
-security: [{bearer: []}]
-paths:
-  /payments/{id}:
-    get:
-      operationId: getPayment
-      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
-      responses:
-        "200": {description: ok}
-        "404": {description: no such payment}
-  /health:
-    get:
-      security: []
-      responses: {"200": {description: up}}
-components:
-  securitySchemes:
-    bearer: {type: http, scheme: bearer}
-"""
-
-REQUIREMENTS = b"django==5.2.1\nrequests==2.32.3\n"
+SPEC = data_file("openapi/payments.yaml")
+REQUIREMENTS = data_file("lockfiles/requirements.txt")
 
 
-def token_client(user) -> APIClient:  # noqa: ANN001
+def token_client(user: User) -> APIClient:
     # As created on the tokens page by a session that proved its second factor.
-    issued = token_services.api_token_create(actor=Actor(user=user), user=user, name="ci", second_factor=True)
+    token = ApiTokenFactory(user=user, name="ci", second_factor=True, actor=Actor(user=user))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token.secret}")
     return client
 
 
 @pytest.fixture
-def ci(alice) -> APIClient:  # noqa: ANN001
+def ci(alice: User) -> APIClient:
     return token_client(alice)
 
 
-def register(client: APIClient, slug: str = "payments", unit: str = "team", **extra) -> object:  # noqa: ANN003
+def register(client: APIClient, slug: str = "payments", unit: str = "team", **extra: Any) -> object:
     body = {
         "org_unit": unit,
         "name": "Payments API",
@@ -132,7 +116,7 @@ def test_it_uploads_a_spec_and_keeps_versions(ci):
     )
     assert same.status_code == 200  # identical content: no new version
     v2 = SPEC.replace(
-        b'"404": {description: no such payment}',
+        b'"404": {description: No such payment}',
         b'"404": {description: gone}\n        "410": {description: gone}',
     )
     response = ci.post(
@@ -404,22 +388,18 @@ def test_an_unknown_environment_is_not_found(ci):
 
 
 def test_blast_radius_hides_what_relies_on_hidden_apis(ci, ciso, charlie):
-    from inventory.services import consumers, registration
-
     register(ci)
     actor = Actor(user=ciso)
     payments = Api.objects.get(slug="payments")
-    hidden = registration.api_create(
-        actor=actor,
+    hidden = ApiFactory(
         org_unit=payments.org_unit.parent.children.get(slug="sibling"),
         slug="hidden",
         name="Hidden",
+        actor=actor,
     )
-    consumers.dependency_add(actor=actor, api=payments, consumer_api=hidden)
-    secret_app = consumers.consumer_service_save(
-        actor=actor, owner=hidden.org_unit, name="Secret partner app"
-    )
-    consumers.dependency_add(actor=actor, api=hidden, consumer_service=secret_app)
+    ApiDependencyFactory(api=payments, consumer_api=hidden, actor=actor)
+    secret_app = ConsumerServiceFactory(owner=hidden.org_unit, name="Secret partner app", actor=actor)
+    ApiDependencyFactory(api=hidden, consumer_service=secret_app, actor=actor)
     body = ci.get("/api/v1/inventory/apis/payments/blast-radius/").json()
     assert body["affected"] == [] and body["hidden_outside_scope"] == 2
     assert "Secret" not in str(body)

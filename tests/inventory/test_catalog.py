@@ -10,15 +10,10 @@ from django.core.management import CommandError, call_command
 from inventory.engines.catalog import parse_catalog, safe_relative
 from inventory.models import Api, ApiDependency, ApiStatus, ConsumerService, Spec
 from portal.models import AuditEvent
-from tests.factories import register_api
+from tests.data import data_file
+from tests.factories import ApiFactory, register_api
 
-OPENAPI = """openapi: 3.0.3
-info: {title: Payments, version: "1"}
-paths:
-  /payments:
-    get:
-      responses: {"200": {description: ok}}
-"""
+OPENAPI = data_file("openapi/payments.yaml")
 
 CATALOG = """apiVersion: backstage.io/v1alpha1
 kind: API
@@ -66,7 +61,7 @@ metadata: {name: money}
 @pytest.fixture
 def catalog_dir(tmp_path: Path) -> Path:
     (tmp_path / "catalog-info.yaml").write_text(CATALOG)
-    (tmp_path / "openapi.yaml").write_text(OPENAPI)
+    (tmp_path / "openapi.yaml").write_bytes(OPENAPI)
     return tmp_path
 
 
@@ -77,7 +72,7 @@ def test_it_imports_apis_specs_and_consumers(org, catalog_dir, capsys):
     payments = Api.objects.get(slug="payments")
     assert payments.org_unit == org.team and payments.lifecycle == "production"
     assert payments.status == ApiStatus.DRAFT
-    assert Spec.objects.get(api=payments).operation_count == 1
+    assert Spec.objects.get(api=payments).operation_count == 2
     assert ConsumerService.objects.get().name == "checkout-web"
     ledger = Api.objects.get(slug="ledger")
     assert ApiDependency.objects.filter(api=payments, consumer_api=ledger).exists()
@@ -135,7 +130,7 @@ def test_a_bad_definition_rejects_the_file(org, tmp_path):
 
 
 def test_text_outside_the_catalog_folder_is_not_read(org, tmp_path, capsys):
-    (tmp_path / "secret.yaml").write_text(OPENAPI)
+    (tmp_path / "secret.yaml").write_bytes(OPENAPI)
     inner = tmp_path / "inner"
     inner.mkdir()
     path = inner / "c.yaml"
@@ -188,12 +183,12 @@ def test_a_text_file_reused_many_times_counts_each_time():
 
 
 def test_a_developer_cannot_link_another_teams_hidden_api(org, alice, charlie):
-    from inventory.services import catalog_import, registration
+    from inventory.services import catalog_import
     from inventory.services.catalog_import import CatalogRejected
     from portal.audit import Actor
 
-    registration.api_create(actor=Actor(user=charlie), org_unit=org.sibling, slug="victim", name="Victim")
-    registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
+    ApiFactory(org_unit=org.sibling, slug="victim", name="Victim", actor=Actor(user=charlie))
+    ApiFactory(org_unit=org.team, slug="mine", name="Mine", actor=Actor(user=alice))
     data = b"kind: Component\nmetadata: {name: sneaky}\nspec: {owner: team, providesApis: [victim], consumesApis: [mine]}\n"
     with pytest.raises(CatalogRejected) as exc:
         catalog_import.catalog_import(actor=Actor(user=alice), data=data, resolve_text=lambda p: None)

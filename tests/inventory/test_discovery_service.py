@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 
 from inventory.models import Api, ApiStatus, DiscoveredEndpoint, LogIngest, Operation
-from inventory.services import discovered, review, specs
+from inventory.services import discovered, review
+from inventory.services.discovered import IngestResult
 from portal.audit import Actor
-from tests.factories import register_api
+from tests.conftest import Org
+from tests.factories import ApiFactory, SpecFactory
 
 SPEC = b"""openapi: 3.0.3
 info: {title: Pay, version: "1"}
@@ -31,20 +35,21 @@ def nginx(
 
 
 @pytest.fixture
-def pay(org, ciso) -> Api:  # noqa: ANN001
+def pay(org: Org, ciso: User) -> Api:
     actor = Actor(user=ciso)
-    api = register_api(
-        org.team,
-        "pay",
-        "Pay",
+    api = ApiFactory(
+        org_unit=org.team,
+        slug="pay",
+        name="Pay",
+        submittable=True,
         actor=actor,
         environments=[{"name": "production", "base_urls": ["https://pay.example.com/v1"]}],
     )
-    specs.spec_upload(actor=actor, api=api, data=SPEC)
+    SpecFactory(api=api, data=SPEC, actor=actor)
     return api
 
 
-def ingest(user, lines: list[str], **kwargs):  # noqa: ANN001, ANN003, ANN201
+def ingest(user: User, lines: list[str], **kwargs: Any) -> IngestResult:
     data = ("\n".join(lines) + "\n").encode()
     return discovered.discovery_ingest(
         actor=Actor(user=user), chunks=[data[:50], data[50:]], filename="access.log", **kwargs

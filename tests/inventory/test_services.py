@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -17,23 +18,32 @@ from inventory.services import consumers, environments, registration, review, wi
 from portal.audit import Actor
 from portal.models import AuditEvent, Role
 from portal.workflow import IllegalTransition
-from tests.factories import SYSTEM, register_api
+from tests.conftest import Org
+from tests.factories import (
+    SYSTEM,
+    ApiDependencyFactory,
+    ApiFactory,
+    ConsumerServiceFactory,
+    EnvironmentFactory,
+)
 
 
-def actor(user) -> Actor:  # noqa: ANN001
+def actor(user: User) -> Actor:
     return Actor(user=user)
 
 
 @pytest.fixture
-def api(org, alice) -> Api:  # noqa: ANN001
+def api(org: Org, alice: User) -> Api:
     """A draft with everything submission requires."""
-    return register_api(org.team, "payments", "Payments API", actor=actor(alice))
+    return ApiFactory(
+        org_unit=org.team, slug="payments", name="Payments API", submittable=True, actor=actor(alice)
+    )
 
 
 @pytest.fixture
-def bare(org, alice) -> Api:  # noqa: ANN001
+def bare(org: Org, alice: User) -> Api:
     """A draft with only a name."""
-    return registration.api_create(actor=actor(alice), org_unit=org.team, slug="bare", name="Bare API")
+    return ApiFactory(org_unit=org.team, slug="bare", name="Bare API", actor=actor(alice))
 
 
 def test_submitting_needs_the_required_pieces(bare, alice):
@@ -197,9 +207,7 @@ def test_it_rejects_bad_base_urls(api, alice, urls):
 
 
 def test_it_rejects_unordered_percentiles(api, alice):
-    env = environments.environment_save(
-        actor=actor(alice), api=api, name="prod", base_urls=["https://a.example"]
-    )
+    env = EnvironmentFactory(api=api, name="prod", base_urls=["https://a.example"], actor=actor(alice))
     with pytest.raises(ValidationError):
         environments.baseline_save(
             actor=actor(alice),
@@ -234,9 +242,7 @@ def test_recurring_window_in_local_time_follows_dst(api, alice):
 
 
 def test_one_off_window_and_environment_scope(api, alice):
-    prod = environments.environment_save(
-        actor=actor(alice), api=api, name="production", base_urls=["https://a.example"]
-    )
+    prod = EnvironmentFactory(api=api, name="production", base_urls=["https://a.example"], actor=actor(alice))
     start = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)
     windows.window_add(
         actor=actor(alice),
@@ -337,20 +343,20 @@ def test_overlapping_windows_are_refused(api, alice):
 
 
 def test_blast_radius_is_transitive_and_survives_cycles(org, ciso):
-    a = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
-    b = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="b", name="B")
-    c = registration.api_create(actor=actor(ciso), org_unit=org.sibling, slug="c", name="C")
-    consumers.dependency_add(actor=actor(ciso), api=a, consumer_api=b)  # B relies on A
-    consumers.dependency_add(actor=actor(ciso), api=b, consumer_api=c)  # C relies on B
-    consumers.dependency_add(actor=actor(ciso), api=c, consumer_api=a)  # A relies on C: a cycle
-    app = consumers.consumer_service_save(actor=actor(ciso), owner=org.team, name="Mobile app")
-    consumers.dependency_add(actor=actor(ciso), api=c, consumer_service=app)
+    a = ApiFactory(org_unit=org.team, slug="a", name="A", actor=actor(ciso))
+    b = ApiFactory(org_unit=org.team, slug="b", name="B", actor=actor(ciso))
+    c = ApiFactory(org_unit=org.sibling, slug="c", name="C", actor=actor(ciso))
+    ApiDependencyFactory(api=a, consumer_api=b, actor=actor(ciso))  # B relies on A
+    ApiDependencyFactory(api=b, consumer_api=c, actor=actor(ciso))  # C relies on B
+    ApiDependencyFactory(api=c, consumer_api=a, actor=actor(ciso))  # A relies on C: a cycle
+    app = ConsumerServiceFactory(owner=org.team, name="Mobile app", actor=actor(ciso))
+    ApiDependencyFactory(api=c, consumer_service=app, actor=actor(ciso))
     radius = blast_radius(a)
     assert [(e.name, e.depth) for e in radius] == [("B", 1), ("C", 2), ("Mobile app", 3)]
 
 
 def test_an_api_cannot_consume_itself(org, ciso):
-    a = registration.api_create(actor=actor(ciso), org_unit=org.team, slug="a", name="A")
+    a = ApiFactory(org_unit=org.team, slug="a", name="A", actor=actor(ciso))
     with pytest.raises(ValidationError):
         consumers.dependency_add(actor=actor(ciso), api=a, consumer_api=a)
     with pytest.raises(ValidationError):

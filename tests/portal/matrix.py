@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal import audit
 from portal.access import Cap
 from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
-from portal.services.tokens import api_token_create
 from tests.access_matrix import OWN_ACCOUNT, PUBLIC, SIGNED_IN, Entry, World, register, register_admin
-from tests.factories import SYSTEM
+from tests.factories import ApiTokenFactory, AuditEventFactory
 
 # --- Objects living in a unit ----------------------------------------------------------------------
 
@@ -31,8 +29,7 @@ def member_username(world: World, unit: OrgUnit) -> str:
 
 
 def audit_event_in(world: World, unit: OrgUnit) -> AuditEvent:
-    return audit.record(
-        actor=SYSTEM,
+    return AuditEventFactory(
         action="matrix.seed",
         object_type="matrix",
         object_id=f"mx-audit-{unit.slug}",
@@ -47,7 +44,7 @@ def audit_marker(world: World, unit: OrgUnit) -> str:
 def token_in(world: World, unit: OrgUnit) -> ApiToken:
     """A personal token; it "lives in" the actor's unit when it is the actor's own."""
     owner = world.owner_in(unit)
-    return api_token_create(actor=SYSTEM, user=owner, name=f"mx-token-{unit.slug}").token
+    return ApiTokenFactory(user=owner, name=f"mx-token-{unit.slug}")
 
 
 def token_name(world: World, unit: OrgUnit) -> str:

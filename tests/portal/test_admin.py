@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
+from django.db.models import Model
+from django.http import HttpResponse
 from django.urls import reverse
 
 from portal.models import AuditEvent, Membership, OrgUnit, Role
+from tests.conftest import MakeMember, Org
 from tests.factories import UserFactory
 
 ADD_UNIT = reverse("admin:portal_orgunit_add")
@@ -13,40 +17,40 @@ ADD_MEMBERSHIP = reverse("admin:portal_membership_add")
 
 
 @pytest.fixture
-def division_ciso(org, make_member):  # noqa: ANN001, ANN201
+def division_ciso(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.CISO, org.division, "dora")
 
 
-def _change_url(obj) -> str:  # noqa: ANN001
+def _change_url(obj: Model) -> str:
     return reverse(f"admin:portal_{obj._meta.model_name}_change", args=[obj.pk])
 
 
-def _listed_slugs(response) -> set[str]:  # noqa: ANN001
+def _listed_slugs(response: HttpResponse) -> set[str]:
     return {unit.slug for unit in response.context["cl"].result_list}
 
 
 # --- Who gets in -------------------------------------------------------------------------------------
 
 
-def test_it_lets_a_ciso_on_the_root_in(ciso, login):  # noqa: ANN001
+def test_it_lets_a_ciso_on_the_root_in(ciso, login):
     response = login(ciso).get(reverse("admin:index"))
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("role", [r for r in Role.values if r != Role.CISO])
-def test_it_refuses_roles_without_org_manage(org, make_member, login, role):  # noqa: ANN001
+def test_it_refuses_roles_without_org_manage(org, make_member, login, role):
     client = login(make_member(role, org.root))
     assert client.get(reverse("admin:index")).status_code == 403
     assert client.get(reverse("admin:portal_orgunit_changelist")).status_code == 403
 
 
-def test_it_sends_anonymous_users_to_the_portal_login(db, client):  # noqa: ANN001
+def test_it_sends_anonymous_users_to_the_portal_login(db, client):
     response = client.get(reverse("admin:portal_orgunit_changelist"))
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next=/admin/portal/orgunit/"
 
 
-def test_its_own_login_form_is_the_portal_login(db, client):  # noqa: ANN001
+def test_its_own_login_form_is_the_portal_login(db, client):
     response = client.get(reverse("admin:login") + "?next=/admin/portal/")
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('login')}?next=/admin/portal/"
@@ -55,20 +59,20 @@ def test_its_own_login_form_is_the_portal_login(db, client):  # noqa: ANN001
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_its_login_form_refuses_a_signed_in_non_manager(bob, login):  # noqa: ANN001
+def test_its_login_form_refuses_a_signed_in_non_manager(bob, login):
     assert login(bob).get(reverse("admin:login")).status_code == 403
 
 
 # --- What a division's CISO sees ----------------------------------------------------------------------
 
 
-def test_a_division_ciso_sees_only_that_subtrees_units(division_ciso, login):  # noqa: ANN001
+def test_a_division_ciso_sees_only_that_subtrees_units(division_ciso, login):
     response = login(division_ciso).get(reverse("admin:portal_orgunit_changelist"))
     assert response.status_code == 200
     assert _listed_slugs(response) == {"division", "dept", "team", "sibling"}
 
 
-def test_a_division_ciso_sees_only_that_subtrees_memberships(org, division_ciso, make_member, login):  # noqa: ANN001
+def test_a_division_ciso_sees_only_that_subtrees_memberships(org, division_ciso, make_member, login):
     inside = make_member(Role.DEVELOPER, org.team)
     outside = make_member(Role.DEVELOPER, org.other_team)
     above = make_member(Role.AUDITOR, org.root)
@@ -81,7 +85,7 @@ def test_a_division_ciso_sees_only_that_subtrees_memberships(org, division_ciso,
     assert above.username not in users
 
 
-def test_a_division_ciso_gets_404_for_units_outside(org, division_ciso, login):  # noqa: ANN001
+def test_a_division_ciso_gets_404_for_units_outside(org, division_ciso, login):
     client = login(division_ciso)
     assert client.get(_change_url(org.team)).status_code == 200
     assert client.get(_change_url(org.other_team)).status_code == 404
@@ -91,7 +95,7 @@ def test_a_division_ciso_gets_404_for_units_outside(org, division_ciso, login): 
 # --- Writes go through the services ---------------------------------------------------------------------
 
 
-def test_adding_a_unit_goes_through_the_service(org, division_ciso, login):  # noqa: ANN001
+def test_adding_a_unit_goes_through_the_service(org, division_ciso, login):
     response = login(division_ciso).post(
         ADD_UNIT, {"name": "Card Fraud", "slug": "card-fraud", "kind": "team", "parent": org.dept.pk}
     )
@@ -104,7 +108,7 @@ def test_adding_a_unit_goes_through_the_service(org, division_ciso, login):  # n
     assert event.org_path == unit.path
 
 
-def test_adding_a_membership_goes_through_the_service(org, division_ciso, login):  # noqa: ANN001
+def test_adding_a_membership_goes_through_the_service(org, division_ciso, login):
     newcomer = UserFactory(username="newcomer")
     response = login(division_ciso).post(
         ADD_MEMBERSHIP, {"user": newcomer.pk, "org_unit": org.team.pk, "role": Role.DEVELOPER}
@@ -116,7 +120,7 @@ def test_adding_a_membership_goes_through_the_service(org, division_ciso, login)
     assert event.after == {"user": "newcomer", "role": Role.DEVELOPER, "unit": "team"}
 
 
-def test_renaming_a_unit_records_the_real_before(org, division_ciso, login):  # noqa: ANN001
+def test_renaming_a_unit_records_the_real_before(org, division_ciso, login):
     response = login(division_ciso).post(
         _change_url(org.team), {"name": "Issuing", "kind": "team", "parent": org.dept.pk}
     )
@@ -127,7 +131,7 @@ def test_renaming_a_unit_records_the_real_before(org, division_ciso, login):  # 
     assert not AuditEvent.objects.filter(action="org_unit.move").exists()
 
 
-def test_moving_a_unit_within_scope_rewrites_its_path(org, division_ciso, login):  # noqa: ANN001
+def test_moving_a_unit_within_scope_rewrites_its_path(org, division_ciso, login):
     response = login(division_ciso).post(
         _change_url(org.team), {"name": "Team", "kind": "team", "parent": org.division.pk}
     )
@@ -138,7 +142,7 @@ def test_moving_a_unit_within_scope_rewrites_its_path(org, division_ciso, login)
     assert not AuditEvent.objects.filter(action="org_unit.update").exists()
 
 
-def test_deleting_a_membership_goes_through_the_service(org, division_ciso, make_member, login):  # noqa: ANN001
+def test_deleting_a_membership_goes_through_the_service(org, division_ciso, make_member, login):
     membership = Membership.objects.get(user=make_member(Role.VIEWER, org.sibling))
     url = reverse("admin:portal_membership_delete", args=[membership.pk])
     response = login(division_ciso).post(url, {"post": "yes"})
@@ -151,7 +155,7 @@ def test_deleting_a_membership_goes_through_the_service(org, division_ciso, make
 
 
 @pytest.mark.parametrize("parent", ["other_division", "root", None])
-def test_it_refuses_a_parent_outside_scope(org, division_ciso, login, parent):  # noqa: ANN001
+def test_it_refuses_a_parent_outside_scope(org, division_ciso, login, parent):
     data = {"name": "Rogue", "slug": "rogue", "kind": "team"}
     if parent is not None:
         data["parent"] = getattr(org, parent).pk
@@ -163,13 +167,13 @@ def test_it_refuses_a_parent_outside_scope(org, division_ciso, login, parent):  
     assert AuditEvent.objects.count() == events
 
 
-def test_it_offers_only_parents_in_scope(org, division_ciso, login):  # noqa: ANN001
+def test_it_offers_only_parents_in_scope(org, division_ciso, login):
     response = login(division_ciso).get(ADD_UNIT)
     choices = response.context["adminform"].form.fields["parent"].queryset
     assert {u.slug for u in choices} == {"division", "dept", "team", "sibling"}
 
 
-def test_it_cannot_move_a_unit_under_itself(org, division_ciso, login):  # noqa: ANN001
+def test_it_cannot_move_a_unit_under_itself(org, division_ciso, login):
     response = login(division_ciso).post(
         _change_url(org.dept), {"name": "Dept", "kind": "department", "parent": org.team.pk}
     )
@@ -179,7 +183,7 @@ def test_it_cannot_move_a_unit_under_itself(org, division_ciso, login):  # noqa:
     assert org.dept.parent_id == org.division.pk
 
 
-def test_the_top_unit_of_the_scope_stays_put(org, division_ciso, login):  # noqa: ANN001
+def test_the_top_unit_of_the_scope_stays_put(org, division_ciso, login):
     # Its parent is out of reach: the field is read-only, so it can neither be moved nor detached.
     client = login(division_ciso)
     form = client.get(_change_url(org.division)).context["adminform"].form
@@ -192,7 +196,7 @@ def test_the_top_unit_of_the_scope_stays_put(org, division_ciso, login):  # noqa
     assert org.division.parent_id == org.root.pk
 
 
-def test_it_refuses_a_membership_on_a_unit_outside_scope(org, division_ciso, login):  # noqa: ANN001
+def test_it_refuses_a_membership_on_a_unit_outside_scope(org, division_ciso, login):
     newcomer = UserFactory(username="newcomer")
     for unit in (org.other_team, org.root):
         response = login(division_ciso).post(
@@ -207,18 +211,18 @@ def test_it_refuses_a_membership_on_a_unit_outside_scope(org, division_ciso, log
 
 
 @pytest.fixture
-def event(org):  # noqa: ANN001, ANN201
+def event(org: Org) -> AuditEvent | None:
     return AuditEvent.objects.filter(org_path=org.team.path).first()
 
 
-def test_audit_events_cannot_be_added(ciso, login):  # noqa: ANN001
+def test_audit_events_cannot_be_added(ciso, login):
     client = login(ciso)
     assert client.get(reverse("admin:portal_auditevent_add")).status_code == 403
     assert client.post(reverse("admin:portal_auditevent_add"), {"action": "forged"}).status_code == 403
     assert not AuditEvent.objects.filter(action="forged").exists()
 
 
-def test_audit_events_cannot_be_changed(ciso, login, event):  # noqa: ANN001
+def test_audit_events_cannot_be_changed(ciso, login, event):
     client = login(ciso)
     url = _change_url(event)
     response = client.get(url)
@@ -229,7 +233,7 @@ def test_audit_events_cannot_be_changed(ciso, login, event):  # noqa: ANN001
     assert event.action != "forged"
 
 
-def test_audit_events_cannot_be_deleted(ciso, login, event):  # noqa: ANN001
+def test_audit_events_cannot_be_deleted(ciso, login, event):
     client = login(ciso)
     url = reverse("admin:portal_auditevent_delete", args=[event.pk])
     assert client.get(url).status_code == 403

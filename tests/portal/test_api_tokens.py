@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -16,8 +18,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from portal.models import ApiToken, AuditEvent, Membership, Role
 from portal.services.org_chart import membership_revoke
-from portal.services.tokens import api_token_create
-from tests.factories import SYSTEM, grant
+from tests.factories import SYSTEM, ApiTokenFactory, grant
 from tests.portal.error_shape import assert_error
 
 TOKENS = "/accounts/tokens/"
@@ -37,8 +38,8 @@ def _create_in_ui(client: Client, name: str = "payments CI", days: int = 30) -> 
 
 
 @pytest.fixture
-def alice_token(alice) -> str:  # noqa: ANN001
-    return api_token_create(actor=SYSTEM, user=alice, name="ci", days=30).secret
+def alice_token(alice: User) -> str:
+    return ApiTokenFactory(user=alice, name="ci", days=30).secret
 
 
 def test_it_shows_the_secret_once_and_stores_only_its_hash(alice, login):
@@ -186,7 +187,7 @@ def test_it_ignores_other_schemes_and_stays_anonymous(db):
 
 def test_it_cannot_revoke_someone_elses_token(alice, charlie, login, alice_token):
     token = ApiToken.objects.get(user=alice)
-    charlie_secret = api_token_create(actor=SYSTEM, user=charlie, name="c", days=5).secret
+    charlie_secret = ApiTokenFactory(user=charlie, name="c", days=5).secret
 
     r = login(charlie).post(f"/accounts/tokens/{token.pk}/revoke/")
     assert r.status_code == 404
@@ -198,7 +199,7 @@ def test_it_cannot_revoke_someone_elses_token(alice, charlie, login, alice_token
 
 
 def test_it_lists_only_the_callers_tokens_without_secrets(alice, charlie, alice_token):
-    api_token_create(actor=SYSTEM, user=charlie, name="charlie's", days=5)
+    ApiTokenFactory(user=charlie, name="charlie's", days=5)
     r = _bearer(alice_token).get("/api/v1/tokens/")
     assert r.status_code == 200
     names = [t["name"] for t in r.json()["results"]]
@@ -238,7 +239,7 @@ def test_it_only_revokes_with_post(alice, login, alice_token):
 
 
 @pytest.fixture
-def anon_rate(monkeypatch):  # noqa: ANN001, ANN201
+def anon_rate(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # DRF reads the rates once, into a class attribute; patch it there and start from an empty cache.
     monkeypatch.setattr(
         AnonRateThrottle, "THROTTLE_RATES", {**AnonRateThrottle.THROTTLE_RATES, "anon": "3/min"}
@@ -279,7 +280,7 @@ def test_a_token_made_without_second_factor_stops_when_its_owner_becomes_privile
     from portal.models import Role
     from tests.factories import grant
 
-    secret = api_token_create(actor=SYSTEM, user=alice, name="ci", days=5).secret
+    secret = ApiTokenFactory(user=alice, name="ci", days=5).secret
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert client.get("/api/v1/me/").status_code == 200

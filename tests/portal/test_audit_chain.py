@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from portal import audit, tasks
 from portal.audit import Actor, ChainProblem, verify_chain
 from portal.models import AuditChainHead, AuditEvent, Role
-from tests.factories import UserFactory
+from tests.factories import AuditEventFactory, UserFactory
 
 on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 
@@ -34,14 +34,7 @@ def problems() -> list[ChainProblem]:
 
 def make_events(n: int, *, prefix: str = "test") -> list[AuditEvent]:
     return [
-        audit.record(
-            actor=Actor.system("tests"),
-            action=f"{prefix}.event",
-            object_type="test",
-            object_id=str(i),
-            before={"n": i},
-            after={"n": i + 1},
-        )
+        AuditEventFactory(action=f"{prefix}.event", object_id=str(i), before={"n": i}, after={"n": i + 1})
         for i in range(n)
     ]
 
@@ -86,7 +79,7 @@ def assert_broken_at(event_id: int) -> str:
 # --- Services write a valid chain -------------------------------------------------------------------
 
 
-def test_it_chains_the_events_services_write(org, make_member):  # noqa: ANN001
+def test_it_chains_the_events_services_write(org, make_member):
     make_member(Role.AUDITOR, org.division, "audrey")
     make_member(Role.DEVELOPER, org.team, "dev")
 
@@ -101,7 +94,7 @@ def test_it_chains_the_events_services_write(org, make_member):  # noqa: ANN001
     assert (head.count, head.last_event_id, head.last_hash) == (len(events), events[-1].pk, events[-1].hash)
 
 
-def test_it_records_who_did_it_and_where(org):  # noqa: ANN001
+def test_it_records_who_did_it_and_where(org):
     user = UserFactory(username="mallory")
     actor = Actor(user=user, ip="192.0.2.7", request_id="req-1")
     event = audit.record(actor=actor, action="test.where", obj=org.team, org_unit=org.team)
@@ -303,7 +296,7 @@ HASHED_FIELDS = [f.name for f in AuditEvent._meta.concrete_fields if f.name != "
 
 
 @pytest.mark.parametrize("field_name", HASHED_FIELDS)
-def test_it_covers_every_field_with_the_hash(org, field_name: str) -> None:  # noqa: ANN001
+def test_it_covers_every_field_with_the_hash(org, field_name: str) -> None:
     actor = Actor(user=UserFactory(username="hasher"), ip="192.0.2.1", request_id="req-9")
     audit.record(
         actor=actor, action="test.first", obj=org.team, org_unit=org.team, before={"n": 0}, after={"n": 1}
@@ -377,7 +370,7 @@ def test_it_refuses_edits_through_the_orm() -> None:
     assert not problems()
 
 
-def test_it_keeps_the_events_of_a_deleted_user(org, make_member):  # noqa: ANN001
+def test_it_keeps_the_events_of_a_deleted_user(org, make_member):
     user = make_member(Role.DEVELOPER, org.team, "leaver")
     own = audit.record(actor=Actor(user=user), action="test.by_leaver", object_type="test")
     about = AuditEvent.objects.filter(action="membership.grant").latest("id")

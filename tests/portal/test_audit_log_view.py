@@ -11,13 +11,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
 from django.shortcuts import resolve_url
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from portal import audit
 from portal.audit import Actor
 from portal.models import AuditEvent, OrgUnit, Role
+from tests.conftest import MakeMember, Org
+from tests.factories import SYSTEM, ApiTokenFactory, AuditEventFactory
 
 AUDIT_URL = "/audit/"
 API_URL = "/api/v1/audit-events/"
@@ -31,12 +34,8 @@ def event(
     actor: Actor | None = None,
     object_type: str = "test",
 ) -> AuditEvent:
-    return audit.record(
-        actor=actor or Actor.system("tests"),
-        action=action,
-        object_type=object_type,
-        object_id=marker,
-        org_unit=unit,
+    return AuditEventFactory(
+        actor=actor or SYSTEM, action=action, object_type=object_type, object_id=marker, org_unit=unit
     )
 
 
@@ -45,7 +44,7 @@ def markers(html: str) -> set[str]:
 
 
 @pytest.fixture
-def scoped_events(org) -> dict[str, AuditEvent]:  # noqa: ANN001
+def scoped_events(org: Org) -> dict[str, AuditEvent]:
     """One event per unit of the tree, and one with no unit (a login)."""
     return {
         "mark-root": event("mark-root", org.root),
@@ -73,19 +72,19 @@ DIVISION_MARKERS = {"mark-division", "mark-dept", "mark-team", "mark-sibling"}
 
 
 @pytest.fixture
-def auditor(org, make_member):  # noqa: ANN001, ANN201
+def auditor(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.AUDITOR, org.root, "audrey")
 
 
 @pytest.fixture
-def division_auditor(org, make_member):  # noqa: ANN001, ANN201
+def division_auditor(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.AUDITOR, org.division, "dora")
 
 
 # --- Access ---------------------------------------------------------------------------------------
 
 
-def test_it_requires_login(client, org) -> None:  # noqa: ANN001
+def test_it_requires_login(client, org) -> None:
     response = client.get(AUDIT_URL)
     assert response.status_code == 302
     assert response["Location"].startswith(resolve_url(settings.LOGIN_URL))
@@ -94,7 +93,7 @@ def test_it_requires_login(client, org) -> None:  # noqa: ANN001
 @pytest.mark.parametrize(
     "role", [Role.DEVELOPER, Role.VIEWER, Role.SECURITY_ENGINEER, Role.INCIDENT_RESPONDER]
 )
-def test_it_requires_audit_view(org, make_member, login, scoped_events, role: str) -> None:  # noqa: ANN001
+def test_it_requires_audit_view(org, make_member, login, scoped_events, role: str) -> None:
     user = make_member(role, org.root)
     response = login(user).get(AUDIT_URL)
     assert response.status_code == 403
@@ -102,21 +101,21 @@ def test_it_requires_audit_view(org, make_member, login, scoped_events, role: st
 
 
 @pytest.mark.parametrize("persona", ["ciso", "auditor"])
-def test_it_shows_root_scope_holders_everything(request, login, scoped_events, persona: str) -> None:  # noqa: ANN001
+def test_it_shows_root_scope_holders_everything(request, login, scoped_events, persona: str) -> None:
     user = request.getfixturevalue(persona)
     response = login(user).get(AUDIT_URL)
     assert response.status_code == 200
     assert markers(response.content.decode()) == ALL_MARKERS
 
 
-def test_it_shows_a_division_auditor_only_that_subtree(login, division_auditor, scoped_events) -> None:  # noqa: ANN001
+def test_it_shows_a_division_auditor_only_that_subtree(login, division_auditor, scoped_events) -> None:
     response = login(division_auditor).get(AUDIT_URL)
     assert response.status_code == 200
     # No parent unit, no other division, and no unit-less events such as logins.
     assert markers(response.content.decode()) == DIVISION_MARKERS
 
 
-def test_it_escapes_what_events_carry(login, auditor, org) -> None:  # noqa: ANN001
+def test_it_escapes_what_events_carry(login, auditor, org) -> None:
     event("<script>alert(1)</script>", org.team)
     body = login(auditor).get(AUDIT_URL).content.decode()
     assert "<script>alert(1)</script>" not in body
@@ -127,7 +126,7 @@ def test_it_escapes_what_events_carry(login, auditor, org) -> None:  # noqa: ANN
 
 
 @pytest.fixture
-def filter_events(org) -> list[AuditEvent]:  # noqa: ANN001
+def filter_events(org: Org) -> list[AuditEvent]:
     return [
         event("mark-alpha", org.team, action="inventory.api_submit", actor=Actor.system("ci")),
         event("mark-beta", org.team, action="inventory.api_approve", object_type="inventory.api"),
@@ -148,13 +147,13 @@ def filter_events(org) -> list[AuditEvent]:  # noqa: ANN001
         ({"action": "inventory.", "actor": "system:ci"}, {"mark-alpha"}),
     ],
 )
-def test_it_filters(login, auditor, filter_events, params: dict, expected: set) -> None:  # noqa: ANN001
+def test_it_filters(login, auditor, filter_events, params: dict, expected: set) -> None:
     response = login(auditor).get(AUDIT_URL, params)
     assert response.status_code == 200
     assert markers(response.content.decode()) == expected
 
 
-def test_it_filters_by_time(login, auditor, filter_events) -> None:  # noqa: ANN001
+def test_it_filters_by_time(login, auditor, filter_events) -> None:
     _alpha, beta, gamma, _delta = filter_events
     client = login(auditor)
     since = client.get(AUDIT_URL, {"since": beta.at.isoformat(), "action": "i"})
@@ -177,12 +176,12 @@ def test_it_filters_by_time(login, auditor, filter_events) -> None:  # noqa: ANN
         {"action": ["inventory.", "testing."]},
     ],
 )
-def test_it_survives_invalid_filters(login, auditor, filter_events, params: dict) -> None:  # noqa: ANN001
+def test_it_survives_invalid_filters(login, auditor, filter_events, params: dict) -> None:
     response = login(auditor).get(AUDIT_URL, params)
     assert response.status_code == 200
 
 
-def test_it_still_applies_the_valid_filters_next_to_an_invalid_one(login, auditor, filter_events) -> None:  # noqa: ANN001
+def test_it_still_applies_the_valid_filters_next_to_an_invalid_one(login, auditor, filter_events) -> None:
     response = login(auditor).get(AUDIT_URL, {"action": "testing.", "since": "yesterday"})
     body = response.content.decode()
     assert markers(body) == {"mark-gamma"}
@@ -199,7 +198,7 @@ def _next_before(body: str) -> int | None:
     return int(parse_qs(match.group(1).replace("&amp;", "&"))["before"][0])
 
 
-def test_it_pages_backwards_by_id(login, auditor, org) -> None:  # noqa: ANN001
+def test_it_pages_backwards_by_id(login, auditor, org) -> None:
     from portal.views import AUDIT_PAGE_SIZE
 
     ids = [
@@ -224,7 +223,7 @@ def test_it_pages_backwards_by_id(login, auditor, org) -> None:  # noqa: ANN001
     assert "HX-Request" in older["Vary"]
 
 
-def test_it_keeps_filters_in_the_next_page_link(login, auditor, org) -> None:  # noqa: ANN001
+def test_it_keeps_filters_in_the_next_page_link(login, auditor, org) -> None:
     from portal.views import AUDIT_PAGE_SIZE
 
     for _ in range(AUDIT_PAGE_SIZE + 1):
@@ -236,18 +235,18 @@ def test_it_keeps_filters_in_the_next_page_link(login, auditor, org) -> None:  #
     assert query["action"] == ["test.kept"]
 
 
-def test_it_renders_the_whole_page_without_htmx(login, auditor, scoped_events) -> None:  # noqa: ANN001
+def test_it_renders_the_whole_page_without_htmx(login, auditor, scoped_events) -> None:
     response = login(auditor).get(AUDIT_URL)
     body = response.content.decode()
     assert "<html" in body and 'id="audit-rows"' in body
 
 
-def test_it_renders_the_whole_page_for_an_htmx_history_restore(login, auditor, scoped_events) -> None:  # noqa: ANN001
+def test_it_renders_the_whole_page_for_an_htmx_history_restore(login, auditor, scoped_events) -> None:
     response = login(auditor).get(AUDIT_URL, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert "<html" in response.content.decode()
 
 
-def test_it_does_not_page_past_a_division_auditors_scope(login, division_auditor, org, scoped_events) -> None:  # noqa: ANN001
+def test_it_does_not_page_past_a_division_auditors_scope(login, division_auditor, org, scoped_events) -> None:
     newest = event("mark-newest", org.team)
     body = login(division_auditor).get(AUDIT_URL, {"before": newest.pk + 1000}).content.decode()
     assert markers(body) == DIVISION_MARKERS | {"mark-newest"}
@@ -256,7 +255,7 @@ def test_it_does_not_page_past_a_division_auditors_scope(login, division_auditor
 # --- Query budget ---------------------------------------------------------------------------------
 
 
-def _queries(client, url: str, params: dict | None = None) -> int:  # noqa: ANN001
+def _queries(client: Client, url: str, params: dict | None = None) -> int:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, params or {})
     assert response.status_code == 200
@@ -270,7 +269,7 @@ def test_it_runs_a_constant_number_of_queries(
     division_auditor,
     org,
     django_assert_max_num_queries,
-    url: str,  # noqa: ANN001
+    url: str,
 ) -> None:
     for i in range(10):
         event(f"mark-q-{i}", org.team)
@@ -297,36 +296,34 @@ def _api_markers(data: dict) -> set[str]:
     return {row["object_id"] for row in data["results"] if row["object_id"].startswith("mark-")}
 
 
-def test_api_requires_authentication(client, scoped_events) -> None:  # noqa: ANN001
+def test_api_requires_authentication(client, scoped_events) -> None:
     response = client.get(API_URL)
     assert response.status_code in (401, 403)
     assert "mark-" not in response.content.decode()
 
 
 @pytest.mark.parametrize("role", [Role.DEVELOPER, Role.VIEWER])
-def test_api_requires_audit_view(org, make_member, login, scoped_events, role: str) -> None:  # noqa: ANN001
+def test_api_requires_audit_view(org, make_member, login, scoped_events, role: str) -> None:
     response = login(make_member(role, org.root)).get(API_URL)
     assert response.status_code == 403
     assert "mark-" not in response.content.decode()
 
 
-def test_api_scopes_like_the_page(login, auditor, division_auditor, scoped_events) -> None:  # noqa: ANN001
+def test_api_scopes_like_the_page(login, auditor, division_auditor, scoped_events) -> None:
     assert _api_markers(login(auditor).get(API_URL).json()) == ALL_MARKERS
     assert _api_markers(login(division_auditor).get(API_URL).json()) == DIVISION_MARKERS
 
 
-def test_api_accepts_a_personal_token(org, division_auditor, scoped_events) -> None:  # noqa: ANN001
+def test_api_accepts_a_personal_token(org, division_auditor, scoped_events) -> None:
     from django.test import Client
 
-    from portal.services.tokens import api_token_create
-
-    issued = api_token_create(actor=Actor.system("tests"), user=division_auditor, name="ci")
-    response = Client().get(API_URL, HTTP_AUTHORIZATION=f"Bearer {issued.secret}")
+    token = ApiTokenFactory(user=division_auditor, name="ci")
+    response = Client().get(API_URL, HTTP_AUTHORIZATION=f"Bearer {token.secret}")
     assert response.status_code == 200
     assert _api_markers(response.json()) == DIVISION_MARKERS
 
 
-def test_api_pages_with_a_cursor(login, auditor, org) -> None:  # noqa: ANN001
+def test_api_pages_with_a_cursor(login, auditor, org) -> None:
     for i in range(25):
         event(f"mark-c-{'x' * (i % 2)}", org.team, action="test.cursor")
     expected = list(AuditEvent.objects.order_by("-id").values_list("id", flat=True))
@@ -349,7 +346,7 @@ def test_api_pages_with_a_cursor(login, auditor, org) -> None:  # noqa: ANN001
     assert "page" not in data and "count" not in data  # a cursor, not page numbers
 
 
-def test_api_caps_the_page_size(login, auditor, org) -> None:  # noqa: ANN001
+def test_api_caps_the_page_size(login, auditor, org) -> None:
     for _ in range(settings.API_MAX_PAGE_SIZE + 20):
         event("mark-cap", org.team)
     data = login(auditor).get(API_URL, {"page_size": 100000}).json()
@@ -357,6 +354,6 @@ def test_api_caps_the_page_size(login, auditor, org) -> None:  # noqa: ANN001
     assert data["next"]
 
 
-def test_api_ignores_a_forged_cursor(login, auditor, scoped_events) -> None:  # noqa: ANN001
+def test_api_ignores_a_forged_cursor(login, auditor, scoped_events) -> None:
     response = login(auditor).get(API_URL, {"cursor": "not-a-cursor"})
     assert response.status_code == 404

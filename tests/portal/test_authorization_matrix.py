@@ -19,8 +19,10 @@ Size when written: 35 (URL, method) pairs × 20 cells = 700 cells (``test_matrix
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -118,7 +120,7 @@ def test_matrix_size(record_property):
 # --- The matrix -----------------------------------------------------------------------------------------------
 
 
-def _request(client, cell: Cell, url: str, world: World, target):  # noqa: ANN001, ANN202
+def _request(client: Client, cell: Cell, url: str, world: World, target: Any) -> HttpResponse:
     entry = cell.entry
     if cell.method == "GET":
         return client.get(url)
@@ -134,14 +136,14 @@ def _has_files(data: dict) -> bool:
     return any(hasattr(v, "read") for v in values)
 
 
-def _body(response) -> str:  # noqa: ANN001
+def _body(response: HttpResponse) -> str:
     """The text of a response, streamed ones (the CSV export) included."""
     if response.streaming:
         return b"".join(response.streaming_content).decode()
     return response.content.decode()
 
 
-def _assert_outcome(response, outcome: str, url: str, entry: Entry) -> None:  # noqa: ANN001
+def _assert_outcome(response: HttpResponse, outcome: str, url: str, entry: Entry) -> None:
     status = response.status_code
     where = f"{response.request['REQUEST_METHOD']} {url} → {status}"
     login = reverse("login")
@@ -160,7 +162,7 @@ def _assert_outcome(response, outcome: str, url: str, entry: Entry) -> None:  # 
 
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
-def test_access(cell: Cell, db, login):  # noqa: ANN001
+def test_access(cell: Cell, db, login):
     entry = cell.entry
     org = build_org()
     world = World(org)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -53,7 +54,7 @@ def forget_queue(queue: str) -> None:
 
 
 @pytest.fixture
-def worker(tmp_path):  # noqa: ANN001, ANN201
+def worker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     queue = f"test-{uuid.uuid4().hex[:12]}"
     env = dict(os.environ)
     # Same broker folder (filesystem transport) or the same CELERY_BROKER_URL; the test database.
@@ -99,7 +100,7 @@ def worker(tmp_path):  # noqa: ANN001, ANN201
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_it_runs_a_task_on_a_real_worker_and_stores_the_result(worker):  # noqa: ANN001
+def test_it_runs_a_task_on_a_real_worker_and_stores_the_result(worker):
     queue, log_path = worker
 
     result = echo.apply_async(args=["round trip ✓"], queue=queue)

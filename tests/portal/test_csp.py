@@ -6,9 +6,11 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.contrib.auth.models import User
 
-from inventory.services import environments, registration
 from portal.audit import Actor
+from tests.conftest import Org
+from tests.factories import ApiFactory, EnvironmentFactory
 
 TABS = ("overview", "spec", "packages", "servers", "consumers", "metrics", "history")
 
@@ -39,11 +41,9 @@ def inline_problems(html: str) -> list[str]:
 
 
 @pytest.fixture
-def pages(org, ciso) -> list[str]:  # noqa: ANN001
-    api = registration.api_create(actor=Actor(user=ciso), org_unit=org.team, slug="csp-api", name="CSP")
-    environments.environment_save(
-        actor=Actor(user=ciso), api=api, name="prod", base_urls=["https://a.example"]
-    )
+def pages(org: Org, ciso: User) -> list[str]:
+    api = ApiFactory(org_unit=org.team, slug="csp-api", name="CSP", actor=Actor(user=ciso))
+    EnvironmentFactory(api=api, name="prod", base_urls=["https://a.example"], actor=Actor(user=ciso))
     return [
         "/",
         "/org/",

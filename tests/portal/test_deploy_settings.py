@@ -9,6 +9,7 @@ import os
 import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -37,7 +38,7 @@ INHERITED = {
 }
 
 
-def manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in INHERITED}
     clean.update(PORTAL_VAR_DIR=str(tmp_path), **env)
     return subprocess.run(
@@ -66,7 +67,7 @@ def production(**overrides: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN001
+def test_production_passes_check_deploy_at_warning_level(tmp_path):
     result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **production())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -103,21 +104,21 @@ def test_production_passes_check_deploy_at_warning_level(tmp_path):  # noqa: ANN
         "weak-audit-key",
     ],  # fmt: skip
 )
-def test_production_refuses_to_start_when_misconfigured(tmp_path, overrides, message):  # noqa: ANN001
+def test_production_refuses_to_start_when_misconfigured(tmp_path, overrides, message):
     result = manage(tmp_path, "check", **production(**overrides))
     assert result.returncode != 0
     assert message in result.stderr
 
 
 @pytest.mark.slow
-def test_production_refuses_an_unknown_mode(tmp_path):  # noqa: ANN001
+def test_production_refuses_an_unknown_mode(tmp_path):
     result = manage(tmp_path, "check", PORTAL_ENV="staging")
     assert result.returncode != 0
     assert "PORTAL_ENV must be" in result.stderr
 
 
 @pytest.mark.slow
-def test_development_needs_nothing_set(tmp_path):  # noqa: ANN001
+def test_development_needs_nothing_set(tmp_path):
     result = manage(tmp_path, "check")
     assert result.returncode == 0, result.stderr
 
@@ -136,7 +137,7 @@ print("tls", r.status_code)
 
 
 @pytest.mark.slow
-def test_production_redirects_pages_to_https_and_refuses_the_api_over_http(tmp_path):  # noqa: ANN001
+def test_production_redirects_pages_to_https_and_refuses_the_api_over_http(tmp_path):
     result = manage(
         tmp_path, "shell", "-c", _REDIRECT_PROBE, **production(CACHE_URL=f"filecache://{tmp_path / 'cache'}")
     )

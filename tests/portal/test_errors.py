@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.portal.error_shape import SECRET_DETAIL, assert_error, assert_error_page
 
 
-def _api(user) -> APIClient:  # noqa: ANN001
+def _api(user: User) -> APIClient:
     api = APIClient()
     api.force_login(user)
     return api
@@ -108,10 +109,9 @@ def test_it_shows_a_generic_404_page(alice, login):
 
 
 def test_it_shows_a_generic_404_page_for_someone_elses_token(alice, charlie, login):
-    from portal.services.tokens import api_token_create
-    from tests.factories import SYSTEM
+    from tests.factories import ApiTokenFactory
 
-    token = api_token_create(actor=SYSTEM, user=alice, name="ci", days=5).token
+    token = ApiTokenFactory(user=alice, name="ci", days=5)
     assert_error_page(login(charlie).post(f"/accounts/tokens/{token.pk}/revoke/"), 404)
 
 

@@ -17,7 +17,7 @@ def closed_port() -> int:
 
 
 @pytest.mark.django_db
-def test_it_reports_database_and_broker_ok(client):  # noqa: ANN001
+def test_it_reports_database_and_broker_ok(client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
@@ -30,14 +30,14 @@ def test_it_reports_database_and_broker_ok(client):  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_it_needs_no_login(client):  # noqa: ANN001
+def test_it_needs_no_login(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert "Location" not in response
 
 
 @pytest.mark.django_db
-def test_it_is_503_when_the_broker_is_unreachable(client, monkeypatch):  # noqa: ANN001
+def test_it_is_503_when_the_broker_is_unreachable(client, monkeypatch):
     # Celery reads CELERY_BROKER_WRITE_URL from the environment first; monkeypatch restores it.
     monkeypatch.setenv("CELERY_BROKER_WRITE_URL", f"redis://:{BROKER_PASSWORD}@127.0.0.1:{closed_port()}/0")
 
@@ -51,7 +51,7 @@ def test_it_is_503_when_the_broker_is_unreachable(client, monkeypatch):  # noqa:
 
 
 @pytest.mark.django_db
-def test_it_never_shows_secrets(client, monkeypatch):  # noqa: ANN001
+def test_it_never_shows_secrets(client, monkeypatch):
     healthy = client.get("/healthz").content.decode()
     monkeypatch.setenv("CELERY_BROKER_WRITE_URL", f"redis://:{BROKER_PASSWORD}@127.0.0.1:{closed_port()}/0")
     broken = client.get("/healthz").content.decode()
@@ -65,5 +65,5 @@ def test_it_never_shows_secrets(client, monkeypatch):  # noqa: ANN001
 
 
 @pytest.mark.django_db
-def test_it_only_answers_get(client):  # noqa: ANN001
+def test_it_only_answers_get(client):
     assert client.post("/healthz").status_code == 405

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
 
-from inventory.services import registration, review
+from inventory.services import review
 from portal.audit import Actor
-from tests.factories import SYSTEM, register_api
+from tests.conftest import Org
+from tests.factories import ApiFactory, register_api
 
 
 @pytest.fixture
-def apis(org, alice, charlie):  # noqa: ANN001, ANN201
-    registration.api_create(actor=Actor(user=alice), org_unit=org.team, slug="mine", name="Mine")
+def apis(org: Org, alice: User, charlie: User) -> None:
+    ApiFactory(org_unit=org.team, slug="mine", name="Mine", actor=Actor(user=alice))
     theirs = register_api(org.sibling, "theirs", "Theirs", actor=Actor(user=charlie))
     review.api_submit(actor=Actor(user=charlie), api=theirs)
 
@@ -42,6 +44,6 @@ def test_the_home_page_query_count_does_not_grow(org, ciso, login, django_assert
     with django_assert_max_num_queries(14):
         client.get("/")
     for i in range(30):
-        registration.api_create(actor=SYSTEM, org_unit=org.team, slug=f"api-{i}", name=f"API {i}")
+        ApiFactory(org_unit=org.team, slug=f"api-{i}", name=f"API {i}")
     with django_assert_max_num_queries(14):
         client.get("/")

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from portal.access import Cap
 from portal.engines import hr_export
-from portal.engines.hr_export import InvalidOrgChart, parse_org_chart, read_limited
+from portal.engines.hr_export import InvalidOrgChart, OrgChartPlan, parse_org_chart, read_limited
 from portal.models import AuditEvent, Membership, OrgUnit, Role, slug_validator
 from tests.factories import UserFactory, grant
 
@@ -131,7 +131,7 @@ def test_the_documented_examples_import(db, tmp_path, name):
 
 
 def test_both_example_files_say_the_same_thing():
-    def plan(name: str):  # noqa: ANN202
+    def plan(name: str) -> OrgChartPlan:
         fmt = "json" if name.endswith(".json") else "csv"
         return parse_org_chart((EXAMPLES / name).read_bytes(), fmt=fmt)
 

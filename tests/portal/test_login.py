@@ -6,9 +6,11 @@ import re
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.test import Client
 
 from portal.models import AuditEvent
@@ -19,7 +21,9 @@ LOGIN = "/accounts/login/"
 GENERIC = "Unknown username or wrong password."
 
 
-def _post_login(client: Client, username: str, password: str, ip: str = "10.0.0.1", **extra):  # noqa: ANN003, ANN201
+def _post_login(
+    client: Client, username: str, password: str, ip: str = "10.0.0.1", **extra: str
+) -> HttpResponse:
     return client.post(LOGIN, {"username": username, "password": password, **extra}, REMOTE_ADDR=ip)
 
 
@@ -34,7 +38,7 @@ def _normalized(body: bytes, username: str) -> str:
 
 
 @pytest.fixture
-def dave(db):  # noqa: ANN001, ANN201
+def dave(db: None) -> User:
     return UserFactory(username="dave")
 
 
@@ -82,7 +86,7 @@ def test_it_answers_an_inactive_account_like_a_wrong_password(dave):
     assert "_auth_user_id" not in Client().session
 
 
-def _assert_locked_out(client: Client, response) -> None:  # noqa: ANN001
+def _assert_locked_out(client: Client, response: HttpResponse) -> None:
     assert response.status_code == 429
     assert b"Too many failed attempts" in response.content
     assert "_auth_user_id" not in client.session

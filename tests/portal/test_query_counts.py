@@ -9,36 +9,36 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from portal import audit
 from portal.models import Role
-from portal.services.tokens import api_token_create
 from tests.access_matrix import make_user
-from tests.factories import SYSTEM, grant, make_unit
+from tests.conftest import Org
+from tests.factories import ApiTokenFactory, AuditEventFactory, grant, make_unit
 
 Seeder = Callable[..., None]
 
 
-def _units(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
+def _units(org: Org, viewer: User, start: int, stop: int) -> None:
     for i in range(start, stop):
         make_unit(f"qc-unit-{i}", org.team, name=f"qc unit {i}")
 
 
-def _memberships(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
+def _memberships(org: Org, viewer: User, start: int, stop: int) -> None:
     for i in range(start, stop):
         grant(make_user(f"qc-member-{i}"), org.team if i % 2 else org.sibling, Role.DEVELOPER)
 
 
-def _events(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
+def _events(org: Org, viewer: User, start: int, stop: int) -> None:
     for i in range(start, stop):
-        audit.record(actor=SYSTEM, action="qc.seed", object_id=f"qc-event-{i}", org_unit=org.team)
+        AuditEventFactory(action="qc.seed", object_type="", object_id=f"qc-event-{i}", org_unit=org.team)
 
 
-def _tokens(org, viewer, start: int, stop: int) -> None:  # noqa: ANN001
+def _tokens(org: Org, viewer: User, start: int, stop: int) -> None:
     for i in range(start, stop):
-        api_token_create(actor=SYSTEM, user=viewer, name=f"qc-token-{i}")
+        ApiTokenFactory(user=viewer, name=f"qc-token-{i}")
 
 
 # url → (seed rows, text each row shows, upper bound on queries whatever the row count)
@@ -54,7 +54,7 @@ FEW, MANY = 5, 100
 
 
 @pytest.mark.parametrize("url", list(LISTS))
-def test_it_runs_the_same_queries_for_5_and_100_rows(url, org, ciso, login, django_assert_max_num_queries):  # noqa: ANN001
+def test_it_runs_the_same_queries_for_5_and_100_rows(url, org, ciso, login, django_assert_max_num_queries):
     seed, marker, bound = LISTS[url]
     client = login(ciso)
     client.get(url)  # first request of the session: writes the idle-timeout stamp once

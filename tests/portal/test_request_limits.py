@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.core.cache import cache
 
+if TYPE_CHECKING:
+    from pytest_django.fixtures import Settings  # the `settings` fixture's type
+
 
 @pytest.fixture
-def tight_rate(settings, monkeypatch):  # noqa: ANN001, ANN201
+def tight_rate(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from rest_framework.throttling import SimpleRateThrottle
 
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], expensive="2/min")
@@ -33,12 +38,10 @@ def test_it_limits_token_creation_per_user(alice, bob, login, tight_rate):
 def test_it_limits_uploads(alice, login, tight_rate):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from inventory.services import registration
     from portal.audit import Actor
+    from tests.factories import ApiFactory
 
-    api = registration.api_create(
-        actor=Actor(user=alice), org_unit=alice.memberships.get().org_unit, slug="up", name="Up"
-    )
+    api = ApiFactory(org_unit=alice.memberships.get().org_unit, slug="up", name="Up", actor=Actor(user=alice))
     client = login(alice)
     codes = [
         client.post(

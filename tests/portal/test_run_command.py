@@ -18,7 +18,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -54,7 +56,7 @@ def python_child(name: str, code: str) -> Child:
     return Child(name, [PY, "-c", code])
 
 
-def quiet_supervisor(children: list[Child], **kwargs) -> Supervisor:  # noqa: ANN003
+def quiet_supervisor(children: list[Child], **kwargs: Any) -> Supervisor:
     return Supervisor(children, poll_interval=0.05, log=lambda message: None, **kwargs)
 
 
@@ -143,7 +145,7 @@ def http_get(url: str) -> tuple[int, bytes]:
 
 
 @pytest.fixture(scope="module")
-def portal_var_dir(tmp_path_factory):  # noqa: ANN001, ANN201
+def portal_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Shared by the tests below, so only the first one pays for the migrations.
     return tmp_path_factory.mktemp("run-portal-var")
 
@@ -209,14 +211,14 @@ class RunningPortal:
 
 
 @pytest.fixture
-def running_portal(portal_var_dir):  # noqa: ANN001, ANN201
+def running_portal(portal_var_dir: Path) -> Iterator[RunningPortal]:
     portal = RunningPortal(portal_var_dir)
     yield portal
     portal.cleanup()
 
 
 @pytest.mark.slow
-def test_it_serves_and_stops_cleanly_on_sigterm(running_portal):  # noqa: ANN001
+def test_it_serves_and_stops_cleanly_on_sigterm(running_portal):
     health = running_portal.wait_healthy()
     assert health["database"] == "ok"
     assert health["broker"] == "ok"
@@ -233,7 +235,7 @@ def test_it_serves_and_stops_cleanly_on_sigterm(running_portal):  # noqa: ANN001
 
 
 @pytest.mark.slow
-def test_it_stops_everything_and_fails_when_the_web_server_dies(running_portal):  # noqa: ANN001
+def test_it_stops_everything_and_fails_when_the_web_server_dies(running_portal):
     running_portal.wait_healthy()
     gunicorn = [
         pid

@@ -6,14 +6,16 @@ import time
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.test import Client
 
+from tests.conftest import Login
 from tests.factories import TEST_PASSWORD
 
 
 @pytest.fixture
-def client_of(alice, login):  # noqa: ANN001, ANN201
+def client_of(alice: User, login: Login) -> Client:
     client = login(alice)
     assert client.get("/").status_code == 200  # stamps the session
     return client

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal.models import AuditEvent, RecoveryCodeDevice, Role
+from tests.conftest import MakeMember, Org
 from tests.factories import TEST_PASSWORD
 
 SETUP = "/accounts/2fa/setup/"
@@ -21,7 +23,7 @@ def _code(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):0{device.digits}d}"
 
 
-def _session_client(user) -> Client:  # noqa: ANN001
+def _session_client(user: User) -> Client:
     """Logged in with the password only: the second factor not yet proved."""
     client = Client()
     client.force_login(user)
@@ -37,12 +39,12 @@ def _enrol(client: Client) -> tuple[TOTPDevice, list[str]]:
 
 
 @pytest.fixture
-def engineer(org, make_member):  # noqa: ANN001, ANN201
+def engineer(org: Org, make_member: MakeMember) -> User:
     return make_member(Role.SECURITY_ENGINEER, org.root, "sam")
 
 
 @pytest.fixture
-def enrolled(ciso) -> tuple[TOTPDevice, list[str]]:  # noqa: ANN001
+def enrolled(ciso: User) -> tuple[TOTPDevice, list[str]]:
     """carla with a confirmed authenticator and recovery codes, in a session that is not verified."""
     return _enrol(_session_client(ciso))
 
