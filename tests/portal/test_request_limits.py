@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from tests.portal.error_shape import assert_error_page
+
 
 @pytest.fixture
 def tight_rate(settings):  # noqa: ANN001, ANN201
@@ -53,3 +55,34 @@ def test_it_refuses_an_oversized_body_before_reading_it(client, db, settings):
     api = client.post("/api/v1/inventory/apis/", data="{}" + " " * 2000, content_type="application/json")
     assert api.status_code == 413
     assert api.json()["error"]["code"] == "request_too_large"
+
+
+def test_it_shows_the_413_page_in_the_portal_layout(alice, login, settings):
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    response = login(alice).post("/inventory/new/", {"name": "x" * 2000})
+    assert_error_page(response, 413)
+    page = response.content.decode()
+    # The same navigation as every other page: the user is known before the body is refused.
+    assert 'href="/inventory/"' in page and f"Log out {alice.username}" in page
+    assert "Content-Security-Policy" in response
+
+
+def test_it_shows_the_413_page_to_an_anonymous_visitor(client, db, settings):
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    response = client.post("/inventory/new/", {"name": "x" * 2000})
+    assert_error_page(response, 413)
+    assert "Log out" not in response.content.decode()
+
+
+def test_the_413_page_renders_without_a_user_on_the_request(db, settings):
+    # As when the size check runs before authentication: no request.user, no session.
+    from django.test import RequestFactory
+
+    from portal.middleware import RequestSizeLimitMiddleware
+
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    request = RequestFactory().post("/inventory/new/", {"name": "x" * 2000})
+    response = RequestSizeLimitMiddleware(lambda r: None)(request)  # type: ignore[arg-type,return-value]
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "API Security Portal" in page and "Too large" in page and "Log out" not in page
