@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -374,6 +375,65 @@ def test_it_shows_the_history(api, alice, login):  # noqa: ANN001
     environments.environment_save(actor=SYSTEM, api=api, name="staging", base_urls=["https://s.example.com"])
     body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
     assert "api.create" in body and "api.environment_save" in body
+
+
+def visible_text(html: str) -> str:
+    """The page's words as a reader meets them: tags dropped, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_it_says_production_once_for_an_environment_named_production(api, alice, login):  # noqa: ANN001
+    for name in ("production", "live"):
+        environments.environment_save(
+            actor=SYSTEM, api=api, name=name, base_urls=[f"https://{name}.example.com"], is_production=True
+        )
+    client = login(alice)
+    for tab in ("overview", "servers"):
+        text = visible_text(client.get(url("detail", api.slug), {"tab": tab}).content.decode())
+        assert "production production" not in text, tab
+        assert "live production" in text, tab  # a production environment by another name says so
+
+
+def _luminance(colour: str) -> float:
+    digits = colour.lstrip("#")
+    digits = "".join(d * 2 for d in digits) if len(digits) == 3 else digits
+    channels = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """The WCAG contrast ratio of two #rrggbb colours."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def css_rules() -> dict[str, dict[str, str]]:
+    from django.conf import settings
+
+    css = (settings.BASE_DIR / "portal/static/portal/portal.css").read_text()
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    return {
+        selector.strip(): dict(
+            (name.strip(), value.strip())
+            for name, value in (d.split(":", 1) for d in body.split(";") if ":" in d)
+        )
+        for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)
+    }
+
+
+def test_every_status_badge_is_readable(org, alice, login):  # noqa: ANN001
+    api = make_api(org.team, "badge")
+    client = login(alice)
+    rules = css_rules()
+    text_colour = rules[".status-badge"]["color"]
+    for status in ApiStatus.values:
+        Api.objects.filter(pk=api.pk).update(status=status)
+        body = client.get(url("detail", api.slug)).content.decode()
+        assert f'class="badge status-badge status-{status}"' in body, status
+        background = rules[f".status-{status}"]["background-color"]
+        assert contrast(text_colour, background) >= 4.5, status  # WCAG AA for the label
+        assert contrast(background, "#ffffff") >= 3, status  # the badge stands out from the page
 
 
 # --- Sections --------------------------------------------------------------------------------------------
