@@ -248,6 +248,15 @@ def api_history(api: Api, *, limit: int = 100) -> list[Any]:
     return list(events.order_by("-id")[:limit])
 
 
+def api_counts_by_unit_path(user: Any) -> dict[str, int]:
+    """How many APIs the user may see each unit owns directly, keyed by the unit's path: one
+    aggregate query, for the org chart to add up per subtree."""
+    from django.db.models import Count
+
+    rows = apis_visible(user).order_by().values_list("org_unit__path").annotate(n=Count("id"))
+    return dict(rows)
+
+
 def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
 
