@@ -319,15 +319,21 @@ def stale_cutoff() -> datetime:
 class Piece:
     key: str
     label: str  # what to tell the owner: "Missing: a description"
-    section: str  # where on the API page it is filled in (the edit section or tab)
+    # Where it is filled in: a key of inventory.forms.SECTIONS, or "tab:<name>" for a tab of the API page.
+    section: str
     required: bool  # needed before the API can be submitted for review
+
+    @property
+    def tab(self) -> str:
+        """The API page's tab where it is filled in ("" when it is an edit section)."""
+        return self.section.removeprefix("tab:") if self.section.startswith("tab:") else ""
 
 
 # Ten pieces, ten points each. The required ones are what a reviewer and the scanner cannot do without:
 # what it is, whom to call, where it runs, how it authenticates and what it speaks.
 COMPLETENESS_PIECES = [
     Piece("description", "a description", "basics", True),
-    Piece("contact", "a technical contact", "ownership", True),
+    Piece("contact", "a technical contact", "contact", True),
     Piece("environments", "an environment with a base URL", "tab:servers", True),
     Piece("auth", "the authentication schemes", "security", True),
     Piece("protocols", "the protocols", "security", True),
@@ -335,7 +341,7 @@ COMPLETENESS_PIECES = [
     Piece("spec", "an OpenAPI document", "tab:spec", False),
     Piece("servers", "the servers it runs on", "tab:servers", False),
     Piece("metrics", "typical performance metrics", "tab:metrics", False),
-    Piece("availability", "an availability target", "operations", False),
+    Piece("availability", "an availability target", "availability", False),
 ]
 PIECES_BY_LABEL = {p.label: p for p in COMPLETENESS_PIECES}
 

@@ -244,6 +244,8 @@ def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpRespo
         "title": title,
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "next_section": following,
+        "missing": selectors.missing_pieces(api),
+        "can_edit": True,  # the page itself needs inventory.submit on the API
     }
     return render(request, "inventory/api_edit_section.html", ctx, status=400 if form.is_bound else 200)
 
@@ -360,6 +362,7 @@ def _detail(
         "can_confirm": registration.can_confirm(api) and in_scope(request.user, Cap.INVENTORY_SUBMIT, path),
         "transition_errors": transition_errors or [],
         "is_stale": selectors.is_stale(api),
+        "missing": selectors.missing_pieces(api),
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "tab_template": f"inventory/tabs/_{tab}.html",
         # What people read ("Bearer token / JWT"), not the stored codes ("bearer").

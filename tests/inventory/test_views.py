@@ -315,6 +315,28 @@ def test_it_offers_only_units_where_the_user_may_register(org, alice, login):  #
     assert f'value="{org.sibling.pk}"' not in body
 
 
+def test_it_preselects_the_only_unit_the_user_may_register_for(org, alice, make_member, login):  # noqa: ANN001
+    body = login(alice).get(url("create")).content.decode()
+    assert f'<option value="{org.team.pk}" selected>' in body
+    assert '<option value="" selected>' not in body  # no empty choice left to pick by mistake
+    # Someone who may register for several units chooses one.
+    body = login(make_member("developer", org.dept, "dana")).get(url("create")).content.decode()
+    assert '<option value="" selected>' in body
+    assert f'<option value="{org.team.pk}">' in body and f'<option value="{org.sibling.pk}">' in body
+
+
+def test_it_suggests_the_slug_from_the_name(org, alice, login):  # noqa: ANN001
+    body = login(alice).get(url("create")).content.decode()
+    slug_input = re.search(r'<input[^>]*name="slug"[^>]*>', body)
+    assert slug_input is not None and 'data-slug-from="name"' in slug_input.group()
+    assert re.search(r'<script src="[^"]*portal/forms\.js" defer>', body)
+    # Only a suggestion: the server still refuses what is not a slug.
+    response = login(alice).post(
+        url("create"), {"org_unit": org.team.pk, "name": "Pay", "slug": "Not a slug!"}
+    )
+    assert response.status_code == 400 and not Api.objects.exists()
+
+
 def test_it_creates_a_draft(org, alice, login):  # noqa: ANN001
     response = login(alice).post(
         url("create"), {"org_unit": org.team.pk, "name": "Payments", "slug": "payments"}
@@ -439,6 +461,72 @@ def test_every_status_badge_is_readable(org, alice, login):  # noqa: ANN001
 # --- Sections --------------------------------------------------------------------------------------------
 
 
+def test_every_completeness_piece_names_a_real_section_or_tab():
+    from inventory.forms import SECTIONS
+    from inventory.selectors import COMPLETENESS_PIECES
+    from inventory.views import TABS
+
+    for piece in COMPLETENESS_PIECES:
+        assert piece.section in SECTIONS or piece.tab in TABS, piece
+
+
+WHERE_FILLED_IN = {
+    "a description": ("edit_section", "basics"),
+    "a technical contact": ("edit_section", "contact"),
+    "an environment with a base URL": ("tab", "servers"),
+    "the authentication schemes": ("edit_section", "security"),
+    "the protocols": ("edit_section", "security"),
+    "the packages it is built with (SBOM or lockfile)": ("tab", "packages"),
+    "an OpenAPI document": ("tab", "spec"),
+    "the servers it runs on": ("tab", "servers"),
+    "typical performance metrics": ("tab", "metrics"),
+    "an availability target": ("edit_section", "availability"),
+}
+
+
+def missing_items(html: str) -> dict[str, tuple[str, bool]]:
+    """label → (href or "" when not a link, marked required) for each item of the "Still missing" box."""
+    box = html[html.index('id="missing"') :]
+    box = box[: box.index("</ul>")]
+    out = {}
+    for item in re.findall(r"<li>(.*?)</li>", box, re.S):
+        piece = re.search(r'class="missing-piece"(?: href="([^"]+)")?>([^<]+)<', item)
+        assert piece is not None, item
+        out[piece.group(2)] = ((piece.group(1) or "").replace("&amp;", "&"), "(required)" in item)
+    return out
+
+
+def missing_links(html: str) -> dict[str, str]:
+    return {label: href for label, (href, _required) in missing_items(html).items()}
+
+
+def required_marked(html: str) -> set[str]:
+    return {label for label, (_href, required) in missing_items(html).items() if required}
+
+
+@pytest.mark.parametrize("page", ["detail", "edit_section"])
+def test_each_missing_piece_links_to_where_it_is_filled_in(api, alice, login, page):  # noqa: ANN001
+    path = url("detail", api.slug) if page == "detail" else url("edit_section", api.slug, "basics")
+    body = login(alice).get(path).content.decode()
+    expected = {
+        label: url("edit_section", api.slug, where)
+        if kind == "edit_section"
+        else f"{url('detail', api.slug)}?tab={where}"
+        for label, (kind, where) in WHERE_FILLED_IN.items()
+    }
+    assert missing_links(body) == expected
+    assert required_marked(body) == {
+        "a description", "a technical contact", "an environment with a base URL", "the authentication schemes",
+        "the protocols",
+    }  # fmt: skip
+
+
+def test_a_viewer_gets_links_only_to_the_tabs(api, bob, login):  # noqa: ANN001
+    links = missing_links(login(bob).get(url("detail", api.slug)).content.decode())
+    assert links["a description"] == ""  # an edit page bob may not open
+    assert links["an OpenAPI document"] == f"{url('detail', api.slug)}?tab=spec"
+
+
 def test_it_404s_an_unknown_section(api, alice, login):  # noqa: ANN001
     assert login(alice).get(url("edit_section", api.slug, "nope")).status_code == 404
 
@@ -448,7 +536,7 @@ def test_it_prefills_a_section_and_shows_what_is_missing(org, alice, login):  # 
     body = login(alice).get(url("edit_section", api.slug, "basics")).content.decode()
     assert "Moves money" in body
     assert "Still missing" in body and "a technical contact" in body and "an OpenAPI document" in body
-    assert "<li>a description</li>" not in body
+    assert ">a description</a>" not in body and ">a technical contact</a>" in body
 
 
 def test_it_saves_one_section_and_updates_missing(api, alice, login):  # noqa: ANN001
@@ -463,7 +551,7 @@ def test_it_saves_one_section_and_updates_missing(api, alice, login):  # noqa: A
     assert "a technical contact" not in api.missing
     body = client.get(response["Location"]).content.decode()
     assert "Contact" in body or "contact" in body
-    assert "<li>a technical contact</li>" not in body
+    assert ">a technical contact</a>" not in body and ">a description</a>" in body
 
 
 def test_it_shows_section_errors(api, alice, login):  # noqa: ANN001
