@@ -11,6 +11,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -816,6 +817,47 @@ def test_it_shows_window_errors_in_the_form(api, alice, login, data, message):  
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not AvailabilityWindow.objects.exists()
+
+
+def fieldset(html: str, show_if: str) -> str:
+    match = re.search(rf'<fieldset[^>]*data-show-if="{show_if}"[^>]*>(.*?)</fieldset>', html, re.S)
+    assert match is not None, show_if
+    assert " hidden" not in match.group() and "disabled" not in match.group()  # all usable without JS
+    return match.group(1)
+
+
+def test_it_groups_the_window_fields_by_kind(api, alice, login):  # noqa: ANN001
+    body = login(alice).get(url("detail", api.slug), {"tab": "metrics"}).content.decode()
+    form = body[body.index('id="window-form"') : body.index("</form>", body.index('id="window-form"'))]
+    assert '<select name="kind"' in form
+    recurring, one_off = fieldset(form, "kind=recurring"), fieldset(form, "kind=one_off")
+    assert all(f'name="{n}"' in recurring for n in ("weekdays", "start_time", "end_time"))
+    assert all(f'name="{n}"' in one_off for n in ("starts_at", "ends_at"))
+    assert 'name="starts_at"' not in recurring and 'name="weekdays"' not in one_off
+    # Shared by both kinds, outside the fieldsets.
+    shared = re.sub(r"<fieldset.*?</fieldset>", "", form, flags=re.S)
+    assert all(f'name="{n}"' in shared for n in ("kind", "description", "environment", "timezone"))
+
+
+def test_it_writes_figures_one_way(org, alice, login):  # noqa: ANN001
+    api = make_api(org.team, "figures", availability_target=Decimal("99.900"))
+    env = environments.environment_save(
+        actor=SYSTEM, api=api, name="prod", base_urls=["https://f.example.com"]
+    )
+    environments.baseline_save(
+        actor=SYSTEM, environment=env, p50_ms=10, p95_ms=20, p99_ms=30,
+        requests_per_second=Decimal("12.50"), error_rate_percent=Decimal("0.500"),
+    )  # fmt: skip
+    client = login(alice)
+    overview = visible_text(client.get(url("detail", api.slug)).content.decode())
+    metrics = client.get(url("detail", api.slug), {"tab": "metrics"}).content.decode()
+    section = client.get(url("edit_section", api.slug, "availability")).content.decode()
+    assert "Availability target 99.9 %" in overview
+    assert "Target: 99.9 %" in visible_text(metrics)
+    assert "12.5 req/s · 0.5 % errors" in visible_text(metrics)
+    assert 'value="99.9"' in section and 'value="0.5"' in metrics and 'value="12.5"' in metrics
+    for page in (overview, metrics, section):
+        assert "99.900" not in page and "0.500" not in page and "12.50 " not in page
 
 
 def test_it_refuses_overlapping_windows(api, alice, login):  # noqa: ANN001
