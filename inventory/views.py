@@ -372,7 +372,7 @@ def _detail(
         **_tab_context(request, api, tab, bound),
     }
     return web.render_partial_or_page(
-        request, page="inventory/api_detail.html", partial=ctx["tab_template"], ctx=ctx, status=status
+        request, page="inventory/api_detail.html", partial="inventory/_tab_swap.html", ctx=ctx, status=status
     )
 
 

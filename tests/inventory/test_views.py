@@ -377,6 +377,40 @@ def test_it_renders_every_tab(api, env, alice, login, tab):  # noqa: ANN001
     assert "HX-Request" in partial["Vary"]
 
 
+TAB_KEYS = ["overview", "spec", "packages", "servers", "consumers", "metrics", "history"]
+
+
+def highlighted_tabs(html: str) -> list[str]:
+    """The tabs of the API page's tab bar shown as current: active and aria-current="page"."""
+    bar = re.search(r'<ul class="nav nav-tabs[^"]*" id="api-tabs"[^>]*>(.*?)</ul>', html, re.S)
+    assert bar is not None
+    links = re.findall(r"<a ([^>]*)>", bar.group(1))
+    assert len(links) == len(TAB_KEYS)
+    current = []
+    for attrs in links:
+        active = re.search(r'class="nav-link active"', attrs) is not None
+        assert active == ('aria-current="page"' in attrs), attrs  # both or neither
+        if active:
+            current.append(re.search(r'href="\?tab=([a-z]+)"', attrs).group(1))
+    return current
+
+
+@pytest.mark.parametrize("tab", TAB_KEYS)
+def test_it_highlights_the_tab_it_shows(api, env, alice, login, tab):  # noqa: ANN001
+    client = login(alice)
+    assert highlighted_tabs(client.get(url("detail", api.slug), {"tab": tab}).content.decode()) == [tab]
+    # An htmx click swaps the tab's content and, out of band, the tab bar with the new tab highlighted.
+    swap = client.get(url("detail", api.slug), {"tab": tab}, HTTP_HX_REQUEST="true").content.decode()
+    assert re.search(r'<ul class="nav nav-tabs[^"]*" id="api-tabs" hx-swap-oob="true">', swap)
+    assert highlighted_tabs(swap) == [tab]
+
+
+def test_it_highlights_overview_for_an_unknown_tab(api, alice, login):  # noqa: ANN001
+    assert highlighted_tabs(login(alice).get(url("detail", api.slug), {"tab": "nope"}).content.decode()) == [
+        "overview"
+    ]
+
+
 def test_it_shows_a_viewer_no_buttons(api, bob, login):  # noqa: ANN001
     body = login(bob).get(url("detail", api.slug)).content.decode()
     assert api.name in body
