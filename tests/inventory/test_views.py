@@ -428,10 +428,32 @@ def test_it_shows_only_allowed_transitions(ready, alice, ciso, login):  # noqa: 
     assert ">Approve<" in body and "Request changes" in body
 
 
-def test_it_shows_the_history(api, alice, login):  # noqa: ANN001
+def test_it_shows_the_history_in_words(api, alice, login):  # noqa: ANN001
     environments.environment_save(actor=SYSTEM, api=api, name="staging", base_urls=["https://s.example.com"])
+    registration.api_update(actor=SYSTEM, api=api, description="Takes payments", lifecycle="production")
+    specs.spec_upload(actor=SYSTEM, api=api, data=SPEC_V1, filename="openapi.yaml")
     body = login(alice).get(url("detail", api.slug), {"tab": "history"}).content.decode()
-    assert "api.create" in body and "api.environment_save" in body
+    text = visible_text(body)
+    for action in ("Registered", "Environment saved", "Details edited", "OpenAPI document uploaded"):
+        assert action in text, action
+    assert "api.create" not in text and "api.environment_save" not in text
+    # Each changed field, before → after; a child object says what it is.
+    assert "Description: — → Takes payments" in text
+    assert "Lifecycle: Design → Production" in text
+    assert "Environment: Payments / staging" in text and "Base URLs: https://s.example.com" in text
+    # No full digests, a short prefix at most.
+    digest = Spec.objects.get(api=api).sha256
+    assert digest not in body and f"SHA-256: {digest[:12]}…" in text
+    # A compact date that does not wrap.
+    assert re.search(
+        r'<td class="text-nowrap"><time datetime="[^"]+" title="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d</time>', body
+    )
+
+
+def test_it_shows_a_status_change_in_the_history(ready, alice, login):  # noqa: ANN001
+    review.api_submit(actor=SYSTEM, api=ready)
+    text = visible_text(login(alice).get(url("detail", ready.slug), {"tab": "history"}).content.decode())
+    assert "Submitted for review Status: Draft → Submitted for review" in text
 
 
 def visible_text(html: str) -> str:
