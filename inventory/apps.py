@@ -15,3 +15,7 @@ class InventoryConfig(AppConfig):
                 "inventory", Cap.INVENTORY_VIEW, "inventory/_home_cards.html", inventory_summary, order=10
             )
         )
+
+        from inventory.audit_vocabulary import register_words
+
+        register_words()

@@ -90,7 +90,14 @@ class ApiCreateForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["org_unit"].queryset = submit_units(user)
+        units = self.fields["org_unit"]
+        units.queryset = submit_units(user)
+        only = list(units.queryset[:2])
+        if len(only) == 1:
+            # Nothing to choose: the one unit the user may register for, without an empty choice.
+            units.initial, units.empty_label = only[0].pk, None
+        # A suggestion as the name is typed (portal/static/portal/forms.js); the server still validates.
+        self.fields["slug"].widget.attrs["data-slug-from"] = "name"
 
 
 class BasicsForm(forms.Form):

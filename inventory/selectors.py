@@ -255,6 +255,15 @@ def api_history(api: Api, *, limit: int = 100) -> list[Any]:
     return list(events.order_by("-id")[:limit])
 
 
+def api_counts_by_unit_path(user: Any) -> dict[str, int]:
+    """How many APIs the user may see each unit owns directly, keyed by the unit's path: one
+    aggregate query, for the org chart to add up per subtree."""
+    from django.db.models import Count
+
+    rows = apis_visible(user).order_by().values_list("org_unit__path").annotate(n=Count("id"))
+    return dict(rows)
+
+
 def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
 
@@ -317,15 +326,21 @@ def stale_cutoff() -> datetime:
 class Piece:
     key: str
     label: str  # what to tell the owner: "Missing: a description"
-    section: str  # where on the API page it is filled in (the edit section or tab)
+    # Where it is filled in: a key of inventory.forms.SECTIONS, or "tab:<name>" for a tab of the API page.
+    section: str
     required: bool  # needed before the API can be submitted for review
+
+    @property
+    def tab(self) -> str:
+        """The API page's tab where it is filled in ("" when it is an edit section)."""
+        return self.section.removeprefix("tab:") if self.section.startswith("tab:") else ""
 
 
 # Ten pieces, ten points each. The required ones are what a reviewer and the scanner cannot do without:
 # what it is, whom to call, where it runs, how it authenticates and what it speaks.
 COMPLETENESS_PIECES = [
     Piece("description", "a description", "basics", True),
-    Piece("contact", "a technical contact", "ownership", True),
+    Piece("contact", "a technical contact", "contact", True),
     Piece("environments", "an environment with a base URL", "tab:servers", True),
     Piece("auth", "the authentication schemes", "security", True),
     Piece("protocols", "the protocols", "security", True),
@@ -333,7 +348,7 @@ COMPLETENESS_PIECES = [
     Piece("spec", "an OpenAPI document", "tab:spec", False),
     Piece("servers", "the servers it runs on", "tab:servers", False),
     Piece("metrics", "typical performance metrics", "tab:metrics", False),
-    Piece("availability", "an availability target", "operations", False),
+    Piece("availability", "an availability target", "availability", False),
 ]
 PIECES_BY_LABEL = {p.label: p for p in COMPLETENESS_PIECES}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import posixpath
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from django import forms as django_forms
@@ -213,8 +214,10 @@ def api_create(request: HttpRequest) -> HttpResponse:
     return render(request, "inventory/api_create.html", {"form": form}, status=status)
 
 
-def _section_initial(api: Api, form_class: type[django_forms.Form]) -> dict[str, Any]:
-    return {name: getattr(api, name) for name in form_class.base_fields}
+def _initial(obj: Any, form_class: type[django_forms.Form]) -> dict[str, Any]:
+    """The form's fields as stored on ``obj``; decimals as the pages show them (99.9, not 99.900)."""
+    values = {name: getattr(obj, name) for name in form_class.base_fields}
+    return {name: web.figure(v) if isinstance(v, Decimal) else v for name, v in values.items()}
 
 
 @require_http_methods(["GET", "POST"])
@@ -234,7 +237,7 @@ def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpRespo
                 messages.success(request, f"{title} saved.")
                 return redirect("inventory:edit_section", slug=api.slug, section=section)
     else:
-        form = web.style(form_class(initial=_section_initial(api, form_class)))
+        form = web.style(form_class(initial=_initial(api, form_class)))
     keys = list(forms.SECTIONS)
     following = keys[keys.index(section) + 1] if keys.index(section) + 1 < len(keys) else None
     ctx = {
@@ -244,6 +247,8 @@ def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpRespo
         "title": title,
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "next_section": following,
+        "missing": selectors.missing_pieces(api),
+        "can_edit": True,  # the page itself needs inventory.submit on the API
     }
     return render(request, "inventory/api_edit_section.html", ctx, status=400 if form.is_bound else 200)
 
@@ -320,9 +325,7 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
     elif tab == "metrics":
         for env in envs:
             baseline = getattr(env, "baseline", None)
-            initial = (
-                {} if baseline is None else {k: getattr(baseline, k) for k in forms.BaselineForm.base_fields}
-            )
+            initial = {} if baseline is None else _initial(baseline, forms.BaselineForm)
             form = bound.get(f"baseline_form_{env.pk}") or forms.BaselineForm(
                 prefix=f"baseline-{env.pk}", initial=initial
             )
@@ -366,6 +369,7 @@ def _detail(
         "can_confirm": registration.can_confirm(api) and in_scope(request.user, Cap.INVENTORY_SUBMIT, path),
         "transition_errors": transition_errors or [],
         "is_stale": selectors.is_stale(api),
+        "missing": selectors.missing_pieces(api),
         "sections": [(key, label) for key, (label, _cls) in forms.SECTIONS.items()],
         "tab_template": f"inventory/tabs/_{tab}.html",
         # What people read ("Bearer token / JWT"), not the stored codes ("bearer").
@@ -374,7 +378,7 @@ def _detail(
         **_tab_context(request, api, tab, bound),
     }
     return web.render_partial_or_page(
-        request, page="inventory/api_detail.html", partial=ctx["tab_template"], ctx=ctx, status=status
+        request, page="inventory/api_detail.html", partial="inventory/_tab_swap.html", ctx=ctx, status=status
     )
 
 

@@ -12,3 +12,7 @@ class PortalConfig(AppConfig):
         from portal.login_guard import lockout_audit_receiver
 
         user_locked_out.connect(lockout_audit_receiver, dispatch_uid="portal-audit-lockout")
+
+        from portal.audit_vocabulary import register_portal_words
+
+        register_portal_words()

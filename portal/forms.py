@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+
+from portal import audit_vocabulary
 
 
 class LoginForm(AuthenticationForm):
@@ -44,12 +48,47 @@ class ApiTokenCreateForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.CharField(required=False, max_length=100)
-    actor = forms.CharField(required=False, max_length=200)
-    object_type = forms.CharField(required=False, max_length=100)
+    """Filters of the audit log. Actions match by prefix, so a family ("api.") and one action
+    ("api.submit") are both choices of one menu; the object type and the actor match exactly. A value
+    the menus do not list (a link from elsewhere, an older action) still filters, and stays selected."""
+
+    action = forms.CharField(required=False, max_length=100, widget=forms.Select)
+    actor = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "user or system:…", "size": 14}),
+    )
+    object_type = forms.CharField(required=False, max_length=100, label="Object", widget=forms.Select)
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].widget.choices = self._keeping_current(
+            "action", audit_vocabulary.action_choices()
+        )
+        self.fields["object_type"].widget.choices = self._keeping_current(
+            "object_type", audit_vocabulary.object_type_choices()
+        )
+        for field in self.fields.values():
+            css = (
+                "form-select form-select-sm"
+                if isinstance(field.widget, forms.Select)
+                else "form-control form-control-sm"
+            )
+            field.widget.attrs.setdefault("class", css)
+
+    def _keeping_current(self, name: str, choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """``choices`` plus the value asked for when they do not list it (if it could be valid)."""
+        current = self.data.get(name) if self.is_bound else None
+        listed = set()
+        for value, label in choices:
+            listed |= {v for v, _label in label} if isinstance(label, list) else {value}
+        usable = isinstance(current, str) and 0 < len(current) <= self.fields[name].max_length
+        if usable and current not in listed and "\x00" not in current:
+            return [*choices, (current, current)]
+        return choices
 
     def apply(self, qs):  # noqa: ANN001, ANN201
         data = self.cleaned_data

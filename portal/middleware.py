@@ -80,7 +80,12 @@ class ApiOverHttpsOnlyMiddleware:
 class RequestSizeLimitMiddleware:
     """Refuse a body larger than any upload may be before anything reads it (Django would otherwise
     spool it to disk while checking CSRF, even for an anonymous client). The proxy should enforce
-    the same bound (nginx ``client_max_body_size``)."""
+    the same bound (nginx ``client_max_body_size``).
+
+    It sits after the authentication middleware, so the 413 page is the normal layout with the
+    user's navigation; nothing before it reads the body (CSRF checks and views run in process_view,
+    after every middleware's __call__). The page still renders without ``request.user`` (as for an
+    anonymous visitor), should the middleware ever be moved in front of authentication again."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from django.db.models import Count
 
 from portal.access import Cap
 from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
@@ -8,6 +12,51 @@ from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
 
 def org_units_visible(user: Any) -> list[OrgUnit]:
     return list(OrgUnit.objects.visible_to(user, Cap.ORG_VIEW).order_by("path"))
+
+
+@dataclass(frozen=True)
+class OrgChartRow:
+    unit: OrgUnit
+    people: int  # people holding a role on the unit itself
+    apis: int | None  # APIs owned by the unit or any unit below it (what its inventory link lists)
+
+
+def people_by_unit(user: Any) -> dict[int, int]:
+    """People holding a role on each unit the user may see, by unit id: one aggregate query."""
+    rows = (
+        Membership.objects.visible_to(user, Cap.ORG_VIEW)
+        .order_by()
+        .values_list("org_unit_id")
+        .annotate(n=Count("user_id", distinct=True))
+    )
+    return dict(rows)
+
+
+def subtree_totals(counts_by_path: Mapping[str, int]) -> dict[str, int]:
+    """Per unit path, the sum of the counts of that unit and every unit below it. Each count is
+    added to its unit's ancestors by walking the materialized path: no query, no scan per unit."""
+    totals: dict[str, int] = {}
+    for path, n in counts_by_path.items():
+        prefix = "/"
+        for part in path.strip("/").split("/"):
+            prefix += part + "/"
+            totals[prefix] = totals.get(prefix, 0) + n
+    return totals
+
+
+def org_chart(user: Any, api_counts_by_path: Mapping[str, int] | None = None) -> list[OrgChartRow]:
+    """The units the user may see, in tree order, with their people and (when given the counts of
+    APIs by owning unit path) the APIs of their subtree."""
+    people = people_by_unit(user)
+    apis = subtree_totals(api_counts_by_path) if api_counts_by_path is not None else None
+    return [
+        OrgChartRow(
+            unit=unit,
+            people=people.get(unit.pk, 0),
+            apis=None if apis is None else apis.get(unit.path, 0),
+        )
+        for unit in org_units_visible(user)
+    ]
 
 
 def memberships_visible(user: Any):  # noqa: ANN201

@@ -72,7 +72,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",
     "portal.middleware.ApiOverHttpsOnlyMiddleware",
-    "portal.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +87,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the user is known (the 413 page is the normal layout with its navigation, under the CSP),
+    # before anything reads the body: CSRF checks and views run in process_view, after every __call__.
+    "portal.middleware.RequestSizeLimitMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -271,14 +273,15 @@ REST_FRAMEWORK = {
         "expensive": env.str("THROTTLE_EXPENSIVE", default="20/min"),
     },
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.AppTaggedSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 API_MAX_PAGE_SIZE = 200
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "API Security Portal",
-    "DESCRIPTION": "Inventory, testing, threat prevention and incident response for the company's APIs.",
+    "DESCRIPTION": "The company's API inventory, and the portal around it: you, the org chart and roles, API "
+    "tokens, the audit trail. Testing and incident response are planned.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["portal.authentication.IsAuthenticated"],
@@ -291,6 +294,12 @@ SPECTACULAR_SETTINGS = {
         "ComponentKindEnum": "inventory.models.Component.Kind",
         "WindowKindEnum": "inventory.models.AvailabilityWindow.Kind",
     },
+    # Operations are grouped by the app serving them (portal.api_schema), not by the URL's "v1".
+    # An app with REST views adds its group here.
+    "TAGS": [
+        {"name": "inventory", "description": "The API inventory: records, specs, packages, consumers."},
+        {"name": "portal", "description": "You, the org chart and its roles, API tokens, the audit trail."},
+    ],
 }
 
 # --- Audit trail ----------------------------------------------------------------------------------

@@ -39,8 +39,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def org_chart(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.ORG_VIEW)
-    units = selectors.org_units_visible(request.user)
-    return render(request, "portal/org_chart.html", {"units": units})
+    api_counts = None
+    if Cap.INVENTORY_VIEW in capabilities_of(request.user):
+        from inventory.selectors import api_counts_by_unit_path
+
+        api_counts = api_counts_by_unit_path(request.user)
+    rows = selectors.org_chart(request.user, api_counts)
+    return render(request, "portal/org_chart.html", {"rows": rows, "show_apis": api_counts is not None})
 
 
 @require_GET

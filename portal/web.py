@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from django import forms
@@ -18,6 +19,21 @@ from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
 F = TypeVar("F", bound=forms.Form)
+
+
+def figure(value: Any) -> str:
+    """A number the way people write it, the same on every page and in every form: no trailing
+    zeros and no exponent (99.900 → "99.9", 100.000 → "100", 0.500 → "0.5"); "" for None."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
 def style(form: F) -> F:

@@ -62,7 +62,7 @@ def completeness(page: Any) -> int:
 
 
 def missing(page: Any) -> list[str]:
-    return [text.strip() for text in page.locator("#missing li").all_inner_texts()]
+    return [text.strip() for text in page.locator("#missing li .missing-piece").all_inner_texts()]
 
 
 def call_api(method: str, url: str, token: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -108,8 +108,10 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     expect(dev.get_by_role("heading", name="APIs")).to_be_visible()
     dev.get_by_role("link", name="Register an API").click()
     expect(dev.get_by_role("heading", name="Register an API")).to_be_visible()
-    dev.get_by_label("Owning team").select_option(label="Payments Team")
-    dev.get_by_label("Name").fill("Payments API")
+    # The developer may register for one team only: it is chosen already.
+    expect(dev.get_by_label("Owning team").locator("option:checked")).to_have_text("Payments Team")
+    dev.get_by_label("Name").press_sequentially("Payments API")
+    expect(dev.get_by_label("Slug")).to_have_value("payments-api")  # suggested while typing
     dev.get_by_label("Slug").fill("payments-api")
     shot(dev, "02-register")
     dev.get_by_role("button", name="Create draft").click()
@@ -186,6 +188,9 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     spec_form = dev.locator("#spec-upload")
     expect(spec_form).to_be_visible()
     expect(dev).to_have_url(re.compile(r"\?tab=spec$"))
+    current_tab = dev.locator("#api-tabs [aria-current=page]")
+    expect(current_tab).to_have_text("Spec & operations")  # the highlight follows the swap
+    expect(dev.locator("#api-tabs .active")).to_have_count(1)
     spec_form.locator("input[type=file]").set_input_files(
         {"name": "openapi.yaml", "mimeType": "application/yaml", "buffer": OPENAPI_YAML}
     )
@@ -196,7 +201,7 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     completeness_went_up()
     shot(dev, "06-spec")
 
-    dev.get_by_role("link", name="Packages").click()
+    dev.get_by_role("link", name="Packages", exact=True).click()
     packages_form = dev.locator("#components-upload")
     expect(packages_form).to_be_visible()
     packages_form.locator("input[type=file]").set_input_files(
@@ -207,6 +212,17 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     expect(dev.locator("table tbody tr", has_text="requests")).to_contain_text("2.32.3")
     completeness_went_up()
     shot(dev, "07-packages")
+
+    # The downtime window form shows the fields of the chosen kind only (in a tab swapped in by htmx).
+    dev.get_by_role("link", name="Metrics & windows").click()
+    expect(current_tab).to_have_text("Metrics & windows")
+    window_form = dev.locator("#window-form")
+    expect(window_form.get_by_label("Start time")).to_be_visible()
+    expect(window_form.get_by_label("Starts at")).to_be_hidden()
+    window_form.get_by_label("Kind").select_option(label="One-off")
+    expect(window_form.get_by_label("Starts at")).to_be_visible()
+    expect(window_form.get_by_label("Start time")).to_be_hidden()
+    shot(dev, "07b-window-form")
 
     dev.get_by_role("link", name="Overview").click()
     expect(dev.locator("#missing")).to_be_visible()
@@ -291,7 +307,7 @@ def test_register_approve_and_list(live_server: Any, new_page: Any) -> None:
     row = list_row(view, "payments-api")
     expect(row).to_contain_text("Approved")
     expect(row).to_contain_text("Payments Team")
-    expect(row).to_contain_text("80%")
+    expect(row).to_contain_text("80 %")
     expect(view.get_by_role("link", name="Register an API")).to_have_count(0)
     shot(view, "13-viewer-list")
 

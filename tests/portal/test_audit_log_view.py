@@ -188,6 +188,47 @@ def test_it_still_applies_the_valid_filters_next_to_an_invalid_one(login, audito
     assert "Filters not valid, ignored: since." in body
 
 
+def select(html: str, name: str) -> str:
+    match = re.search(rf'<select name="{name}".*?</select>', html, re.S)
+    assert match is not None, name
+    return match.group()
+
+
+def test_it_offers_menus_in_words(login, auditor, scoped_events) -> None:  # noqa: ANN001
+    body = login(auditor).get(AUDIT_URL).content.decode()
+    actions, objects = select(body, "action"), select(body, "object_type")
+    assert 'class="form-select form-select-sm"' in actions and 'class="form-select form-select-sm"' in objects
+    # Families (matched by prefix) with their actions, and object types, by what people call them.
+    assert '<optgroup label="API records">' in actions
+    assert '<option value="api.">API records (all)</option>' in actions
+    assert '<option value="api.submit">Submitted for review</option>' in actions
+    assert '<option value="user.login">Logged in</option>' in actions
+    assert '<option value="inventory.api">API</option>' in objects
+    assert '<option value="portal.orgunit">Org unit</option>' in objects
+
+
+def test_it_filters_by_a_family_from_the_menu(login, auditor, org) -> None:  # noqa: ANN001
+    event("mark-api", org.team, action="api.submit", object_type="inventory.api")
+    event("mark-token", org.team, action="api_token.create", object_type="portal.apitoken")
+    assert markers(login(auditor).get(AUDIT_URL, {"action": "api."}).content.decode()) == {"mark-api"}
+
+
+def test_it_keeps_a_filter_value_the_menu_does_not_list(login, auditor, filter_events) -> None:  # noqa: ANN001
+    body = login(auditor).get(AUDIT_URL, {"action": "inventory.", "object_type": "test"}).content.decode()
+    assert '<option value="inventory." selected>inventory.</option>' in select(body, "action")
+    assert '<option value="test" selected>test</option>' in select(body, "object_type")
+
+
+def test_it_shows_events_in_words(login, auditor, org) -> None:  # noqa: ANN001
+    event("mark-words", org.team, action="api.submit", object_type="inventory.api")
+    body = login(auditor).get(AUDIT_URL).content.decode()
+    row = next(r for r in re.findall(r"<tr>.*?</tr>", body, re.S) if "mark-words" in r)
+    text = " ".join(re.sub(r"<[^>]+>", " ", row).split())
+    assert "Submitted for review" in text and "API mark-words" in text
+    assert "api.submit" not in text and "inventory.api" not in text  # the codes stay in tooltips only
+    assert re.search(r'<td class="text-nowrap"><time [^>]*>\d{4}-\d\d-\d\d \d\d:\d\d</time></td>', row)
+
+
 # --- Keyset pagination ----------------------------------------------------------------------------
 
 

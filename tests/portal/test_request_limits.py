@@ -9,6 +9,7 @@ from django.core.cache import cache
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings  # the `settings` fixture's type
+from tests.portal.error_shape import assert_error_page
 
 
 @pytest.fixture
@@ -83,3 +84,34 @@ def _requirements():  # noqa: ANN202
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("requirements.txt", b"flask==2.0\n")
+
+
+def test_it_shows_the_413_page_in_the_portal_layout(alice, login, settings):
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    response = login(alice).post("/inventory/new/", {"name": "x" * 2000})
+    assert_error_page(response, 413)
+    page = response.content.decode()
+    # The same navigation as every other page: the user is known before the body is refused.
+    assert 'href="/inventory/"' in page and f"Log out {alice.username}" in page
+    assert "Content-Security-Policy" in response
+
+
+def test_it_shows_the_413_page_to_an_anonymous_visitor(client, db, settings):
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    response = client.post("/inventory/new/", {"name": "x" * 2000})
+    assert_error_page(response, 413)
+    assert "Log out" not in response.content.decode()
+
+
+def test_the_413_page_renders_without_a_user_on_the_request(db, settings):
+    # As when the size check runs before authentication: no request.user, no session.
+    from django.test import RequestFactory
+
+    from portal.middleware import RequestSizeLimitMiddleware
+
+    settings.PORTAL_REQUEST_MAX_BYTES = 1000
+    request = RequestFactory().post("/inventory/new/", {"name": "x" * 2000})
+    response = RequestSizeLimitMiddleware(lambda r: None)(request)  # type: ignore[arg-type,return-value]
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "API Security Portal" in page and "Too large" in page and "Log out" not in page

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from portal.management.commands.run_portal import Child, Supervisor
+from portal.management.commands import run_portal
+from portal.management.commands.run_portal import Child, Supervisor, portal_children
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 
@@ -127,6 +128,50 @@ def test_each_child_gets_its_own_process_group():
         supervisor.stop()
 
 
+# --- The web server's command line ---------------------------------------------------------------
+
+
+def web_argv() -> list[str]:
+    children = portal_children(bind="127.0.0.1:8000", web_workers=1, worker_concurrency=1, loglevel="INFO")
+    return list(next(child for child in children if child.name == "web").argv)
+
+
+def flag_value(argv: list[str], flag: str) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv else None
+
+
+def test_each_portal_gets_its_own_gunicorn_control_socket(settings, tmp_path):  # noqa: ANN001
+    # gunicorn's default is one socket per user: two portals on one host would share it.
+    settings.VAR_DIR = tmp_path / "first"
+    first = flag_value(web_argv(), "--control-socket")
+    settings.VAR_DIR = tmp_path / "second"
+    second = flag_value(web_argv(), "--control-socket")
+
+    assert first == str(tmp_path / "first" / "gunicorn.ctl")
+    assert second == str(tmp_path / "second" / "gunicorn.ctl")
+
+
+def test_it_turns_the_control_socket_off_where_its_path_would_be_too_long(settings, tmp_path):  # noqa: ANN001
+    settings.VAR_DIR = tmp_path / ("v" * 120)
+    argv = web_argv()
+    assert "--no-control-socket" in argv
+    assert "--control-socket" not in argv
+
+
+def test_it_passes_no_control_socket_flag_to_a_gunicorn_without_one(monkeypatch):  # noqa: ANN001
+    monkeypatch.setattr(run_portal, "_gunicorn_settings", lambda: {"bind", "workers"})
+    assert not [arg for arg in web_argv() if "control-socket" in arg]
+
+
+def test_it_passes_only_flags_the_installed_gunicorn_knows():
+    from gunicorn.config import KNOWN_SETTINGS
+
+    known = {flag for setting in KNOWN_SETTINGS for flag in setting.cli or []}
+    flags = [arg for arg in web_argv() if arg.startswith("--")]
+    assert "--control-socket" in flags
+    assert set(flags) <= known, set(flags) - known
+
+
 # --- The real command -----------------------------------------------------------------------------
 
 
@@ -152,6 +197,7 @@ def portal_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 class RunningPortal:
     def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
         self.port = free_port()
         self.marker = f"PORTAL_TEST_RUN={uuid.uuid4().hex}"
         env = {
@@ -225,6 +271,11 @@ def test_it_serves_and_stops_cleanly_on_sigterm(running_portal):
     status, _ = http_get(f"{running_portal.url}/accounts/login/")
     assert status == 200
     assert len(running_portal.leftovers()) >= 4  # the command, gunicorn, the worker, beat
+    control_socket = running_portal.var_dir / "gunicorn.ctl"
+    deadline = time.monotonic() + 10
+    while not control_socket.is_socket() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert control_socket.is_socket(), "gunicorn's control socket is not in the portal's var folder"
 
     running_portal.process.send_signal(signal.SIGTERM)
     code = running_portal.process.wait(timeout=60)

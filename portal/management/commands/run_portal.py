@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -167,6 +168,36 @@ def default_bind() -> str:
     return f"127.0.0.1:{os.environ.get('PORT') or 8000}"
 
 
+# AF_UNIX paths hold 108 bytes with the final NUL on Linux (104 on the BSDs): stay below both.
+_UNIX_PATH_MAX = 100
+
+
+def _gunicorn_settings() -> set[str]:
+    """Names of the settings the installed gunicorn knows (empty if it is not installed here)."""
+    try:
+        from gunicorn.config import KNOWN_SETTINGS
+    except ImportError:
+        return set()
+    return {setting.name for setting in KNOWN_SETTINGS}
+
+
+def gunicorn_control_args(var_dir: Path | None = None) -> list[str]:
+    """Where gunicorn's control socket goes: the portal's own var folder.
+
+    gunicorn 25.1+ opens a control socket at one path per user ($XDG_RUNTIME_DIR/gunicorn.ctl or
+    ~/.gunicorn/gunicorn.ctl), so two portals on one host would take it from each other (the second
+    replaces the first's socket, and ``gunicornc`` then reaches the wrong server). Each portal gets
+    its own next to its database; where the path is too long for a Unix socket, none at all. Older
+    gunicorns have no control socket, and no such flag.
+    """
+    if "control_socket" not in _gunicorn_settings():
+        return []
+    path = Path(var_dir or settings.VAR_DIR).absolute() / "gunicorn.ctl"
+    if len(os.fsencode(path)) > _UNIX_PATH_MAX:
+        return ["--no-control-socket"]
+    return ["--control-socket", str(path)]
+
+
 def portal_children(*, bind: str, web_workers: int, worker_concurrency: int, loglevel: str) -> list[Child]:
     py = sys.executable
     return [
@@ -187,6 +218,7 @@ def portal_children(*, bind: str, web_workers: int, worker_concurrency: int, log
                 "-",
                 "--log-level",
                 loglevel.lower(),
+                *gunicorn_control_args(),
             ],
         ),
         Child(
