@@ -72,9 +72,9 @@ def test_it_highlights_the_tab_it_shows(api, env, auditor, login, tab):
 
 
 def test_it_highlights_overview_for_an_unknown_tab(api, auditor, login):
-    assert highlighted_tabs(login(auditor).get(url("detail", api.slug), {"tab": "nope"}).content.decode()) == [
-        "overview"
-    ]
+    assert highlighted_tabs(
+        login(auditor).get(url("detail", api.slug), {"tab": "nope"}).content.decode()
+    ) == ["overview"]
 
 
 def test_it_shows_the_history_in_words(api, auditor, login):
