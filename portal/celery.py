@@ -20,6 +20,7 @@ app.conf.beat_schedule = {
         "task": "inventory.tasks.notify_stale_apis",
         "schedule": crontab(minute=5, hour=7),
     },
+    "portal-sweep-notifications": {"task": "portal.tasks.sweep_notifications", "schedule": 300.0},
     "portal-verify-audit-chain": {
         "task": "portal.tasks.verify_audit_chain",
         "schedule": crontab(minute=17, hour=3),
