@@ -30,6 +30,7 @@ def register_words() -> None:
             "api.create": "Registered",
             "api.update": "Details edited",
             "api.confirm": "Confirmed still accurate",
+            "api.stale_notify": "Owners asked to confirm (stale)",
             # The review workflow (inventory.services.review.API_WORKFLOW), as done rather than to do.
             "api.submit": "Submitted for review",
             "api.approve": "Approved",

@@ -101,6 +101,11 @@ class Api(ScopedModel):
     )
     status = models.CharField(max_length=20, choices=ApiStatus.choices, default=ApiStatus.DRAFT)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # Who sent it for review last, and when: the review's outcome is mailed to them.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -8,6 +8,7 @@ existence does not leak; an object the user can see but not act on is a 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from django.core.exceptions import PermissionDenied
@@ -176,6 +177,39 @@ def holds_company_wide(user: Any, capability: str) -> bool:
 
     roots = list(OrgUnit.objects.filter(parent__isnull=True).values_list("path", flat=True))
     return bool(roots) and all(in_scope(user, capability, path) for path in roots)
+
+
+def roles_with(capability: str) -> frozenset[str]:
+    """The roles whose holders have ``capability`` (within the subtree they hold it on)."""
+    if capability not in ALL_CAPABILITIES:
+        raise ValueError(f"Unknown capability {capability!r}")
+    return frozenset(role for role, caps in ROLE_CAPABILITIES.items() if capability in caps)
+
+
+def holders_over(units: Iterable[Any], roles: Iterable[str]) -> dict[int, list[Any]]:
+    """For each unit, the active users holding one of ``roles`` on it or on a unit above it (a role
+    covers the subtree), each once, with their user rows loaded: one query for all the units.
+
+    Who to tell about something in a unit (its reviewers, its owners). Superusers hold no role and
+    are not included: they may act anywhere, but are not everybody's reviewer.
+    """
+    units = list(units)
+    above = {unit.pk: unit.ancestor_ids() for unit in units}
+    memberships = Membership.objects.filter(
+        org_unit_id__in={uid for ids in above.values() for uid in ids},
+        role__in=list(roles),
+        user__is_active=True,
+    ).select_related("user")
+    by_unit: dict[int, dict[int, Any]] = {}
+    for membership in memberships.order_by("user__username", "pk"):
+        by_unit.setdefault(membership.org_unit_id, {})[membership.user_id] = membership.user
+    out: dict[int, list[Any]] = {}
+    for unit_id, ids in above.items():
+        users: dict[int, Any] = {}
+        for uid in ids:
+            users.update(by_unit.get(uid, {}))
+        out[unit_id] = sorted(users.values(), key=lambda user: user.get_username())
+    return out
 
 
 def require_company_wide(user: Any, capability: str) -> None:

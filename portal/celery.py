@@ -24,6 +24,7 @@ app.conf.beat_schedule = {
         "task": "portal.tasks.audit_anchor_export",
         "schedule": crontab(minute=47, hour=2),
     },
+    "portal-sweep-notifications": {"task": "portal.tasks.sweep_notifications", "schedule": 300.0},
     "portal-verify-audit-chain": {
         "task": "portal.tasks.verify_audit_chain",
         "schedule": crontab(minute=17, hour=3),

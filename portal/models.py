@@ -325,3 +325,67 @@ class RecoveryCodeDevice(ThrottlingMixin, Device):
         self.throttle_increment(commit=False)
         self.save(update_fields=_THROTTLE_FIELDS)
         return False
+
+
+class NotificationChannel(models.TextChoices):
+    """How a notification travels (``portal.notifications.TRANSPORTS`` holds one transport each)."""
+
+    EMAIL = "email", "Email"
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # Nobody to tell, or withdrawn before it went out: kept, so the record shows it.
+    SKIPPED = "skipped", "Skipped"
+
+
+class Notification(models.Model):
+    """One message to people, recorded before it is sent (see ``portal.notifications``).
+
+    The row is written in the transaction of the change it reports and sent after that commits.
+    A sender claims it with a conditional UPDATE (pending → sending), so a redelivered task or a
+    second worker never sends it twice. ``dedupe_key`` names the event it reports: the same event
+    never makes two notifications.
+    """
+
+    Channel = NotificationChannel
+    State = NotificationState
+
+    channel = models.CharField(
+        max_length=20, choices=NotificationChannel.choices, default=NotificationChannel.EMAIL
+    )
+    kind = models.CharField(max_length=100)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    recipients = models.JSONField(default=list, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(
+        max_length=20, choices=NotificationState.choices, default=NotificationState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When a pending notification is next due: the sweep re-enqueues the ones overdue.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(state__in=NotificationState.values), name="notification_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=NotificationChannel.values), name="notification_channel_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="notification_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} ({self.state})"

@@ -374,6 +374,10 @@ EMAIL_CONFIG = env.email_url(
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="api-security-portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A mail server that accepts the connection and then stalls must not hold a worker until its hard limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# Where people reach the portal, for links in notifications (e.g. https://api-security.example.com).
+PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="")
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

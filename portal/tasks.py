@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from portal.models import Heartbeat
+from portal.notifications import DeliveryDeferred, notification_send, notifications_sweep
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +47,22 @@ def audit_anchor_export() -> str:
     line = anchor_line()
     export_anchor(line)
     return line
+
+
+@shared_task(bind=True, name="portal.tasks.send_notification", max_retries=None, ignore_result=True)
+def send_notification(self, notification_id: int) -> str:  # noqa: ANN001
+    """Deliver one notification (see ``portal.notifications``): claimed once, so safe to run twice.
+
+    An infrastructure error reschedules it with a growing delay; the row counts the attempts, so a
+    redelivered task does not reset them.
+    """
+    try:
+        return notification_send(notification_id=notification_id)
+    except DeliveryDeferred as exc:
+        raise self.retry(countdown=exc.countdown, exc=exc) from None
+
+
+@shared_task(name="portal.tasks.sweep_notifications", ignore_result=True)
+def sweep_notifications() -> dict:
+    """Re-enqueue notifications whose task was lost; give up on ones whose sender vanished mid-send."""
+    return notifications_sweep()

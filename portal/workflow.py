@@ -73,7 +73,13 @@ class Workflow:
     changed_at_field: str | None = "status_changed_at"
     # Called under the row lock after the status is set: returns the names of further fields it set.
     on_apply: Callable[[Any, Move, Actor, str], list[str]] | None = None
-    # Called after the transaction commits (notifications, follow-up tasks): never inside it.
+    # Called inside the transaction once the move is saved and audited: for what must commit or roll
+    # back with the move, such as recording a notification (``portal.notifications`` sends it only
+    # after the commit, so a move that rolls back tells nobody).
+    on_moved: Callable[[Any, Move, Actor, str], None] | None = None
+    # Called after the transaction commits (follow-up work that writes nothing the move depends on).
+    # A process that dies between the commit and this call skips it: use ``on_moved`` for anything
+    # that must not be lost.
     after_commit: Callable[[Any, Move, Actor, str], None] | None = None
     _by_action: dict[str, Move] = field(init=False, repr=False)
 
@@ -122,9 +128,10 @@ def transition(*, workflow: Workflow, actor: Actor, obj: Any, action: str, note:
 
     Takes the row lock, re-reads the status, checks that the move exists from it, that the actor
     holds its capability over the object, that a required note is given and that every guard
-    passes; then sets the status (and ``changed_at_field``), lets the app set its own fields, and
-    writes one audit event ``<prefix>.<action>``. Illegal moves raise ``IllegalTransition``; missing
-    input raises ``ValidationError``; no capability raises ``PermissionDenied`` (or ``Http404``).
+    passes; then sets the status (and ``changed_at_field``), lets the app set its own fields,
+    writes one audit event ``<prefix>.<action>`` and calls ``on_moved``, all in one transaction.
+    Illegal moves raise ``IllegalTransition``; missing input raises ``ValidationError``; no
+    capability raises ``PermissionDenied`` (or ``Http404``).
     """
     move = workflow.move(action)
     note = (note or "").strip()
@@ -163,6 +170,8 @@ def transition(*, workflow: Workflow, actor: Actor, obj: Any, action: str, note:
             before=before,
             after=after,
         )
+        if workflow.on_moved is not None:
+            workflow.on_moved(obj, move, actor, note)
         if workflow.after_commit is not None:
             hook, committed = workflow.after_commit, obj
             transaction.on_commit(lambda: hook(committed, move, actor, note))

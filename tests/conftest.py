@@ -84,6 +84,21 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_run_inline(request):  # noqa: ANN001, ANN202
+    """Tasks enqueued during a test (a notification sent after a commit) run in the test's process
+    instead of landing in the developer's broker folder. Tests that start a real worker (``slow``)
+    need the broker and keep it."""
+    if "slow" in request.keywords:
+        yield
+        return
+    from portal.celery import app
+
+    previous, app.conf.task_always_eager = app.conf.task_always_eager, True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def org(db: None) -> Org:
     root = make_unit("root", None, OrgUnit.Kind.COMPANY)

@@ -58,7 +58,16 @@ from inventory.services import (
 )
 from portal import audit
 from portal.audit import Actor
-from portal.models import ApiToken, AuditEvent, Heartbeat, Membership, OrgUnit, RecoveryCodeDevice, Role
+from portal.models import (
+    ApiToken,
+    AuditEvent,
+    Heartbeat,
+    Membership,
+    Notification,
+    OrgUnit,
+    RecoveryCodeDevice,
+    Role,
+)
 from portal.services.org_chart import membership_grant, org_unit_create
 from portal.services.tokens import api_token_create
 from tests.data import data_file
@@ -503,6 +512,25 @@ class LogIngestFactory(ServiceFactory):
         cls, model_class: type, *, actor: Actor, log: bytes, format: str | None, **fields: Any
     ) -> LogIngest:
         return discovered.discovery_ingest(actor=actor, chunks=[log], fmt=format, **fields).ingest
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """A notification recorded through the service (sent once the test's transaction would commit)."""
+
+    class Meta:
+        model = Notification
+
+    kind = "test"
+    subject = "Something happened"
+    body = "Details."
+    recipients = factory.LazyFunction(lambda: ["someone@example.com"])
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+
+    @classmethod
+    def _create(cls, model_class: type, **fields: Any) -> Notification:
+        from portal.notifications import notification_create
+
+        return notification_create(**fields)
 
 
 class DiscoveredEndpointFactory(factory.django.DjangoModelFactory):

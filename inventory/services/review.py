@@ -3,6 +3,8 @@
 draft → submitted → approved (or changes requested → submitted …), approved → deprecated → retired;
 suspend and reinstate belong to ``threats.suspend`` holders. The UI, the REST schema and the catalog
 import all ask ``API_WORKFLOW`` what is allowed; ``api_transition`` is the one way the status changes.
+Submitting mails the reviewers and a review mails the submitter (``review_notifications``), recorded
+in the move's own transaction.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from inventory import selectors
 from inventory.models import Api, ApiStatus, Lifecycle
+from inventory.services.review_notifications import review_notify
 from portal.access import Cap
 from portal.audit import Actor
 from portal.workflow import Move, Note, Workflow, transition
@@ -36,6 +39,9 @@ def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
     if move.capability == Cap.INVENTORY_REVIEW:
         api.review_comment, api.reviewed_by, api.reviewed_at = note, actor.user, api.status_changed_at
         fields += ["review_comment", "reviewed_by", "reviewed_at"]
+    if move.target == S.SUBMITTED:
+        api.submitted_by, api.submitted_at = actor.user, api.status_changed_at
+        fields += ["submitted_by", "submitted_at"]
     return fields
 
 
@@ -43,6 +49,7 @@ API_WORKFLOW = Workflow(
     model=Api,
     audit_prefix="api",
     on_apply=_apply,
+    on_moved=review_notify,
     moves=[
         Move(
             "submit",

@@ -8,15 +8,18 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from inventory import selectors
 from inventory.models import Api, ApiDependency, ApiStatus, AvailabilityWindow, Lifecycle
 from inventory.selectors import blast_radius
 from inventory.services import consumers, environments, registration, review, windows
+from inventory.services.staleness import STALE, stale_apis_notify
 from portal.audit import Actor
-from portal.models import AuditEvent, Role
+from portal.models import AuditEvent, Notification, Role
 from portal.workflow import IllegalTransition
 from tests.conftest import Org
 from tests.factories import (
@@ -25,6 +28,7 @@ from tests.factories import (
     ApiFactory,
     ConsumerServiceFactory,
     EnvironmentFactory,
+    register_api,
 )
 
 
@@ -367,21 +371,123 @@ def test_an_api_cannot_consume_itself(org, ciso):
 # --- Staleness -------------------------------------------------------------------------------------------
 
 
-def test_stale_apis_notify_owners_once(api, alice, ciso, settings):
-    from inventory.tasks import notify_stale_apis
-
-    review.api_submit(actor=actor(alice), api=api)
-    review.api_approve(actor=actor(ciso), api=api)
+def make_stale(api: Api, settings) -> None:  # noqa: ANN001
     Api.objects.filter(pk=api.pk).update(
         confirmed_at=timezone.now() - timedelta(days=settings.INVENTORY_STALE_DAYS + 1)
     )
-    assert notify_stale_apis() == 1
-    assert notify_stale_apis() == 0
+
+
+@pytest.fixture
+def approved(api, alice, ciso) -> Api:  # noqa: ANN001
+    review.api_submit(actor=actor(alice), api=api)
+    return review.api_approve(actor=actor(ciso), api=api)
+
+
+def test_stale_apis_notify_owners_once(
+    approved, alice, charlie, settings, django_capture_on_commit_callbacks
+):
+    from inventory.tasks import notify_stale_apis
+
+    make_stale(approved, settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_stale_apis() == 1
+        assert notify_stale_apis() == 0
     assert len(mail.outbox) == 1
-    assert alice.email in mail.outbox[0].to
-    registration.api_confirm(actor=actor(alice), api=api)
-    api.refresh_from_db()
-    assert api.stale_notified_at is None
+    message = mail.outbox[0]
+    # The developers of the unit and the technical contact; not a developer of another team.
+    assert sorted(message.to) == sorted([alice.email, "team@example.com"])
+    assert charlie.email not in message.to
+    assert "Payments API" in message.subject
+    assert f"/inventory/apis/{approved.slug}/" in message.body
+    event = AuditEvent.objects.get(action="api.stale_notify")
+    assert event.object_id == str(approved.pk)
+    assert event.after == {
+        "notification": Notification.objects.get(kind=STALE).pk,
+        "state": "pending",
+        "recipients": 2,
+    }
+
+    registration.api_confirm(actor=actor(alice), api=approved)
+    approved.refresh_from_db()
+    assert approved.stale_notified_at is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_stale_apis() == 0  # confirmed: not stale
+    make_stale(approved, settings)  # stale again, later: a new staleness, a new mail
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_stale_apis() == 1
+    assert len(mail.outbox) == 2
+
+
+def test_stale_mail_reaches_owners_holding_the_role_above_the_unit(
+    org, approved, make_member, settings, django_capture_on_commit_callbacks
+):
+    lead = make_member(Role.DEVELOPER, org.dept, "lead")
+    viewer = make_member(Role.VIEWER, org.team, "viewer")
+    make_stale(approved, settings)
+    with django_capture_on_commit_callbacks(execute=True):
+        stale_apis_notify()
+    assert lead.email in mail.outbox[0].to
+    assert viewer.email not in mail.outbox[0].to
+
+
+def test_stale_owners_of_many_apis_are_found_in_one_query(org, alice, charlie, ciso, settings):
+    apis = [
+        register_api(org.team, "one", actor=actor(alice)),
+        register_api(org.team, "two", actor=actor(alice)),
+        register_api(org.sibling, "three", actor=actor(charlie)),
+    ]
+    for item in apis:
+        review.api_submit(actor=SYSTEM, api=item)
+        review.api_approve(actor=actor(ciso), api=item)
+        make_stale(item, settings)
+    with CaptureQueriesContext(connection) as queries:
+        assert stale_apis_notify() == 3
+    membership_reads = [q["sql"] for q in queries if "portal_membership" in q["sql"]]
+    assert len(membership_reads) == 1
+    recipients = dict(Notification.objects.filter(kind=STALE).values_list("dedupe_key", "recipients"))
+    assert {key.split(":")[1]: sorted(to) for key, to in recipients.items()} == {
+        str(apis[0].pk): [alice.email, "team@example.com"],
+        str(apis[1].pk): [alice.email, "team@example.com"],
+        str(apis[2].pk): [charlie.email, "team@example.com"],
+    }
+
+
+@pytest.mark.parametrize("meanwhile", ["claimed by another worker", "confirmed by its owners"])
+def test_a_stale_api_taken_care_of_meanwhile_is_not_claimed_again(
+    approved, alice, settings, monkeypatch, meanwhile
+):
+    """Between reading the candidates and claiming one, another process may act on it: the claim is
+    a conditional UPDATE that re-checks, so nothing is sent twice or for a record no longer stale."""
+    from inventory.services import staleness
+
+    real = staleness.holders_over
+
+    def concurrently(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if meanwhile == "claimed by another worker":
+            Api.objects.filter(pk=approved.pk).update(stale_notified_at=timezone.now())
+        else:
+            registration.api_confirm(actor=actor(alice), api=approved)
+        return real(*args, **kwargs)
+
+    make_stale(approved, settings)
+    monkeypatch.setattr(staleness, "holders_over", concurrently)
+    assert stale_apis_notify() == 0
+    assert not Notification.objects.filter(kind=STALE).exists()
+    assert not AuditEvent.objects.filter(action="api.stale_notify").exists()
+
+
+def test_a_stale_api_with_nobody_to_tell_is_claimed_and_recorded_as_skipped(org, settings):
+    lonely = register_api(org.other_team, "lonely", actor=SYSTEM)
+    review.api_submit(actor=SYSTEM, api=lonely)
+    review.api_approve(actor=SYSTEM, api=lonely)
+    Api.objects.filter(pk=lonely.pk).update(technical_contact_email="")
+    make_stale(lonely, settings)
+    assert stale_apis_notify() == 1
+    assert stale_apis_notify() == 0
+    assert Notification.objects.get(kind=STALE).state == Notification.State.SKIPPED
+    assert AuditEvent.objects.get(action="api.stale_notify").after["state"] == "skipped"
+    lonely.refresh_from_db()
+    assert lonely.stale_notified_at is not None
 
 
 def test_system_actor_skips_user_checks(org):
