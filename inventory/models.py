@@ -54,6 +54,8 @@ class ApiStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted for review"
     CHANGES_REQUESTED = "changes_requested", "Changes requested"
     APPROVED = "approved", "Approved"
+    # Approved, then changed in a way that matters for security: in use while it waits for review.
+    REREVIEW = "rereview", "Changed, awaiting re-review"
     SUSPENDED = "suspended", "Suspended"
     DEPRECATED = "deprecated", "Deprecated"
     RETIRED = "retired", "Retired"
@@ -72,7 +74,7 @@ class Limits:
 
 
 # Records in use: what the gateway serves and the staleness clock is about. A draft is still being written.
-API_IN_USE = (ApiStatus.APPROVED, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED)
+API_IN_USE = (ApiStatus.APPROVED, ApiStatus.REREVIEW, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED)
 
 
 class Api(ScopedModel):

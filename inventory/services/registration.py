@@ -124,15 +124,25 @@ def api_update(
     api.updated_at = timezone.now()
     api.save(update_fields=[*changed, "updated_at"])
     refresh_summary(api)
-    audit.record(
-        actor=actor,
-        action="api.update",
-        obj=api,
-        org_unit=api.org_unit,
-        before=before,
-        after=audit.snapshot(api, changed),
-    )
+    after = audit.snapshot(api, changed)
+    audit.record(actor=actor, action="api.update", obj=api, org_unit=api.org_unit, before=before, after=after)
+    material = [name for name in MATERIAL_FIELDS if name in changed and before[name] != after[name]]
+    if material and api.status == ApiStatus.APPROVED:
+        api = send_back_to_review(actor, api, f"changed {', '.join(material)}")
     return api
+
+
+# What a reviewer approved that, once changed, needs their eyes again. Cosmetic fields (name,
+# description, contact, version) do not.
+MATERIAL_FIELDS = ("exposure", "auth_schemes", "data_classification", "handles_personal_data")
+
+
+def send_back_to_review(actor: Actor, api: Api, what: str) -> Api:
+    """An approved API changed materially: back to review (reviewers are told), in use meanwhile.
+    The move is the changer's own, so they count as its submitter and cannot approve it themselves."""
+    from inventory.services.review import api_transition
+
+    return api_transition(actor=actor, api=api, action="rereview", note=what)
 
 
 @transaction.atomic

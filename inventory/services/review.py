@@ -26,6 +26,16 @@ def _complete_enough(api: Api, _actor: Actor) -> str:
     return f"Add {', '.join(missing)} before submitting." if missing else ""
 
 
+def _four_eyes(api: Api, actor: Actor) -> str:
+    """Nobody approves their own work: not the one who registered the API, nor who submitted it.
+    (A system actor, such as an operator's catalog import, is audited as such and not a person.)"""
+    if actor.user is None:
+        return ""
+    if actor.user_id in (api.created_by_id, api.submitted_by_id):
+        return "You registered or submitted this API: another reviewer must approve it."
+    return ""
+
+
 _LIFECYCLE_FOR = {S.DEPRECATED: Lifecycle.DEPRECATED, S.RETIRED: Lifecycle.RETIRED}
 
 
@@ -39,7 +49,7 @@ def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
     if move.capability == Cap.INVENTORY_REVIEW:
         api.review_comment, api.reviewed_by, api.reviewed_at = note, actor.user, api.status_changed_at
         fields += ["review_comment", "reviewed_by", "reviewed_at"]
-    if move.target == S.SUBMITTED:
+    if move.target in (S.SUBMITTED, S.REREVIEW):
         api.submitted_by, api.submitted_at = actor.user, api.status_changed_at
         fields += ["submitted_by", "submitted_at"]
     return fields
@@ -59,23 +69,42 @@ API_WORKFLOW = Workflow(
             Cap.INVENTORY_SUBMIT,
             guards=(_complete_enough,),
         ),
-        Move("approve", "Approve", (S.SUBMITTED,), S.APPROVED, Cap.INVENTORY_REVIEW, note=Note.OPTIONAL),
+        Move(
+            "approve",
+            "Approve",
+            (S.SUBMITTED, S.REREVIEW),
+            S.APPROVED,
+            Cap.INVENTORY_REVIEW,
+            note=Note.OPTIONAL,
+            guards=(_four_eyes,),
+        ),
         Move(
             "request_changes",
             "Request changes",
-            (S.SUBMITTED,),
+            (S.SUBMITTED, S.REREVIEW),
             S.CHANGES_REQUESTED,
             Cap.INVENTORY_REVIEW,
             note=Note.REQUIRED,
             note_label="What must change",
             note_missing="Say what must change.",
         ),
-        Move("deprecate", "Deprecate", (S.APPROVED,), S.DEPRECATED, Cap.INVENTORY_SUBMIT),
+        # A material change (registration.MATERIAL_FIELDS, a spec that widens the API) makes this move
+        # by itself; owners may also ask for a new review.
+        Move(
+            "rereview",
+            "Ask for a new review",
+            (S.APPROVED,),
+            S.REREVIEW,
+            Cap.INVENTORY_SUBMIT,
+            note=Note.OPTIONAL,
+            note_label="What changed",
+        ),
+        Move("deprecate", "Deprecate", (S.APPROVED, S.REREVIEW), S.DEPRECATED, Cap.INVENTORY_SUBMIT),
         Move("retire", "Retire", (S.DEPRECATED,), S.RETIRED, Cap.INVENTORY_SUBMIT),
         Move(
             "suspend",
             "Suspend",
-            (S.APPROVED, S.DEPRECATED),
+            (S.APPROVED, S.REREVIEW, S.DEPRECATED),
             S.SUSPENDED,
             Cap.THREATS_SUSPEND,
             note=Note.REQUIRED,

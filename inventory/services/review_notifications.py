@@ -33,8 +33,8 @@ _PREFIX = "[API Security Portal]"
 
 def review_notify(api: Api, move: Move, actor: Actor, note: str) -> None:
     """The ``on_moved`` hook of ``API_WORKFLOW``: the notifications a move of the review causes."""
-    if move.action == "submit":
-        _submitted(api, actor)
+    if move.action in ("submit", "rereview"):
+        _submitted(api, actor, note if move.action == "rereview" else "")
     elif move.action in ("approve", "request_changes"):
         _reviewed(api, move, actor, note)
 
@@ -55,16 +55,19 @@ def _link(api: Api) -> str:
     return portal_link(reverse("inventory:detail", args=[api.slug]))
 
 
-def _submitted(api: Api, actor: Actor) -> None:
+def _submitted(api: Api, actor: Actor, changed: str = "") -> None:
     unit = api.org_unit
     reviewers = holders_over([unit], roles_with(Cap.INVENTORY_REVIEW))[unit.pk]
+    if changed:  # an approved API changed in a way that matters: it stays in use meanwhile
+        what = f"changed {api.name} ({api.slug}) of {unit.name} after its approval ({changed})"
+        subject = f"{_PREFIX} {api.name} changed: please review it again"
+    else:
+        what = f"submitted {api.name} ({api.slug}) of {unit.name} for security review"
+        subject = f"{_PREFIX} {api.name} is waiting for your review"
     notification_create(
         kind=SUBMITTED,
-        subject=f"{_PREFIX} {api.name} is waiting for your review",
-        body=(
-            f"{_who(actor)} submitted {api.name} ({api.slug}) of {unit.name} for security review.\n\n"
-            f"Review it in the portal: {_link(api)}\n"
-        ),
+        subject=subject,
+        body=f"{_who(actor)} {what}.\n\nReview it in the portal: {_link(api)}\n",
         recipients=[user.email for user in reviewers if user.pk != actor.user_id],
         dedupe_key=_key(SUBMITTED, api, api.submitted_at),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,10 +16,12 @@ from django.db.models import Max
 
 from inventory.models import (
     Api,
+    ApiStatus,
     Operation,
     ResponseCode,
     Spec,
 )
+from inventory.services.registration import send_back_to_review
 from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize
@@ -46,6 +49,7 @@ def spec_upload(*, actor: Actor, api: Api, data: bytes, filename: str = "") -> S
     current = api.specs.filter(is_current=True).first()
     if current is not None and current.sha256 == digest:
         return SpecUploadResult(spec=current, created=False)
+    widened = _widening(current, parsed.operations) if current is not None else ""
     number = (api.specs.aggregate(n=Max("number"))["n"] or 0) + 1
     api.specs.filter(is_current=True).update(is_current=False)
     spec = Spec.objects.create(
@@ -100,4 +104,25 @@ def spec_upload(*, actor: Actor, api: Api, data: bytes, filename: str = "") -> S
             "openapi": parsed.openapi_version,
         },
     )
+    if widened and api.status == ApiStatus.APPROVED:
+        send_back_to_review(actor, api, widened)
     return SpecUploadResult(spec=spec, created=True)
+
+
+def _widening(current: Spec, operations: list[Any]) -> str:
+    """What a new spec version opens up against the current one: operations added, or operations
+    whose security requirement was dropped. Empty when it only narrows or rewords the API."""
+    before = {
+        (method, path): auth
+        for method, path, auth in current.operations.values_list("method", "path", "auth_required")
+    }
+    added = [op for op in operations if (op.method, op.path[:500]) not in before]
+    opened = [
+        op for op in operations if before.get((op.method, op.path[:500])) is True and not op.auth_required
+    ]
+    parts = []
+    if added:
+        parts.append(f"{len(added)} operation{'s' if len(added) != 1 else ''} added")
+    if opened:
+        parts.append(f"authentication dropped from {', '.join(f'{o.method} {o.path}' for o in opened[:5])}")
+    return "new spec version: " + "; ".join(parts) if parts else ""
