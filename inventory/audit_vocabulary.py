@@ -33,6 +33,7 @@ def register_words() -> None:
             "api.stale_notify": "Owners asked to confirm (stale)",
             # The review workflow (inventory.services.review.API_WORKFLOW), as done rather than to do.
             "api.submit": "Submitted for review",
+            "api.rereview": "Sent back to review after a change",
             "api.approve": "Approved",
             "api.request_changes": "Changes requested",
             "api.deprecate": "Deprecated",

@@ -12,8 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal import home as home_cards
-from portal import selectors
+from portal import extensions, selectors
 from portal.access import Cap, capabilities_of, require, roles_of
 from portal.forms import AuditFilterForm
 from portal.models import Heartbeat
@@ -32,18 +31,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "memberships": selectors.memberships_of(request.user),
         "capabilities": sorted(caps),
     }
-    ctx["cards"] = home_cards.cards_for(request.user)
+    ctx["cards"] = extensions.cards_for(request.user)
     return render(request, "portal/home.html", ctx)
 
 
 @require_GET
 def org_chart(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.ORG_VIEW)
-    api_counts = None
-    if Cap.INVENTORY_VIEW in capabilities_of(request.user):
-        from inventory.selectors import api_counts_by_unit_path
-
-        api_counts = api_counts_by_unit_path(request.user)
+    api_counts = extensions.unit_counts_for(request.user, "apis")
     rows = selectors.org_chart(request.user, api_counts)
     return render(request, "portal/org_chart.html", {"rows": rows, "show_apis": api_counts is not None})
 
