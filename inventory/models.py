@@ -169,9 +169,13 @@ class Environment(ScopedModel):
 
 
 class Server(ScopedModel):
-    """A host some APIs run on. Owned by a unit (usually a platform team); shared by many APIs."""
+    """A host some APIs run on. Owned by a unit (usually a platform team); shared by many APIs.
 
-    hostname = models.CharField(max_length=253, unique=True)
+    A host name is unique within its owning unit, not across the company: a team registers the hosts
+    it knows of without learning which names other teams' hidden records already use.
+    """
+
+    hostname = models.CharField(max_length=253)
     environment = models.CharField(max_length=50, blank=True)
     addresses = models.JSONField(default=list, blank=True)
     location = models.CharField(max_length=100, blank=True, help_text="Region or data centre")
@@ -180,6 +184,10 @@ class Server(ScopedModel):
 
     class Meta:
         ordering = ["hostname"]
+        constraints = [
+            models.UniqueConstraint(fields=["org_unit", "hostname"], name="server_unit_hostname_unique"),
+        ]
+        indexes = [models.Index(fields=["hostname"], name="server_hostname_idx")]
 
     def __str__(self) -> str:
         return self.hostname

@@ -118,9 +118,7 @@ def server_save(
         except ValueError as exc:
             raise ValidationError({"addresses": f"{addr!r} is not an IP address."}) from exc
     hostname = normalize_hostname(hostname)
-    server = Server.objects.filter(hostname=hostname).first()
-    if server is not None and actor.user is not None:
-        require(actor.user, Cap.INVENTORY_SUBMIT, server)
+    server = Server.objects.filter(org_unit=org_unit, hostname=hostname).first()
     if server is None:
         server = Server(hostname=hostname, org_unit=org_unit)
     before = (
@@ -182,20 +180,27 @@ def environment_attach_server(
 ) -> Server:
     """Record the host an environment runs on and attach it: what the form and REST both call.
 
-    A host already registered by a team the actor cannot act for (a shared platform host) is
-    attached as it is, not edited; any other host is created or updated for the API's team.
+    The API's team's own record of the host is created or updated. A host that only a team the actor
+    can see but not act for has registered (a shared platform host) is attached as it is. Records the
+    actor cannot see are never touched nor revealed: the answer is the same as for a new name.
     """
     api = environment.api
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
     hostname = normalize_hostname(hostname)
-    existing = Server.objects.filter(hostname=hostname).select_related("org_unit").first()
-    shared = (
-        existing is not None
-        and actor.user is not None
-        and not in_scope(actor.user, Cap.INVENTORY_SUBMIT, existing.scope_path_value)
+    records = Server.objects.filter(hostname=hostname).select_related("org_unit")
+    if actor.user is not None:
+        records = records.visible_to(actor.user, Cap.INVENTORY_VIEW)
+    by_unit = {server.org_unit_id: server for server in records}
+    shared = next(
+        (
+            s
+            for s in by_unit.values()
+            if actor.user is not None and not in_scope(actor.user, Cap.INVENTORY_SUBMIT, s.scope_path_value)
+        ),
+        None,
     )
-    if shared:
-        server = existing
+    if api.org_unit_id not in by_unit and shared is not None:
+        server = shared
     else:
         server = server_save(
             actor=actor,

@@ -129,3 +129,60 @@ def test_it_refuses_overlapping_windows(api, alice, login):
     response = client.post(url("window_add", api.slug), {**data, "start_time": "02:00", "end_time": "04:00"})
     assert response.status_code == 400
     assert "Overlaps" in response.content.decode()
+
+
+# --- Servers of other teams: attached as they are when visible, never touched or revealed otherwise ---
+
+
+def _attach(client, api, env, hostname: str):  # noqa: ANN001, ANN202
+    data = {f"server-{env.pk}-hostname": hostname, f"server-{env.pk}-addresses": "10.9.9.9"}
+    return client.post(url("server_attach", api.slug, env.pk), data)
+
+
+def test_a_host_another_team_registered_out_of_sight_answers_like_a_new_one(org, api, env, alice, login):
+    from inventory.models import Server
+    from tests.factories import ServerFactory
+
+    theirs = ServerFactory(org_unit=org.other_team, hostname="db.example.com", addresses=["10.0.0.1"])
+    client = login(alice)
+    taken, fresh = _attach(client, api, env, "db.example.com"), _attach(client, api, env, "new.example.com")
+    assert (
+        (taken.status_code, taken["Location"])
+        == (fresh.status_code, fresh["Location"])
+        == (302, taken["Location"])
+    )
+    # The other team's record is untouched; the API's team has its own record of the name.
+    theirs.refresh_from_db()
+    assert theirs.addresses == ["10.0.0.1"]
+    ours = Server.objects.get(hostname="db.example.com", org_unit=org.team)
+    assert ours.addresses == ["10.9.9.9"] and ours in env.servers.all() and theirs not in env.servers.all()
+
+
+def test_a_visible_platform_host_is_attached_as_it_is(org, api, env, alice, make_member, login):
+    from portal.models import Role
+    from tests.factories import ServerFactory, grant
+
+    grant(alice, org.dept, Role.VIEWER)  # alice can see the department's hosts, not edit them
+    platform = ServerFactory(org_unit=org.dept, hostname="k8s-1.example.com", addresses=["10.0.0.2"])
+    assert _attach(login(alice), api, env, "k8s-1.example.com").status_code == 302
+    platform.refresh_from_db()
+    assert platform.addresses == ["10.0.0.2"]  # not edited by a team that does not own it
+    assert list(env.servers.all()) == [platform]
+
+
+def test_ci_attaching_a_host_another_team_registered_answers_like_a_new_one(org, alice):
+    from rest_framework.test import APIClient
+
+    from portal.services.tokens import api_token_create
+    from tests.factories import SYSTEM, ServerFactory, register_api
+
+    register_api(org.team, "pay")
+    ServerFactory(org_unit=org.other_team, hostname="db.example.com")
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {api_token_create(actor=SYSTEM, user=alice, name='ci').secret}"
+    )
+    base = "/api/v1/inventory/apis/pay/environments/production/servers/"
+    taken = client.post(base, {"hostname": "db.example.com"}, format="json")
+    fresh = client.post(base, {"hostname": "fresh.example.com"}, format="json")
+    assert taken.status_code == fresh.status_code == 201
