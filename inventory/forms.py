@@ -259,10 +259,6 @@ class DismissForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
-class RegisterDiscoveredForm(ApiCreateForm):
-    pass
-
-
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 

@@ -268,6 +268,25 @@ def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
 
 
+def _waiting_review(user: Any) -> list[tuple[str, str, int]]:
+    """(status, label, count) of what the user may review now: the statuses approval starts from,
+    read from the workflow table (submitted, and changed after approval)."""
+    from django.db.models import Count
+
+    from inventory.models import ApiStatus
+    from inventory.services.review import API_WORKFLOW  # the table; services import selectors
+
+    sources = API_WORKFLOW.move("approve").sources
+    counts = dict(
+        Api.objects.visible_to(user, Cap.INVENTORY_REVIEW)
+        .filter(status__in=sources)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return [(s, ApiStatus(s).label, counts.get(s, 0)) for s in sources]
+
+
 def inventory_summary(user: Any) -> dict[str, Any]:
     """What the home page shows about the inventory, in a fixed number of aggregate queries."""
     from django.db.models import Count
@@ -294,9 +313,7 @@ def inventory_summary(user: Any) -> dict[str, Any]:
         "statuses": [
             (s, ApiStatus(s).label, by_status.get(s, 0)) for s in ApiStatus.values if by_status.get(s)
         ],
-        "waiting_review": Api.objects.visible_to(user, Cap.INVENTORY_REVIEW)
-        .filter(status=ApiStatus.SUBMITTED)
-        .count(),
+        "waiting_review": _waiting_review(user),
         "stale": apis.filter(stale_q()).count(),
         "findings": [
             (f, DiscoveredEndpoint.Finding(f).label, findings.get(f, 0))

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from inventory import forms, selectors
 from inventory.engines import availability, catalog
-from inventory.models import Api, ApiStatus, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol
+from inventory.models import Api, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol
 from inventory.services import (
     catalog_import,
     components,
@@ -210,8 +210,7 @@ def api_create(request: HttpRequest) -> HttpResponse:
                 request, f"Draft “{api.name}” created. Fill in the sections below, then submit it."
             )
             return redirect(_detail_url(api))
-    status = 400 if form.is_bound else 200
-    return render(request, "inventory/api_create.html", {"form": form}, status=status)
+    return web.render_form_page(request, "inventory/api_create.html", {"form": form}, form)
 
 
 def _initial(obj: Any, form_class: type[django_forms.Form]) -> dict[str, Any]:
@@ -250,7 +249,7 @@ def api_edit_section(request: HttpRequest, slug: str, section: str) -> HttpRespo
         "missing": selectors.missing_pieces(api),
         "can_edit": True,  # the page itself needs inventory.submit on the API
     }
-    return render(request, "inventory/api_edit_section.html", ctx, status=400 if form.is_bound else 200)
+    return web.render_form_page(request, "inventory/api_edit_section.html", ctx, form)
 
 
 @require_POST
@@ -364,7 +363,7 @@ def _detail(
         "api": api,
         "tab": tab,
         "tabs": tabs,
-        "can_edit": in_scope(request.user, Cap.INVENTORY_SUBMIT, path) and api.status != ApiStatus.RETIRED,
+        "can_edit": in_scope(request.user, Cap.INVENTORY_SUBMIT, path) and registration.is_editable(api),
         "workflow": _workflow_box(request, api),
         "can_confirm": registration.can_confirm(api) and in_scope(request.user, Cap.INVENTORY_SUBMIT, path),
         "transition_errors": transition_errors or [],
@@ -644,7 +643,7 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
                 return redirect("inventory:catalog_upload")
     result = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
     ctx = {"form": form, "problems": problems, "result": result}
-    return render(request, "inventory/catalog_upload.html", ctx, status=400 if form.is_bound else 200)
+    return web.render_form_page(request, "inventory/catalog_upload.html", ctx, form)
 
 
 # --- Discovery -------------------------------------------------------------------------------------------
@@ -710,9 +709,7 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
                 request, f"Log read: {result.ingest.parsed} of {result.ingest.lines} lines; {found}."
             )
             return redirect(f"{reverse('inventory:discovery')}?ingest={result.ingest.pk}")
-    return render(
-        request, "inventory/discovery_upload.html", {"form": form}, status=400 if form.is_bound else 200
-    )
+    return web.render_form_page(request, "inventory/discovery_upload.html", {"form": form}, form)
 
 
 @require_POST
@@ -740,7 +737,7 @@ def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
     require(request.user, Cap.INVENTORY_SUBMIT)
     guess = item.host.split(":")[0].replace(".", "-")[:63].strip("-")
     form = web.style(
-        forms.RegisterDiscoveredForm(
+        forms.ApiCreateForm(
             request.POST or None, user=request.user, initial={"name": item.host, "slug": guess}
         )
     )
@@ -760,4 +757,4 @@ def discovered_register(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Draft “{api.name}” registered for {data['org_unit'].name}.")
             return redirect(_detail_url(api))
     ctx = {"form": form, "item": item}
-    return render(request, "inventory/discovered_register.html", ctx, status=400 if form.is_bound else 200)
+    return web.render_form_page(request, "inventory/discovered_register.html", ctx, form)

@@ -8,11 +8,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal import extensions, selectors
+from portal import extensions, selectors, web
 from portal.access import Cap, capabilities_of, require, roles_of
 from portal.forms import AuditFilterForm
 from portal.models import Heartbeat
@@ -55,21 +54,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         form.is_valid()
         qs = form.apply(qs)
     # Keyset pagination: "older than id N", so page 10,000 costs what page 1 costs.
-    events = list(qs[: AUDIT_PAGE_SIZE + 1])
-    has_more = len(events) > AUDIT_PAGE_SIZE
-    events = events[:AUDIT_PAGE_SIZE]
-    next_query = None
-    if has_more:
-        params = request.GET.copy()
-        params["before"] = events[-1].pk
-        next_query = params.urlencode()
-    # A history restore (back button after a swap) needs the whole page, not the rows.
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = "portal/_audit_rows.html" if partial else "portal/audit_log.html"
-    response = render(request, template, {"form": form, "events": events, "next_query": next_query})
-    # The same URL answers with a page or with rows: caches must keep them apart.
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    page = web.keyset_page(request, qs, size=AUDIT_PAGE_SIZE)
+    ctx = {"form": form, "events": page.items, "next_query": page.next_query}
+    return web.render_partial_or_page(
+        request, page="portal/audit_log.html", partial="portal/_audit_rows.html", ctx=ctx
+    )
 
 
 @login_not_required  # monitoring probes carry no session; the body holds no configuration

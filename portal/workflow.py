@@ -77,10 +77,6 @@ class Workflow:
     # back with the move, such as recording a notification (``portal.notifications`` sends it only
     # after the commit, so a move that rolls back tells nobody).
     on_moved: Callable[[Any, Move, Actor, str], None] | None = None
-    # Called after the transaction commits (follow-up work that writes nothing the move depends on).
-    # A process that dies between the commit and this call skips it: use ``on_moved`` for anything
-    # that must not be lost.
-    after_commit: Callable[[Any, Move, Actor, str], None] | None = None
     _by_action: dict[str, Move] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -172,9 +168,6 @@ def transition(*, workflow: Workflow, actor: Actor, obj: Any, action: str, note:
         )
         if workflow.on_moved is not None:
             workflow.on_moved(obj, move, actor, note)
-        if workflow.after_commit is not None:
-            hook, committed = workflow.after_commit, obj
-            transaction.on_commit(lambda: hook(committed, move, actor, note))
     return obj
 
 

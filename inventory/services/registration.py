@@ -19,7 +19,7 @@ from inventory.models import (
     Limits,
     Protocol,
 )
-from inventory.services import summary
+from inventory.services import review, summary
 from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize, authorize_unit
@@ -111,7 +111,7 @@ def api_update(
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
     api = Api.objects.select_for_update().select_related("org_unit").get(pk=api.pk)
-    if api.status == ApiStatus.RETIRED:
+    if not is_editable(api):
         raise ValidationError("A retired API can no longer be changed.")
     changed = [k for k, v in fields.items() if getattr(api, k) != v]
     _save_environments(actor, api, environments)
@@ -127,22 +127,19 @@ def api_update(
     after = audit.snapshot(api, changed)
     audit.record(actor=actor, action="api.update", obj=api, org_unit=api.org_unit, before=before, after=after)
     material = [name for name in MATERIAL_FIELDS if name in changed and before[name] != after[name]]
-    if material and api.status == ApiStatus.APPROVED:
-        api = send_back_to_review(actor, api, f"changed {', '.join(material)}")
+    if material:
+        api = review.api_send_back(actor=actor, api=api, what=f"changed {', '.join(material)}")
     return api
+
+
+def is_editable(api: Api) -> bool:
+    """Whether the record may still be changed (the page offers its forms only then)."""
+    return api.status != ApiStatus.RETIRED
 
 
 # What a reviewer approved that, once changed, needs their eyes again. Cosmetic fields (name,
 # description, contact, version) do not.
 MATERIAL_FIELDS = ("exposure", "auth_schemes", "data_classification", "handles_personal_data")
-
-
-def send_back_to_review(actor: Actor, api: Api, what: str) -> Api:
-    """An approved API changed materially: back to review (reviewers are told), in use meanwhile.
-    The move is the changer's own, so they count as its submitter and cannot approve it themselves."""
-    from inventory.services.review import api_transition
-
-    return api_transition(actor=actor, api=api, action="rereview", note=what)
 
 
 @transaction.atomic

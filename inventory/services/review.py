@@ -122,6 +122,15 @@ def api_transition(*, actor: Actor, api: Api, action: str, note: str = "") -> Ap
     return result
 
 
+def api_send_back(*, actor: Actor, api: Api, what: str) -> Api:
+    """After a material change: back to review if the table allows it from the current status (an
+    approved API), else nothing. The move is the changer's own, so they count as its submitter and
+    cannot approve it themselves (four eyes)."""
+    if api.status not in API_WORKFLOW.move("rereview").sources:
+        return api
+    return api_transition(actor=actor, api=api, action="rereview", note=what)
+
+
 # Named verbs for callers that know which move they make (commands, other apps, tests).
 
 

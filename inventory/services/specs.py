@@ -16,12 +16,11 @@ from django.db.models import Max
 
 from inventory.models import (
     Api,
-    ApiStatus,
     Operation,
     ResponseCode,
     Spec,
 )
-from inventory.services.registration import send_back_to_review
+from inventory.services import review
 from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize
@@ -104,8 +103,8 @@ def spec_upload(*, actor: Actor, api: Api, data: bytes, filename: str = "") -> S
             "openapi": parsed.openapi_version,
         },
     )
-    if widened and api.status == ApiStatus.APPROVED:
-        send_back_to_review(actor, api, widened)
+    if widened:
+        review.api_send_back(actor=actor, api=api, what=widened)
     return SpecUploadResult(spec=spec, created=True)
 
 

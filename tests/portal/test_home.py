@@ -29,7 +29,7 @@ def test_a_developer_sees_only_their_units_apis(apis, alice, login):
 def test_the_security_team_sees_everything_waiting_for_review(apis, ciso, login):
     html = login(ciso).get("/").content.decode()
     assert '<div class="display-6">2</div>' in html
-    assert "Waiting for your review</a>: 1" in html
+    assert "Waiting for your review: submitted for review</a>: 1" in html
 
 
 def test_a_user_without_roles_sees_no_inventory(db, login):
