@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+from typing import TYPE_CHECKING, Any
 
 import qrcode
 import qrcode.image.svg
@@ -29,6 +30,9 @@ from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
 from portal.services import tokens as token_services
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
+
 RECOVERY_CODE_COUNT = 10
 
 
@@ -48,7 +52,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     # POST only (Django's LogoutView refuses GET), and reachable before the second factor is proved.
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             audit.record(actor=Actor.from_request(request), action="user.logout", obj=request.user)
         return super().post(request, *args, **kwargs)
@@ -76,7 +80,7 @@ def _grouped(raw: str) -> str:
     return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
 
 
-def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
+def _new_recovery_codes(user: User) -> list[str]:
     """Ten fresh codes (80 bits each), replacing any earlier ones; only their hashes are kept."""
     device = RecoveryCodeDevice.objects.filter(user=user).first() or RecoveryCodeDevice(
         user=user, name="recovery"

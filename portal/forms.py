@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from portal.models import AuditEvent
 
 
 class LoginForm(AuthenticationForm):
@@ -51,7 +58,7 @@ class AuditFilterForm(forms.Form):
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
-    def apply(self, qs):  # noqa: ANN001, ANN201
+    def apply(self, qs: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         data = self.cleaned_data
         if data.get("action"):
             qs = qs.filter(action__startswith=data["action"])

@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -19,6 +20,9 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.access import is_privileged
 from portal.api_errors import error_body
 from portal.request_context import current_request_id as _request_id
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -117,7 +121,7 @@ class SessionTimeoutMiddleware:
 _SECOND_FACTOR_OPEN = ("two_factor_setup", "two_factor_verify", "logout", "healthz")
 
 
-def needs_second_factor(user) -> bool:  # noqa: ANN001
+def needs_second_factor(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Privileged roles always need TOTP; anyone who enrolled a device must use it too."""
     from django_otp import devices_for_user
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -187,10 +187,10 @@ class AuditEventQuerySet(ScopedQuerySet):
             q |= models.Q(org_path="")
         return self.filter(q)
 
-    def update(self, **kwargs):  # noqa: ANN003
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
 
@@ -239,12 +239,12 @@ class AuditEvent(ScopedModel):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
 
-    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValidationError("Audit events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlsplit
@@ -584,7 +584,7 @@ class _Parser:
         return LogRecord(host, method, path, status_value, at)
 
 
-def _first_str(get, keys: tuple[str, ...]) -> str | None:  # noqa: ANN001
+def _first_str(get: Callable[[str], object], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = get(key)
         if isinstance(value, str) and value:
@@ -639,7 +639,7 @@ def iter_records(
     return _iter(lines, parse)
 
 
-def _iter(lines: Iterable[str], parse) -> Iterator[LogRecord | SkippedLine]:  # noqa: ANN001
+def _iter(lines: Iterable[str], parse: Callable[[str], LogRecord | str]) -> Iterator[LogRecord | SkippedLine]:
     for number, line in enumerate(lines, 1):
         if not isinstance(line, str):
             if isinstance(line, bytes | bytearray):
@@ -659,7 +659,7 @@ def _iter(lines: Iterable[str], parse) -> Iterator[LogRecord | SkippedLine]:  # 
             continue
         try:
             result = parse(stripped)
-        except Exception:  # noqa: BLE001 - defence in depth: a line must never abort an import
+        except Exception:  # defence in depth: a line must never abort an import
             result = "unparseable line"
         if isinstance(result, str):
             yield SkippedLine(number, result, _excerpt(stripped))
