@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
@@ -77,8 +77,10 @@ def render_form_page(
 def is_partial(request: HttpRequest) -> bool:
     """An htmx swap wants only the fragment; a history restore (back button after a swap) needs the
     whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    htmx = getattr(request, "htmx", None)  # set by django-htmx's middleware
+    if not htmx:
+        return False
+    return not htmx.history_restore_request
 
 
 def render_partial_or_page(
@@ -90,7 +92,7 @@ def render_partial_or_page(
     return response
 
 
-def query_with(params: Any, **extra: Any) -> str:
+def query_with(params: QueryDict, **extra: Any) -> str:
     """``params`` (a QueryDict) with some keys replaced, as a query string."""
     params = params.copy()
     for key, value in extra.items():

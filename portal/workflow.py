@@ -113,7 +113,9 @@ class Workflow:
 
 
 def _status_label(model: type[models.Model], field_name: str, value: str) -> str:
-    choices = dict(model._meta.get_field(field_name).choices or ())
+    status_field = model._meta.get_field(field_name)
+    assert isinstance(status_field, models.Field)  # a concrete column, not a relation
+    choices = dict(status_field.choices or ())
     return str(choices.get(value, value)).lower()
 
 
