@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
@@ -25,6 +25,9 @@ from inventory.models import (
     Spec,
 )
 from portal.access import Cap
+
+if TYPE_CHECKING:
+    from inventory.engines import openapi
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -211,8 +214,8 @@ def relations_for(user: Any, api: Api, *, with_blast: bool = True) -> Relations:
         ConsumerRow(
             id=d.pk,
             consumer_api=d.consumer_api if d.consumer_api_id in visible else None,
-            consumer_service_name=d.consumer_service.name if d.consumer_service_id else "",
-            consumer_service_owner=d.consumer_service.owner.name if d.consumer_service_id else "",
+            consumer_service_name=d.consumer_service.name if d.consumer_service is not None else "",
+            consumer_service_owner=d.consumer_service.owner.name if d.consumer_service is not None else "",
             note="" if d.consumer_api_id is not None and d.consumer_api_id not in visible else d.note,
             hidden=d.consumer_api_id is not None and d.consumer_api_id not in visible,
         )
@@ -364,10 +367,13 @@ def missing_required(api: Api) -> list[str]:
 
 
 def window_as_engine(window: AvailabilityWindow) -> availability.Window:
+    # The window_fields_for_kind constraint guarantees the fields of each kind are set.
     if window.kind == AvailabilityWindow.Kind.RECURRING:
+        assert window.start_time is not None and window.end_time is not None
         return availability.RecurringWindow(
             tuple(window.weekdays), window.start_time, window.end_time, window.timezone
         )
+    assert window.starts_at is not None and window.ends_at is not None
     return availability.OneOffWindow(window.starts_at, window.ends_at)
 
 
@@ -380,7 +386,7 @@ def is_expected_up(api: Api, at: datetime, environment: Environment | None = Non
     return availability.is_expected_up([window_as_engine(w) for w in windows], at)
 
 
-def spec_operations(spec: Spec) -> list:
+def spec_operations(spec: Spec) -> list[openapi.ParsedOperation]:
     """The stored operations of a spec as engine objects, for diffs."""
     from inventory.engines import openapi
 

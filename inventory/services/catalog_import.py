@@ -65,7 +65,8 @@ def catalog_import(
         )
     }
     fatal: list[str] = []
-    for entity in [*parsed.apis, *parsed.components]:
+    entities: list[catalog.CatalogApi | catalog.CatalogComponent] = [*parsed.apis, *parsed.components]
+    for entity in entities:
         if not entity.owner and default_owner is None:
             fatal.append(
                 f"document {entity.document_number}: {entity.name} has no owner; pass --owner or set spec.owner."
@@ -161,6 +162,7 @@ def _apply(
     known.update(apis)
     for component in parsed.components:
         owner = units.get(component.owner) or default_owner
+        assert owner is not None  # catalog_import refused the file when an entity has no owner
         missing = [n for n in component.provides + component.consumes if n not in known]
         if missing:
             raise ValidationError(

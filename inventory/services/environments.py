@@ -177,14 +177,13 @@ def environment_attach_server(
     api = environment.api
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
     hostname = normalize_hostname(hostname)
-    existing = Server.objects.filter(hostname=hostname).select_related("org_unit").first()
-    shared = (
+    existing: Server | None = Server.objects.filter(hostname=hostname).select_related("org_unit").first()
+    if (
         existing is not None
         and actor.user is not None
         and not in_scope(actor.user, Cap.INVENTORY_SUBMIT, existing.scope_path_value)
-    )
-    if shared:
-        server = existing
+    ):
+        server = existing  # shared: another team's host, attached as it is
     else:
         server = server_save(
             actor=actor,

@@ -7,8 +7,6 @@ import all ask ``API_WORKFLOW`` what is allowed; ``api_transition`` is the one w
 
 from __future__ import annotations
 
-from typing import Any
-
 from inventory import selectors
 from inventory.models import Api, ApiStatus, Lifecycle
 from portal.access import Cap
@@ -23,7 +21,7 @@ def _complete_enough(api: Api, _actor: Actor) -> str:
     return f"Add {', '.join(missing)} before submitting." if missing else ""
 
 
-_LIFECYCLE_FOR = {S.DEPRECATED: Lifecycle.DEPRECATED, S.RETIRED: Lifecycle.RETIRED}
+_LIFECYCLE_FOR: dict[str, Lifecycle] = {S.DEPRECATED: Lifecycle.DEPRECATED, S.RETIRED: Lifecycle.RETIRED}
 
 
 def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
@@ -82,8 +80,7 @@ API_WORKFLOW = Workflow(
 
 def api_transition(*, actor: Actor, api: Api, action: str, note: str = "") -> Api:
     """Make one move of ``API_WORKFLOW``: what the UI, REST and catalog import call."""
-    result: Any = transition(workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note)
-    return result
+    return transition(workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note)
 
 
 # Named verbs for callers that know which move they make (commands, other apps, tests).

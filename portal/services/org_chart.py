@@ -23,7 +23,7 @@ else:
 
 
 def _path_for(unit: OrgUnit) -> str:
-    return (unit.parent.path if unit.parent_id else "/") + f"{unit.pk}/"
+    return (unit.parent.path if unit.parent is not None else "/") + f"{unit.pk}/"
 
 
 @transaction.atomic

@@ -86,7 +86,7 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
     """The active token matching ``secret``, or None. Constant work whatever the input."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = (
+    token: ApiToken | None = (
         ApiToken.objects.active()
         .select_related("user")
         .filter(token_hash=hash_token(secret), user__is_active=True)
