@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -80,7 +80,7 @@ class ApiCreateForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["org_unit"].queryset = submit_units(user)
+        cast(forms.ModelChoiceField, self.fields["org_unit"]).queryset = submit_units(user)
 
 
 class BasicsForm(forms.Form):
@@ -197,7 +197,8 @@ class WindowForm(forms.Form):
         """One-off start and end are typed as wall-clock time in the chosen timezone, not the server's."""
         from zoneinfo import ZoneInfo
 
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         tz = data.get("timezone")
         if tz is None:
             return data  # the timezone error is already on its field
@@ -224,7 +225,8 @@ class DependencyForm(forms.Form):
     note = forms.CharField(required=False, max_length=300)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if bool(data.get("consumer_api")) == bool(data.get("consumer_service")):
             raise forms.ValidationError("Name either a registered API or a service.")
         return data
@@ -296,7 +298,7 @@ class CatalogUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = submit_units(user)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = submit_units(user)
 
 
 class LogUploadForm(UploadForm):

@@ -27,7 +27,17 @@ from inventory.models import (
 from portal.access import Cap
 
 if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
     from inventory.engines import openapi
+
+    class _CurrentSpecs(TypedDict):
+        current_specs: list[Spec]
+
+    # An Api as api_detail returns it: its current spec prefetched (a list of zero or one).
+    ApiDetail = WithAnnotations[Api, _CurrentSpecs]
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -63,7 +73,7 @@ def api_list(user: Any, filters: dict[str, Any]) -> QuerySet[Api]:
     return qs.order_by(SORTS.get(filters.get("sort") or "name", "name"), "id")
 
 
-def api_detail(user: Any, slug: str) -> Api:
+def api_detail(user: Any, slug: str) -> ApiDetail:
     """The API by slug if the user may see it; Http404 otherwise (existence does not leak)."""
     from django.shortcuts import get_object_or_404
 

@@ -17,6 +17,7 @@ from inventory.models import (
     Spec,
 )
 from inventory.services.review import API_WORKFLOW
+from portal.models import OrgUnit
 from portal.validators import validate_upload_size
 
 
@@ -27,7 +28,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
 
 class ApiSerializer(serializers.ModelSerializer):
-    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     environments = EnvironmentSerializer(many=True, read_only=True)
 
     class Meta:
@@ -62,7 +65,9 @@ class ApiSerializer(serializers.ModelSerializer):
 
 
 class ApiListSerializer(serializers.ModelSerializer):
-    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Api
@@ -191,7 +196,7 @@ class SpecSerializer(serializers.ModelSerializer):
 
 
 class DiscoveredSerializer(serializers.ModelSerializer):
-    api = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    api: serializers.SlugRelatedField[Api] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = DiscoveredEndpoint

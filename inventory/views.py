@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import posixpath
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms as django_forms
 from django.conf import settings
@@ -39,6 +39,9 @@ from portal.access import Cap, holds_company_wide, in_scope, require, require_co
 from portal.audit import Actor
 from portal.ratelimit import limit_posts
 
+if TYPE_CHECKING:
+    from inventory.selectors import ApiDetail
+
 PAGE_SIZE = 50
 MAX_PAGE = 200  # offset paging is capped; narrow the filters or use the CSV export beyond 10,000 rows
 COMPONENTS_SHOWN = 1000
@@ -57,7 +60,7 @@ TABS = {
 # --- Helpers ---------------------------------------------------------------------------------------------
 
 
-def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> Api:
+def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> ApiDetail:
     """The API if the user can see it (404 otherwise), then 403 unless they hold ``capability`` on it."""
     api = selectors.api_detail(request.user, slug)
     if capability != Cap.INVENTORY_VIEW:
@@ -67,7 +70,7 @@ def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) 
 
 def _submit(
     request: HttpRequest,
-    api: Api,
+    api: ApiDetail,
     form: django_forms.Form,
     *,
     tab: str,
@@ -80,7 +83,7 @@ def _submit(
         form,
         action=action,
         success_url=_detail_url(api, tab),
-        on_error=lambda bound: _detail(request, api, tab, status=400, **{form_key: bound}),
+        on_error=lambda bound: _detail(request, api, tab, status=400, bound={form_key: bound}),
     )
 
 
@@ -256,14 +259,14 @@ def api_transition(request: HttpRequest, slug: str) -> HttpResponse:
         return _detail(request, api, "overview", status=400, transition_errors=["Unknown action."])
     data = form.cleaned_data
     try:
-        api = review.api_transition(
+        moved = review.api_transition(
             actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
         )
     except ValidationError as exc:
         return _detail(request, api, "overview", status=400, transition_errors=exc.messages)
     label = review.API_WORKFLOW.move(data["action"]).label
-    messages.success(request, f"{label}: done. Status is now {api.get_status_display().lower()}.")
-    return redirect(_detail_url(api))
+    messages.success(request, f"{label}: done. Status is now {moved.get_status_display().lower()}.")
+    return redirect(_detail_url(moved))
 
 
 @require_POST
@@ -290,7 +293,7 @@ def _workflow_box(request: HttpRequest, api: Api) -> list[dict[str, Any]]:
     return box
 
 
-def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
+def _tab_context(request: HttpRequest, api: ApiDetail, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
     """What one tab needs, loaded only for that tab."""
     user = request.user
     ctx: dict[str, Any] = {}
@@ -342,12 +345,13 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
 
 def _detail(
     request: HttpRequest,
-    api: Api,
+    api: ApiDetail,
     tab: str,
     status: int = 200,
     transition_errors: list[str] | None = None,
-    **bound: Any,
+    bound: dict[str, Any] | None = None,
 ) -> HttpResponse:
+    """``bound``: the tab's forms bound to a rejected POST, by context name."""
     if tab not in TABS:
         tab = "overview"
     path = api.org_unit.path
@@ -365,7 +369,7 @@ def _detail(
         # What people read ("Bearer token / JWT"), not the stored codes ("bearer").
         "auth_scheme_labels": [dict(AuthScheme.choices).get(s, s) for s in api.auth_schemes or []],
         "protocol_labels": [dict(Protocol.choices).get(p, p) for p in api.protocols or []],
-        **_tab_context(request, api, tab, bound),
+        **_tab_context(request, api, tab, bound or {}),
     }
     return web.render_partial_or_page(
         request, page="inventory/api_detail.html", partial=ctx["tab_template"], ctx=ctx, status=status
@@ -405,7 +409,7 @@ def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
             else:
                 messages.info(request, f"Identical to the current version {spec.number}; nothing changed.")
             return redirect(_detail_url(api, "spec"))
-    return _detail(request, api, "spec", status=400, upload_form=form)
+    return _detail(request, api, "spec", status=400, bound={"upload_form": form})
 
 
 @require_GET
@@ -468,7 +472,7 @@ def components_upload(request: HttpRequest, slug: str) -> HttpResponse:
             if len(result.warnings) > 10:
                 messages.warning(request, f"…and {len(result.warnings) - 10} more warnings.")
             return redirect(_detail_url(api, "packages"))
-    return _detail(request, api, "packages", status=400, upload_form=form)
+    return _detail(request, api, "packages", status=400, bound={"upload_form": form})
 
 
 @require_POST
@@ -530,7 +534,7 @@ def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Server {server.hostname} attached to {environment.name}.")
             return redirect(_detail_url(api, "servers"))
-    return _detail(request, api, "servers", status=400, **{f"server_form_{pk}": form})
+    return _detail(request, api, "servers", status=400, bound={f"server_form_{pk}": form})
 
 
 @require_POST
@@ -641,8 +645,8 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
                 }
                 messages.success(request, "Catalog imported.")
                 return redirect("inventory:catalog_upload")
-    result = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
-    ctx = {"form": form, "problems": problems, "result": result}
+    last_result = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
+    ctx = {"form": form, "problems": problems, "result": last_result}
     return render(request, "inventory/catalog_upload.html", ctx, status=400 if form.is_bound else 200)
 
 

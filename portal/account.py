@@ -12,6 +12,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
@@ -25,10 +26,11 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import audit, selectors
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm
-from portal.middleware import session_start
+from portal.middleware import second_factor_proved, session_start
 from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
 from portal.services import tokens as token_services
+from portal.web import AuthenticatedRequest
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
@@ -41,7 +43,7 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
-    def form_valid(self, form: LoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         # django.contrib.auth.login() cycles the session key: no fixation.
         response = super().form_valid(form)
         session_start(self.request)
@@ -95,10 +97,10 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
     user = request.user
-    if any(devices_for_user(user, confirmed=True)) and not user.is_verified():
+    if any(devices_for_user(user, confirmed=True)) and not second_factor_proved(user):
         return redirect("two_factor_verify")
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -127,9 +129,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor_verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    if user.is_verified():
+    if second_factor_proved(user):
         return redirect(_safe_next(request))
     if not any(devices_for_user(user, confirmed=True)):
         return redirect("two_factor_setup")
@@ -151,8 +153,8 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_POST
-def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_verified():
+def recovery_codes_regenerate(request: AuthenticatedRequest) -> HttpResponse:
+    if not second_factor_proved(request.user):
         return redirect("two_factor_verify")
     with transaction.atomic():
         codes = _new_recovery_codes(request.user)
@@ -167,7 +169,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @limit_posts("expensive")
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
@@ -176,7 +178,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             user=request.user,
             name=form.cleaned_data["name"],
             days=form.cleaned_data["days"],
-            second_factor=request.user.is_verified(),
+            second_factor=second_factor_proved(request.user),
         )
         form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_of(request.user)

@@ -6,7 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+class IdentifiedRequest(HttpRequest):
+    """For type checkers only (never instantiated): a request once RequestIdMiddleware has run."""
+
+    request_id: str
+
+
 class RequestIdMiddleware:
     """Give every request an id (the proxy's X-Request-ID when well-formed), echoed in the response
     and on every error page, so a user can quote it and we can find the log lines."""
@@ -34,7 +40,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: IdentifiedRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
         token = _request_id.set(request.request_id)
@@ -121,6 +127,12 @@ class SessionTimeoutMiddleware:
 _SECOND_FACTOR_OPEN = ("two_factor_setup", "two_factor_verify", "logout", "healthz")
 
 
+def second_factor_proved(user: Any) -> bool:
+    """The session proved a device. django-otp's OTPMiddleware gives every ``request.user`` an
+    ``is_verified()``; the type stubs of Django's user classes cannot know it."""
+    return bool(user.is_verified())
+
+
 def needs_second_factor(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Privileged roles always need TOTP; anyone who enrolled a device must use it too."""
     from django_otp import devices_for_user
@@ -147,7 +159,7 @@ class SecondFactorRequiredMiddleware:
         if (
             user.is_authenticated
             and "_auth_user_id" in request.session  # session logins only; tokens are checked at issue
-            and not user.is_verified()
+            and not second_factor_proved(user)
             and not request.path.startswith(self._open())
             and needs_second_factor(user)
         ):

@@ -94,7 +94,7 @@ class OrgUnit(ScopedModel):
 
     scope_path = "path"
 
-    objects = OrgUnitQuerySet.as_manager()
+    objects = OrgUnitQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: re-declaring objects
 
     class Meta:
         ordering = ["path"]
@@ -219,7 +219,7 @@ class AuditEvent(ScopedModel):
 
     scope_path = "org_path"
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: re-declaring objects
 
     class Meta:
         # Django's base manager (used by save() and related lookups) must refuse writes too.

@@ -16,6 +16,7 @@ from portal import selectors
 from portal.access import Cap, capabilities_of, require, roles_of
 from portal.forms import AuditFilterForm
 from portal.models import Heartbeat
+from portal.web import is_partial
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     next_query = None
     if has_more:
         params = request.GET.copy()
-        params["before"] = events[-1].pk
+        params["before"] = str(events[-1].pk)
         next_query = params.urlencode()
     # A history restore (back button after a swap) needs the whole page, not the rows.
-    partial = request.htmx and not request.htmx.history_restore_request
-    template = "portal/_audit_rows.html" if partial else "portal/audit_log.html"
+    template = "portal/_audit_rows.html" if is_partial(request) else "portal/audit_log.html"
     response = render(request, template, {"form": form, "events": events, "next_query": next_query})
     # The same URL answers with a page or with rows: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -17,7 +17,17 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
+
 F = TypeVar("F", bound=forms.Form)
+
+
+class AuthenticatedRequest(HttpRequest):
+    """For type checkers only (never instantiated): the request of a page that needs a login.
+    LoginRequiredMiddleware lets no anonymous user reach a view not marked @login_not_required."""
+
+    user: User
 
 
 def style(form: F) -> F:
