@@ -275,14 +275,15 @@ def _parse_clf_time(text: str) -> datetime | None:
     tz: timezone = UTC
     if sign:
         key = (sign, tzh, tzm)
-        tz = _tz_cache.get(key)  # type: ignore[assignment]
-        if tz is None:
+        cached = _tz_cache.get(key)
+        if cached is None:
             try:
                 offset = timedelta(hours=int(tzh), minutes=int(tzm))
-                tz = timezone(-offset if sign == "-" else offset)
+                cached = timezone(-offset if sign == "-" else offset)
             except ValueError:
                 return None
-            _tz_cache[key] = tz
+            _tz_cache[key] = cached
+        tz = cached
     try:
         return datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz).astimezone(UTC)
     except (ValueError, OverflowError):
