@@ -20,9 +20,11 @@ run: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Lint, format check and type check; make stops (non-zero) at the first that fails.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -509,7 +509,7 @@ def personas() -> list[Persona]:
     from inventory.models import Api
     from portal.models import ApiToken, Membership, OrgUnit, Role
 
-    User = get_user_model()  # noqa: N806
+    User = get_user_model()
     root = OrgUnit.objects.get(slug="bench-root")
     team = OrgUnit.objects.filter(kind=OrgUnit.Kind.TEAM, path__startswith=root.path).order_by("path").first()
     out = []

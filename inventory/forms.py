@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -91,6 +91,7 @@ class ApiCreateForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         units = self.fields["org_unit"]
+        assert isinstance(units, forms.ModelChoiceField)
         units.queryset = submit_units(user)
         only = list(units.queryset[:2])
         if len(only) == 1:
@@ -216,7 +217,8 @@ class WindowForm(forms.Form):
         """One-off start and end are typed as wall-clock time in the chosen timezone, not the server's."""
         from zoneinfo import ZoneInfo
 
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         tz = data.get("timezone")
         if tz is None:
             return data  # the timezone error is already on its field
@@ -288,7 +290,7 @@ class CatalogUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = submit_units(user)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = submit_units(user)
 
 
 class LogUploadForm(UploadForm):

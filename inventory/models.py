@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -156,7 +158,9 @@ class Environment(ScopedModel):
     name = models.CharField(max_length=50, validators=[slug_validator])
     is_production = models.BooleanField(default=False)
     base_urls = models.JSONField(default=list)
-    servers = models.ManyToManyField("Server", blank=True, related_name="environments")
+    servers: models.ManyToManyField[Server, Any] = models.ManyToManyField(
+        "Server", blank=True, related_name="environments"
+    )
 
     scope_path = "api__org_unit__path"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
@@ -26,6 +26,19 @@ from inventory.models import (
 )
 from portal.access import Cap
 from portal.models import OrgUnit
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    from inventory.engines import openapi
+
+    class _CurrentSpecs(TypedDict):
+        current_specs: list[Spec]
+
+    # An Api as api_detail returns it: its current spec prefetched (a list of zero or one).
+    ApiDetail = WithAnnotations[Api, _CurrentSpecs]
 
 SORTS = {
     "name": "name", "-name": "-name",
@@ -67,7 +80,7 @@ def api_list(user: Any, filters: dict[str, Any]) -> QuerySet[Api]:
     return qs.order_by(SORTS.get(filters.get("sort") or "name", "name"), "id")
 
 
-def api_detail(user: Any, slug: str) -> Api:
+def api_detail(user: Any, slug: str) -> ApiDetail:
     """The API by slug if the user may see it; Http404 otherwise (existence does not leak)."""
     from django.shortcuts import get_object_or_404
 
@@ -218,8 +231,8 @@ def relations_for(user: Any, api: Api, *, with_blast: bool = True) -> Relations:
         ConsumerRow(
             id=d.pk,
             consumer_api=d.consumer_api if d.consumer_api_id in visible else None,
-            consumer_service_name=d.consumer_service.name if d.consumer_service_id else "",
-            consumer_service_owner=d.consumer_service.owner.name if d.consumer_service_id else "",
+            consumer_service_name=d.consumer_service.name if d.consumer_service is not None else "",
+            consumer_service_owner=d.consumer_service.owner.name if d.consumer_service is not None else "",
             note="" if d.consumer_api_id is not None and d.consumer_api_id not in visible else d.note,
             hidden=d.consumer_api_id is not None and d.consumer_api_id not in visible,
         )
@@ -403,10 +416,13 @@ def missing_required(api: Api) -> list[str]:
 
 
 def window_as_engine(window: AvailabilityWindow) -> availability.Window:
+    # The window_fields_for_kind constraint guarantees the fields of each kind are set.
     if window.kind == AvailabilityWindow.Kind.RECURRING:
+        assert window.start_time is not None and window.end_time is not None
         return availability.RecurringWindow(
             tuple(window.weekdays), window.start_time, window.end_time, window.timezone
         )
+    assert window.starts_at is not None and window.ends_at is not None
     return availability.OneOffWindow(window.starts_at, window.ends_at)
 
 
@@ -419,7 +435,7 @@ def is_expected_up(api: Api, at: datetime, environment: Environment | None = Non
     return availability.is_expected_up([window_as_engine(w) for w in windows], at)
 
 
-def spec_operations(spec: Spec) -> list:
+def spec_operations(spec: Spec) -> list[openapi.ParsedOperation]:
     """The stored operations of a spec as engine objects, for diffs."""
     from inventory.engines import openapi
 

@@ -20,6 +20,7 @@ from inventory.models import (
     Spec,
 )
 from inventory.services.review import API_WORKFLOW
+from portal.models import OrgUnit
 from portal.validators import validate_upload_size
 
 
@@ -34,7 +35,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
 
 class ApiSerializer(serializers.ModelSerializer):
-    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     environments = EnvironmentSerializer(many=True, read_only=True)
 
     class Meta:
@@ -69,7 +72,9 @@ class ApiSerializer(serializers.ModelSerializer):
 
 
 class ApiListSerializer(serializers.ModelSerializer):
-    org_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Api
@@ -113,7 +118,7 @@ class ApiWriteSerializer(serializers.Serializer):
     availability_target = serializers.DecimalField(
         max_digits=6, decimal_places=3, min_value=0, max_value=100, required=False, allow_null=True
     )
-    environments = EnvironmentSerializer(many=True, required=False, max_length=Limits.ENVIRONMENTS)
+    environments = EnvironmentSerializer(many=True, required=False, max_length=Limits.ENVIRONMENTS)  # type: ignore[call-arg]  # ListSerializer takes it
 
 
 class TransitionSerializer(serializers.Serializer):
@@ -198,7 +203,7 @@ class SpecSerializer(serializers.ModelSerializer):
 
 
 class DiscoveredSerializer(serializers.ModelSerializer):
-    api = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    api: serializers.SlugRelatedField[Api] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = DiscoveredEndpoint

@@ -10,7 +10,7 @@ import csv
 import posixpath
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms as django_forms
 from django.conf import settings
@@ -40,6 +40,9 @@ from portal.access import Cap, holds_company_wide, in_scope, require, require_co
 from portal.audit import Actor
 from portal.ratelimit import limit_posts
 
+if TYPE_CHECKING:
+    from inventory.selectors import ApiDetail
+
 PAGE_SIZE = 50
 MAX_PAGE = 200  # offset paging is capped; narrow the filters or use the CSV export beyond 10,000 rows
 COMPONENTS_SHOWN = 1000
@@ -58,7 +61,7 @@ TABS = {
 # --- Helpers ---------------------------------------------------------------------------------------------
 
 
-def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> Api:
+def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) -> ApiDetail:
     """The API if the user can see it (404 otherwise), then 403 unless they hold ``capability`` on it."""
     api = selectors.api_detail(request.user, slug)
     if capability != Cap.INVENTORY_VIEW:
@@ -68,7 +71,7 @@ def _api(request: HttpRequest, slug: str, capability: str = Cap.INVENTORY_VIEW) 
 
 def _submit(
     request: HttpRequest,
-    api: Api,
+    api: ApiDetail,
     form: django_forms.Form,
     *,
     tab: str,
@@ -81,7 +84,7 @@ def _submit(
         form,
         action=action,
         success_url=_detail_url(api, tab),
-        on_error=lambda bound: _detail(request, api, tab, status=400, **{form_key: bound}),
+        on_error=lambda bound: _detail(request, api, tab, status=400, bound={form_key: bound}),
     )
 
 
@@ -260,14 +263,14 @@ def api_transition(request: HttpRequest, slug: str) -> HttpResponse:
         return _detail(request, api, "overview", status=400, transition_errors=["Unknown action."])
     data = form.cleaned_data
     try:
-        api = review.api_transition(
+        moved = review.api_transition(
             actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
         )
     except ValidationError as exc:
         return _detail(request, api, "overview", status=400, transition_errors=exc.messages)
     label = review.API_WORKFLOW.move(data["action"]).label
-    messages.success(request, f"{label}: done. Status is now {api.get_status_display().lower()}.")
-    return redirect(_detail_url(api))
+    messages.success(request, f"{label}: done. Status is now {moved.get_status_display().lower()}.")
+    return redirect(_detail_url(moved))
 
 
 @require_POST
@@ -294,7 +297,7 @@ def _workflow_box(request: HttpRequest, api: Api) -> list[dict[str, Any]]:
     return box
 
 
-def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
+def _tab_context(request: HttpRequest, api: ApiDetail, tab: str, bound: dict[str, Any]) -> dict[str, Any]:
     """What one tab needs, loaded only for that tab."""
     user = request.user
     ctx: dict[str, Any] = {}
@@ -344,11 +347,11 @@ def _tab_context(request: HttpRequest, api: Api, tab: str, bound: dict[str, Any]
 
 def _detail(
     request: HttpRequest,
-    api: Api,
+    api: ApiDetail,
     tab: str,
     status: int = 200,
     transition_errors: list[str] | None = None,
-    **bound: Any,
+    bound: dict[str, Any] | None = None,
 ) -> HttpResponse:
     path = api.org_unit.path
     # The history shows who changed what, with the values: audit-trail reading, not inventory viewing.
@@ -374,7 +377,7 @@ def _detail(
         # What people read ("Bearer token / JWT"), not the stored codes ("bearer").
         "auth_scheme_labels": [dict(AuthScheme.choices).get(s, s) for s in api.auth_schemes or []],
         "protocol_labels": [dict(Protocol.choices).get(p, p) for p in api.protocols or []],
-        **_tab_context(request, api, tab, bound),
+        **_tab_context(request, api, tab, bound or {}),
     }
     return web.render_partial_or_page(
         request, page="inventory/api_detail.html", partial="inventory/_tab_swap.html", ctx=ctx, status=status
@@ -530,7 +533,7 @@ def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Server {server.hostname} attached to {environment.name}.")
             return redirect(_detail_url(api, "servers"))
-    return _detail(request, api, "servers", status=400, **{f"server_form_{pk}": form})
+    return _detail(request, api, "servers", status=400, bound={f"server_form_{pk}": form})
 
 
 @require_POST
@@ -641,8 +644,8 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
                 }
                 messages.success(request, "Catalog imported.")
                 return redirect("inventory:catalog_upload")
-    result = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
-    ctx = {"form": form, "problems": problems, "result": result}
+    shown = request.session.pop(CATALOG_RESULT_KEY, None) if request.method == "GET" else None
+    ctx = {"form": form, "problems": problems, "result": shown}
     return web.render_form_page(request, "inventory/catalog_upload.html", ctx, form)
 
 

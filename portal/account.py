@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
@@ -25,10 +26,14 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal import audit, login_guard, selectors
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm, ReauthForm, ReplaceDeviceForm
-from portal.middleware import session_start
+from portal.middleware import second_factor_proved, session_start
 from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
 from portal.services import tokens as token_services
+from portal.web import AuthenticatedRequest
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 
 RECOVERY_CODE_COUNT = 10
 
@@ -48,7 +53,7 @@ class LoginView(auth_views.LoginView):
             return response
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form: LoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         # django.contrib.auth.login() cycles the session key: no fixation.
         response = super().form_valid(form)
         session_start(self.request)
@@ -56,7 +61,7 @@ class LoginView(auth_views.LoginView):
         audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
         return response
 
-    def form_invalid(self, form: LoginForm) -> HttpResponse:
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         login_guard.record_failure(str(self.request.POST.get("username", ""))[:150])
         return super().form_invalid(form)
 
@@ -64,7 +69,7 @@ class LoginView(auth_views.LoginView):
 class LogoutView(auth_views.LogoutView):
     # POST only (Django's LogoutView refuses GET), and reachable before the second factor is proved.
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
             audit.record(actor=Actor.from_request(request), action="user.logout", obj=request.user)
         return super().post(request, *args, **kwargs)
@@ -92,7 +97,7 @@ def _grouped(raw: str) -> str:
     return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
 
 
-def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
+def _new_recovery_codes(user: User) -> list[str]:
     """Ten fresh codes (80 bits each), replacing any earlier ones; only their hashes are kept."""
     device = RecoveryCodeDevice.objects.filter(user=user).first() or RecoveryCodeDevice(
         user=user, name="recovery"
@@ -107,10 +112,10 @@ def _new_recovery_codes(user) -> list[str]:  # noqa: ANN001
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor_setup(request: HttpRequest) -> HttpResponse:
+def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
     user = request.user
-    if any(devices_for_user(user, confirmed=True)) and not user.is_verified():
+    if any(devices_for_user(user, confirmed=True)) and not second_factor_proved(user):
         return redirect("two_factor_verify")
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
@@ -148,9 +153,9 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def two_factor_verify(request: HttpRequest) -> HttpResponse:
+def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
-    if user.is_verified():
+    if second_factor_proved(user):
         return redirect(_safe_next(request))
     if not any(devices_for_user(user, confirmed=True)):
         return redirect("two_factor_setup")
@@ -172,8 +177,8 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
-def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_verified():
+def recovery_codes_regenerate(request: AuthenticatedRequest) -> HttpResponse:
+    if not second_factor_proved(request.user):
         return redirect("two_factor_verify")
     form = ReauthForm(request.POST or None, user=request.user)
     if request.method != "POST" or not form.is_valid():
@@ -191,7 +196,7 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @limit_posts("expensive")
-def api_tokens(request: HttpRequest) -> HttpResponse:
+def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
@@ -200,7 +205,7 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             user=request.user,
             name=form.cleaned_data["name"],
             days=form.cleaned_data["days"],
-            second_factor=request.user.is_verified(),
+            second_factor=second_factor_proved(request.user),
         )
         form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_of(request.user)

@@ -6,21 +6,23 @@ The admin writes through the same services as the rest of the portal, so every c
 from __future__ import annotations
 
 from functools import update_wrapper
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Model, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from portal import audit
 from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
-from portal.models import AuditEvent, Membership, OrgUnit
+from portal.models import AuditEvent, Membership, OrgUnit, ScopedQuerySet
 from portal.services.org_chart import (
     membership_grant,
     membership_revoke,
@@ -29,6 +31,14 @@ from portal.services.org_chart import (
     org_unit_move,
     org_unit_update,
 )
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations
+
+    class _ParentLabel(TypedDict):
+        parent_label: str
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -53,11 +63,15 @@ class PortalAdminSite(admin.AdminSite):
 
         return update_wrapper(gate, inner)
 
-    def password_change(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def password_change(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
         # A password change is an authentication event: audited like logins and 2FA changes.
         response = super().password_change(request, extra_context)
         if request.method == "POST" and response.status_code == 302:
-            audit.record(actor=Actor.from_request(request), action="user.password_change", obj=request.user)
+            user = request.user
+            assert isinstance(user, Model)  # the admin only serves signed-in users here
+            audit.record(actor=Actor.from_request(request), action="user.password_change", obj=user)
         return response
 
     def get_urls(self) -> list[Any]:
@@ -94,7 +108,9 @@ class ScopedAdmin(admin.ModelAdmin):
     manage_capability = Cap.ORG_MANAGE
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        return super().get_queryset(request).visible_to(request.user, self.view_capability)
+        # Every model registered with a ScopedAdmin is a ScopedModel: its manager makes ScopedQuerySets.
+        queryset = cast(ScopedQuerySet, super().get_queryset(request))
+        return queryset.visible_to(request.user, self.view_capability)
 
     def _may_manage(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is None:
@@ -144,7 +160,9 @@ class OrgUnitAdmin(ScopedAdmin):
         parent = form.base_fields.get("parent")
         if parent is not None and obj is not None:
             # Not under itself or its own descendants (the service refuses it too, as an error page).
-            parent.queryset = parent.queryset.exclude(path__startswith=obj.path)
+            parent_field = cast(forms.ModelChoiceField, parent)
+            assert parent_field.queryset is not None  # a foreign key's field always has one
+            parent_field.queryset = parent_field.queryset.exclude(path__startswith=obj.path)
         return form
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -157,7 +175,7 @@ class OrgUnitAdmin(ScopedAdmin):
         )
 
     @admin.display(description="parent")
-    def parent_in_scope(self, obj: OrgUnit) -> str:
+    def parent_in_scope(self, obj: WithAnnotations[OrgUnit, _ParentLabel]) -> str:
         return obj.parent_label
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

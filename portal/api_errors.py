@@ -63,10 +63,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = detail if isinstance(detail, dict) else {"non_field_errors": detail}
     elif exc.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
         message = "Too many requests."
-    headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
-    code = exc.default_code if not isinstance(exc.get_codes(), str) else exc.get_codes()
+    headers: dict[str, str] = {}
+    auth_header = getattr(exc, "auth_header", None)  # NotAuthenticated, AuthenticationFailed
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
+    wait = getattr(exc, "wait", None)  # Throttled
+    if wait:
+        headers["Retry-After"] = str(int(wait))
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
     return Response(error_body(request, code, message, fields), status=exc.status_code, headers=headers)

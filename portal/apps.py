@@ -7,7 +7,7 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from axes.signals import user_locked_out
+        from axes.signals import user_locked_out  # type: ignore[import-untyped]
 
         from portal.login_guard import lockout_audit_receiver
 

@@ -59,7 +59,7 @@ class Actor:
         if self.label_override:
             return self.label_override
         if self.user is not None:
-            return self.user.get_username()
+            return str(self.user.get_username())
         return "anonymous"
 
 
@@ -99,7 +99,8 @@ HMAC_PREFIX = "hmac-sha256:"
 
 
 def _hmac_key() -> bytes:
-    return settings.AUDIT_HMAC_KEY.encode()
+    key: str = settings.AUDIT_HMAC_KEY
+    return key.encode()
 
 
 def key_id(key: bytes) -> str:
@@ -208,8 +209,8 @@ def record(
     object_type: str = "",
     object_id: str = "",
     org_unit: OrgUnit | None = None,
-    before: dict | None = None,
-    after: dict | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. Call inside the service's transaction so the change and its record commit together."""
     if obj is not None:
@@ -340,7 +341,8 @@ def snapshot(obj: Model, fields: list[str]) -> dict[str, Any]:
         if isinstance(value, Model):
             value = value.pk
         out[name] = value
-    return _json_safe(out)
+    safe: dict[str, Any] = _json_safe(out)
+    return safe
 
 
 # --- Anchors: the head, kept outside the database ---------------------------------------------------

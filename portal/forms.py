@@ -85,8 +85,10 @@ class AuditFilterForm(forms.Form):
         listed = set()
         for value, label in choices:
             listed |= {v for v, _label in label} if isinstance(label, list) else {value}
-        usable = isinstance(current, str) and 0 < len(current) <= self.fields[name].max_length
-        if usable and current not in listed and "\x00" not in current:
+        max_length = getattr(self.fields[name], "max_length", None) or 0
+        if not isinstance(current, str) or not 0 < len(current) <= max_length:
+            return choices
+        if current not in listed and "\x00" not in current:
             return [*choices, (current, current)]
         return choices
 
@@ -127,10 +129,10 @@ class ReauthForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.user = user
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         from django_otp import match_token
 
-        data = super().clean()
+        data = super().clean() or {}
         password, code = data.get("password"), data.get("current_code")
         if password is None or code is None:
             return data

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -21,7 +22,17 @@ from portal.access import is_privileged
 from portal.api_errors import error_body
 from portal.request_context import current_request_id as _request_id
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class IdentifiedRequest(HttpRequest):
+    """A request once RequestIdMiddleware has run: it carries the server's own id."""
+
+    request_id: str
+    upstream_request_id: str
 
 
 def from_trusted_proxy(request: HttpRequest) -> bool:
@@ -46,7 +57,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: IdentifiedRequest) -> HttpResponse:
         request.request_id = uuid.uuid4().hex[:16]
         incoming = request.headers.get("X-Request-ID", "")
         upstream = incoming if _SAFE_ID.match(incoming) and from_trusted_proxy(request) else ""
@@ -157,7 +168,13 @@ class SessionTimeoutMiddleware:
 _SECOND_FACTOR_OPEN = ("two_factor_setup", "two_factor_verify", "logout", "healthz")
 
 
-def needs_second_factor(user) -> bool:  # noqa: ANN001
+def second_factor_proved(user: Any) -> bool:
+    """The session proved a device. django-otp's OTPMiddleware gives every ``request.user`` an
+    ``is_verified()``; the type stubs of Django's user classes cannot know it."""
+    return bool(user.is_verified())
+
+
+def needs_second_factor(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Privileged roles always need TOTP; anyone who enrolled a device must use it too."""
     from django_otp import devices_for_user
 
@@ -183,7 +200,7 @@ class SecondFactorRequiredMiddleware:
         if (
             user.is_authenticated
             and "_auth_user_id" in request.session  # session logins only; tokens are checked at issue
-            and not user.is_verified()
+            and not second_factor_proved(user)
             and not request.path.startswith(self._open())
             and needs_second_factor(user)
         ):

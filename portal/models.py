@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -94,7 +94,7 @@ class OrgUnit(ScopedModel):
 
     scope_path = "path"
 
-    objects = OrgUnitQuerySet.as_manager()
+    objects = OrgUnitQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: re-declaring objects
 
     class Meta:
         ordering = ["path"]
@@ -187,10 +187,10 @@ class AuditEventQuerySet(ScopedQuerySet):
             q |= models.Q(org_path="")
         return self.filter(q)
 
-    def update(self, **kwargs):  # noqa: ANN003
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
 
@@ -222,7 +222,7 @@ class AuditEvent(ScopedModel):
 
     scope_path = "org_path"
 
-    objects = AuditEventQuerySet.as_manager()
+    objects = AuditEventQuerySet.as_manager()  # type: ignore[misc]  # django-stubs#1713: re-declaring objects
 
     class Meta:
         # Django's base manager (used by save() and related lookups) must refuse writes too.
@@ -242,12 +242,12 @@ class AuditEvent(ScopedModel):
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
 
-    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise ValidationError("Audit events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValidationError("Audit events are append-only.")
 
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.http import Http404
 from rest_framework import mixins
 from rest_framework.permissions import BasePermission
 
 from portal.access import has_capability, require
+
+if TYPE_CHECKING:
+    from rest_framework.generics import GenericAPIView
 
 # For endpoints about the caller's own account (tokens, "me"): any signed-in user, no unit scope.
 OWN_ACCOUNT = "own-account"
@@ -70,7 +73,7 @@ class HasCapability(BasePermission):
         if model is None and isinstance(view, _DETAIL_VIEWS):
             # Only views that look their object up by this kwarg: a nested list's ``pk`` names
             # the parent, not a row of its own queryset.
-            model = view.get_queryset().model
+            model = cast("GenericAPIView[Any]", view).get_queryset().model  # the mixins come with it
         if model is None or not hasattr(model, "scope_path_value"):
             return None
         try:

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 
 from portal.access import Cap
 from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 
 def org_units_visible(user: Any) -> list[OrgUnit]:
@@ -59,15 +62,15 @@ def org_chart(user: Any, api_counts_by_path: Mapping[str, int] | None = None) ->
     ]
 
 
-def memberships_visible(user: Any):  # noqa: ANN201
+def memberships_visible(user: Any) -> QuerySet[Membership]:
     return Membership.objects.visible_to(user, Cap.ORG_VIEW).select_related("user", "org_unit")
 
 
-def audit_events_visible(user: Any):  # noqa: ANN201
+def audit_events_visible(user: Any) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.visible_to(user, Cap.AUDIT_VIEW).order_by("-id")
 
 
-def api_tokens_of(user: Any):  # noqa: ANN201
+def api_tokens_of(user: Any) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user).order_by("-created_at")
 
 

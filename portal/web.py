@@ -9,16 +9,26 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
+
 F = TypeVar("F", bound=forms.Form)
+
+
+class AuthenticatedRequest(HttpRequest):
+    """For type checkers only (never instantiated): the request of a page that needs a login.
+    LoginRequiredMiddleware lets no anonymous user reach a view not marked @login_not_required."""
+
+    user: User
 
 
 def figure(value: Any) -> str:
@@ -93,8 +103,10 @@ def render_form_page(
 def is_partial(request: HttpRequest) -> bool:
     """An htmx swap wants only the fragment; a history restore (back button after a swap) needs the
     whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    htmx = getattr(request, "htmx", None)  # set by django-htmx's middleware
+    if not htmx:
+        return False
+    return not htmx.history_restore_request
 
 
 def render_partial_or_page(
@@ -106,7 +118,7 @@ def render_partial_or_page(
     return response
 
 
-def query_with(params: Any, **extra: Any) -> str:
+def query_with(params: QueryDict, **extra: Any) -> str:
     """``params`` (a QueryDict) with some keys replaced, as a query string."""
     params = params.copy()
     for key, value in extra.items():

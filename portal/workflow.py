@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -34,6 +34,11 @@ from django.utils import timezone
 from portal import audit
 from portal.access import authorize, in_scope
 from portal.audit import Actor
+
+if TYPE_CHECKING:
+    from portal.models import ScopedModel
+
+M = TypeVar("M", bound="ScopedModel")  # the model a workflow moves
 
 
 class Note(StrEnum):
@@ -65,8 +70,8 @@ class Move:
 
 
 @dataclass
-class Workflow:
-    model: type[models.Model]
+class Workflow(Generic[M]):
+    model: type[M]
     moves: Sequence[Move]
     audit_prefix: str
     status_field: str = "status"
@@ -115,11 +120,13 @@ class Workflow:
 
 
 def _status_label(model: type[models.Model], field_name: str, value: str) -> str:
-    choices = dict(model._meta.get_field(field_name).choices or ())
+    status_field = model._meta.get_field(field_name)
+    assert isinstance(status_field, models.Field)  # a concrete column, not a relation
+    choices = dict(status_field.choices or ())
     return str(choices.get(value, value)).lower()
 
 
-def transition(*, workflow: Workflow, actor: Actor, obj: Any, action: str, note: str = "") -> Any:
+def transition(*, workflow: Workflow[M], actor: Actor, obj: M, action: str, note: str = "") -> M:
     """Make one move of ``workflow`` on ``obj``: the only way its status field changes.
 
     Takes the row lock, re-reads the status, checks that the move exists from it, that the actor

@@ -107,8 +107,9 @@ def parse_catalog(
             result.problems.append(f"{where}: not a mapping; skipped.")
             continue
         kind = doc.get("kind")
-        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        raw_metadata, raw_spec = doc.get("metadata"), doc.get("spec")
+        metadata: dict[str, Any] = raw_metadata if isinstance(raw_metadata, dict) else {}
+        spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
         name = str(metadata.get("name") or "").strip()
         if kind in IGNORED_KINDS:
             result.problems.append(f"{where}: kind {kind} is not imported; skipped.")
@@ -138,8 +139,8 @@ def _read_api(
     result: CatalogResult,
     number: int,
     name: str,
-    metadata: dict,
-    spec: dict,
+    metadata: dict[str, Any],
+    spec: dict[str, Any],
     owner: str,
     resolve_text: Callable[[str], bytes | None],
 ) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlsplit
@@ -276,14 +276,15 @@ def _parse_clf_time(text: str) -> datetime | None:
     tz: timezone = UTC
     if sign:
         key = (sign, tzh, tzm)
-        tz = _tz_cache.get(key)  # type: ignore[assignment]
-        if tz is None:
+        cached = _tz_cache.get(key)
+        if cached is None:
             try:
                 offset = timedelta(hours=int(tzh), minutes=int(tzm))
-                tz = timezone(-offset if sign == "-" else offset)
+                cached = timezone(-offset if sign == "-" else offset)
             except ValueError:
                 return None
-            _tz_cache[key] = tz
+            _tz_cache[key] = cached
+        tz = cached
     try:
         return datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=tz).astimezone(UTC)
     except (ValueError, OverflowError):
@@ -585,7 +586,7 @@ class _Parser:
         return LogRecord(host, method, path, status_value, at)
 
 
-def _first_str(get, keys: tuple[str, ...]) -> str | None:  # noqa: ANN001
+def _first_str(get: Callable[[str], object], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = get(key)
         if isinstance(value, str) and value:
@@ -640,7 +641,7 @@ def iter_records(
     return _iter(lines, parse)
 
 
-def _iter(lines: Iterable[str], parse) -> Iterator[LogRecord | SkippedLine]:  # noqa: ANN001
+def _iter(lines: Iterable[str], parse: Callable[[str], LogRecord | str]) -> Iterator[LogRecord | SkippedLine]:
     for number, line in enumerate(lines, 1):
         if not isinstance(line, str):
             if isinstance(line, bytes | bytearray):
@@ -660,7 +661,7 @@ def _iter(lines: Iterable[str], parse) -> Iterator[LogRecord | SkippedLine]:  # 
             continue
         try:
             result = parse(stripped)
-        except Exception:  # noqa: BLE001 - defence in depth: a line must never abort an import
+        except Exception:  # defence in depth: a line must never abort an import
             result = "unparseable line"
         if isinstance(result, str):
             yield SkippedLine(number, result, _excerpt(stripped))

@@ -55,7 +55,7 @@ class ParsedOperation:
     summary: str
     auth_required: bool
     deprecated: bool
-    parameters: list[dict]
+    parameters: list[dict[str, Any]]
     responses: dict[str, str]
 
 
@@ -65,7 +65,7 @@ class ParsedSpec:
     openapi_version: str
     title: str
     info_version: str
-    document: dict
+    document: dict[str, Any]
     operations: list[ParsedOperation]
 
 
@@ -73,7 +73,7 @@ class ParsedSpec:
 class SpecDiff:
     added: list[tuple[str, str]]
     removed: list[tuple[str, str]]
-    changed: list[dict]
+    changed: list[dict[str, Any]]
 
     @property
     def is_empty(self) -> bool:
@@ -94,8 +94,8 @@ def _fmt_path(parts: Iterable[Any]) -> str:
     return out or "(document root)"
 
 
-def _short(text: Any, limit: int) -> str:
-    text = str(text)
+def _short(value: Any, limit: int) -> str:
+    text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -113,8 +113,8 @@ def _no_constants(name: str) -> Any:
     raise SpecError(f"Malformed JSON: {name} is not allowed.")
 
 
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict = {}
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
             raise SpecError(f"Malformed JSON: duplicate key {_short(key, 80)!r}.")
@@ -135,7 +135,7 @@ class _Normalizer:
     """Copy loaded data into plain JSON types, enforce the depth limit and collect every ``$ref``."""
 
     def __init__(self) -> None:
-        self.refs: list[tuple[str, tuple]] = []
+        self.refs: list[tuple[str, tuple[Any, ...]]] = []
         self._path: list[Any] = []
 
     def _fail(self, message: str) -> SpecError:
@@ -202,7 +202,7 @@ def _pointer_target(doc: Any, ref: str) -> tuple[bool, Any]:
     return True, node
 
 
-def _check_refs(doc: dict, refs: list[tuple[str, tuple]]) -> None:
+def _check_refs(doc: dict[str, Any], refs: list[tuple[str, tuple[Any, ...]]]) -> None:
     """Every ``$ref`` must be a local JSON pointer that resolves, without a pure ``$ref`` → ``$ref`` cycle."""
     for ref, where in refs:  # external first: those are the dangerous ones
         if not ref.startswith("#"):
@@ -236,7 +236,7 @@ def _check_refs(doc: dict, refs: list[tuple[str, tuple]]) -> None:
             raise SpecError(f"$ref chain at {_fmt_path(where)} is longer than {MAX_REF_HOPS} hops.")
 
 
-def _resolve(doc: dict, node: Any) -> Any:
+def _resolve(doc: dict[str, Any], node: Any) -> Any:
     """Follow local ``$ref`` chains (cycle-safe); unresolvable or cyclic references give ``{}``."""
     seen: set[str] = set()
     while isinstance(node, dict) and isinstance(node.get("$ref"), str):
@@ -253,7 +253,7 @@ def _resolve(doc: dict, node: Any) -> Any:
 # --- Validation -----------------------------------------------------------------------------------------
 
 
-def _validate(doc: dict, minor: str) -> None:
+def _validate(doc: dict[str, Any], minor: str) -> None:
     validator_cls = OpenAPIV31SpecValidator if minor == "1" else OpenAPIV30SpecValidator
     try:
         first = next(iter(validator_cls(doc).iter_errors()), None)
@@ -309,7 +309,7 @@ def _decode(data: bytes, max_bytes: int) -> str:
     return text
 
 
-def _check_version(doc: dict) -> tuple[str, str]:
+def _check_version(doc: dict[str, Any]) -> tuple[str, str]:
     if "swagger" in doc:
         raise SpecError("Swagger 2.0 is not supported; convert it to OpenAPI 3.x.")
     version = doc.get("openapi")
@@ -382,7 +382,7 @@ def _text(value: Any) -> str:
     return _short(value, MAX_TEXT) if isinstance(value, str) else ""
 
 
-def _schema_type(doc: dict, schema: Any) -> str:
+def _schema_type(doc: dict[str, Any], schema: Any) -> str:
     schema = _resolve(doc, schema)
     if not isinstance(schema, dict):
         return ""
@@ -394,8 +394,8 @@ def _schema_type(doc: dict, schema: Any) -> str:
     return ""
 
 
-def _parameters(doc: dict, path_params: Any, op_params: Any) -> list[dict]:
-    merged: dict[tuple[str, str], dict] = {}
+def _parameters(doc: dict[str, Any], path_params: Any, op_params: Any) -> list[dict[str, Any]]:
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
     for source in (path_params, op_params):
         for raw in source if isinstance(source, list) else []:
             param = _resolve(doc, raw)
@@ -411,7 +411,7 @@ def _parameters(doc: dict, path_params: Any, op_params: Any) -> list[dict]:
     return list(merged.values())
 
 
-def _responses(doc: dict, responses: Any) -> dict[str, str]:
+def _responses(doc: dict[str, Any], responses: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for code, raw in (responses or {}).items() if isinstance(responses, dict) else ():
         if code.startswith("x-"):
@@ -430,7 +430,7 @@ def _auth_required(requirements: Any) -> bool:
     return all(isinstance(req, dict) and req for req in requirements)
 
 
-def _operations(doc: dict) -> list[ParsedOperation]:
+def _operations(doc: dict[str, Any]) -> list[ParsedOperation]:
     operations: list[ParsedOperation] = []
     paths = doc.get("paths")
     if not isinstance(paths, dict):
@@ -446,13 +446,12 @@ def _operations(doc: dict) -> list[ParsedOperation]:
             if method not in HTTP_METHODS or not isinstance(raw_op, dict):
                 continue
             security = raw_op.get("security", global_security)
+            operation_id = raw_op.get("operationId")
             operations.append(
                 ParsedOperation(
                     method=method.upper(),
                     path=path,
-                    operation_id=raw_op.get("operationId")
-                    if isinstance(raw_op.get("operationId"), str)
-                    else "",
+                    operation_id=operation_id if isinstance(operation_id, str) else "",
                     summary=_text(raw_op.get("summary")),
                     auth_required=_auth_required(security),
                     deprecated=raw_op.get("deprecated") is True,
@@ -500,7 +499,7 @@ def _match(
     return pairs
 
 
-def _param_key(param: dict) -> tuple[str, str]:
+def _param_key(param: dict[str, Any]) -> tuple[str, str]:
     return (str(param.get("name", "")), str(param.get("in", "")))
 
 
@@ -567,7 +566,7 @@ def diff_operations(old: list[ParsedOperation], new: list[ParsedOperation]) -> S
 
 
 @lru_cache(maxsize=2048)
-def path_template_regex(path: str) -> re.Pattern:
+def path_template_regex(path: str) -> re.Pattern[str]:
     """``/users/{id}/orders`` → ``^/users/[^/]+/orders/?$`` (a trailing slash is optional)."""
     template = path.rstrip("/")
     out = []

@@ -98,7 +98,7 @@ class ParsedSbom:
 class ComponentChanges:
     added: list[str]  # purls
     removed: list[str]  # purls
-    upgraded: list[dict]  # {"ecosystem", "name", "from", "to"}; also used for downgrades
+    upgraded: list[dict[str, str]]  # {"ecosystem", "name", "from", "to"}; also used for downgrades
 
 
 # --------------------------------------------------------------------------- kinds
@@ -604,7 +604,7 @@ def parse_sbom(
 CYCLONEDX_SPEC_VERSIONS = ("1.4", "1.5", "1.6", "1.7")  # 1.7 reads the same for the fields used here
 
 
-def _optional_str(obj: dict, key: str, where: str) -> str | None:
+def _optional_str(obj: dict[str, Any], key: str, where: str) -> str | None:
     value = obj.get(key)
     if value is None:
         return None
@@ -693,7 +693,7 @@ def _cyclonedx_direct_refs(dependencies: Any, root_ref: str | None, warnings: _W
     return direct
 
 
-def _cyclonedx_component(raw: dict, where: str, direct: bool | None) -> ParsedComponent:
+def _cyclonedx_component(raw: dict[str, Any], where: str, direct: bool | None) -> ParsedComponent:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
         raise SbomError(f"{where} has no name")
@@ -920,7 +920,7 @@ def _parse_package_lock(doc: Any, warnings: _Warnings) -> list[ParsedComponent]:
     return _parse_npm_v1(doc, warnings)
 
 
-def _parse_npm_packages(packages: dict, warnings: _Warnings) -> list[ParsedComponent]:
+def _parse_npm_packages(packages: dict[str, Any], warnings: _Warnings) -> list[ParsedComponent]:
     root = packages.get("")
     root_deps: set[str] | None = None
     if root is not None:
@@ -958,7 +958,7 @@ def _parse_npm_packages(packages: dict, warnings: _Warnings) -> list[ParsedCompo
     return result
 
 
-def _parse_npm_v1(doc: dict, warnings: _Warnings) -> list[ParsedComponent]:
+def _parse_npm_v1(doc: dict[str, Any], warnings: _Warnings) -> list[ParsedComponent]:
     requires = doc.get("requires")
     root_requires = set(requires) if isinstance(requires, dict) else None
     dependencies = doc.get("dependencies")
@@ -1047,7 +1047,7 @@ def diff_components(old: Iterable[Any], new: Iterable[ParsedComponent]) -> Compo
         )
     added: list[str] = []
     removed: list[str] = []
-    upgraded: list[dict] = []
+    upgraded: list[dict[str, str]] = []
     for key in old_by_key.keys() | new_by_key.keys():
         before = old_by_key.get(key, {})
         after = new_by_key.get(key, {})

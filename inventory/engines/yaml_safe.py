@@ -21,8 +21,8 @@ class YamlError(ValueError):
     """A short message for the uploader, naming the line where possible."""
 
 
-def _short(text: Any, limit: int) -> str:
-    text = str(text)
+def _short(value: Any, limit: int) -> str:
+    text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -46,7 +46,7 @@ class _BoundedSafeLoader(yaml.SafeLoader):
         self._anchor_sizes: dict[str, int] = {}  # expanded node count of each finished anchored node
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             self._alias_count += 1
@@ -60,6 +60,7 @@ class _BoundedSafeLoader(yaml.SafeLoader):
                     f"YAML alias *{_short(anchor, 40)} at line {line} refers to a node containing it."
                 )
             node = super().compose_node(parent, index)  # raises for an undefined alias
+            assert anchor is not None  # an alias that resolved names its anchor
             size = self._anchor_sizes[anchor]
             self._alias_extra += size
             if self._alias_extra > MAX_ALIAS_EXPANSION:
@@ -152,7 +153,7 @@ def load_all_safely(data: bytes, *, max_bytes: int) -> list[Any]:
     loader = _BoundedSafeLoader(decode(data, max_bytes=max_bytes))
     try:
         docs = []
-        while loader.check_data():
+        while loader.check_data():  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
             docs.append(loader.get_data())
             loader._anchor_sizes.clear()  # anchors do not cross documents
         return docs

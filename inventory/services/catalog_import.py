@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -58,13 +59,16 @@ def catalog_import(
         )
     except catalog.CatalogError as exc:
         raise ValidationError({"file": str(exc)}) from exc
-    owners = OrgUnit.objects.filter(slug__in={e.owner for e in parsed.apis + parsed.components if e.owner})
+    owners: Any = OrgUnit.objects.filter(
+        slug__in={e.owner for e in parsed.apis + parsed.components if e.owner}
+    )
     if actor.user is not None:
         # A unit the importer cannot see is reported exactly like one that does not exist.
         owners = owners.visible_to(actor.user, Cap.INVENTORY_VIEW)
     units = {u.slug: u for u in owners}
     fatal: list[str] = []
-    for entity in [*parsed.apis, *parsed.components]:
+    entities: list[catalog.CatalogApi | catalog.CatalogComponent] = [*parsed.apis, *parsed.components]
+    for entity in entities:
         if not entity.owner and default_owner is None:
             fatal.append(
                 f"document {entity.document_number}: {entity.name} has no owner; pass --owner or set spec.owner."
@@ -160,6 +164,7 @@ def _apply(
     known.update(apis)
     for component in parsed.components:
         owner = units.get(component.owner) or default_owner
+        assert owner is not None  # catalog_import refused the file when an entity has no owner
         missing = [n for n in component.provides + component.consumes if n not in known]
         if missing:
             raise ValidationError(

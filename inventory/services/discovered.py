@@ -136,10 +136,12 @@ def _record_ingest(
     for key, stats in agg.endpoints.items():
         match = matcher.match(stats.host, stats.method, stats.path_template)
         counts[match.kind] += 1
-        if match.operation_key is not None and match.kind in ("documented", "zombie"):
+        # The matcher hands back the keys it was given: our Operation and Api ids.
+        op_id = match.operation_key
+        if isinstance(op_id, int) and match.kind in ("documented", "zombie"):
             seen = stats.last_seen or now
-            previous = op_last_seen.get(match.operation_key)
-            op_last_seen[match.operation_key] = max(previous, seen) if previous else seen
+            previous = op_last_seen.get(op_id)
+            op_last_seen[op_id] = max(previous, seen) if previous else seen
         if match.kind != "documented":
             found[key] = (match, stats)
 
@@ -175,14 +177,15 @@ def _record_ingest(
             item.finding = _FINDING_FOR[match.kind]
             to_update.append(item)
         else:
-            unit_id = api_units.get(match.api_key, root.pk) if match.api_key is not None else root.pk
+            api_id = match.api_key if isinstance(match.api_key, int) else None
+            unit_id = api_units.get(api_id, root.pk) if api_id is not None else root.pk
             to_create.append(
                 DiscoveredEndpoint(
                     finding=_FINDING_FOR[match.kind],
                     host=stats.host[:253],
                     method=stats.method[:10],
                     path_template=stats.path_template[:500],
-                    api_id=match.api_key,
+                    api_id=api_id,
                     org_unit_id=unit_id,
                     hits=stats.hits,
                     status_codes=dict(stats.status_codes),

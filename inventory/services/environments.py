@@ -36,6 +36,7 @@ def _validate_base_urls(urls: list[str]) -> list[str]:
     for url in urls:
         if not isinstance(url, str) or len(url) > 500:
             raise ValidationError({"base_urls": "Each base URL must be text of at most 500 characters."})
+        parts = urlsplit("")
         try:
             parts = urlsplit(url.strip())
             hostname = parts.hostname
@@ -215,7 +216,8 @@ def environment_attach_server(
     environment_set_servers(
         actor=actor, environment=environment, servers=[*environment.servers.all(), server]
     )
-    return server
+    attached: Server = server
+    return attached
 
 
 @transaction.atomic

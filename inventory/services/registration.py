@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from inventory.models import (
@@ -33,7 +33,7 @@ API_FIELDS = [
 ]  # fmt: skip
 
 
-def _validate_choices(values: list[str], choices: type, label: str) -> list[str]:
+def _validate_choices(values: list[str], choices: type[models.TextChoices], label: str) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ValidationError({label: "Give a list of names."})
     unknown = sorted(set(values) - set(choices.values))

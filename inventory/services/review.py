@@ -9,8 +9,6 @@ in the move's own transaction.
 
 from __future__ import annotations
 
-from typing import Any
-
 from inventory import selectors
 from inventory.models import Api, ApiStatus, Lifecycle
 from inventory.services.review_notifications import review_notify
@@ -43,8 +41,9 @@ def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
     """What a move sets besides the status: the lifecycle it implies, and who reviewed it."""
     api.updated_at = api.status_changed_at
     fields = ["updated_at"]
-    if move.target in _LIFECYCLE_FOR:
-        api.lifecycle = _LIFECYCLE_FOR[move.target]
+    lifecycle = _LIFECYCLE_FOR.get(S(move.target))
+    if lifecycle is not None:
+        api.lifecycle = lifecycle
         fields.append("lifecycle")
     if move.capability == Cap.INVENTORY_REVIEW:
         api.review_comment, api.reviewed_by, api.reviewed_at = note, actor.user, api.status_changed_at
@@ -118,8 +117,7 @@ API_WORKFLOW = Workflow(
 
 def api_transition(*, actor: Actor, api: Api, action: str, note: str = "") -> Api:
     """Make one move of ``API_WORKFLOW``: what the UI, REST and catalog import call."""
-    result: Any = transition(workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note)
-    return result
+    return transition(workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note)
 
 
 def api_send_back(*, actor: Actor, api: Api, what: str) -> Api:

@@ -48,7 +48,7 @@ def _who(actor: Actor) -> str:
     user = actor.user
     if user is None:
         return "The portal"
-    return user.get_full_name() or user.get_username()
+    return str(user.get_full_name() or user.get_username())
 
 
 def _link(api: Api) -> str:

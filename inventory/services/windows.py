@@ -45,33 +45,34 @@ def window_add(
         raise ValidationError({"window": f"An API has at most {Limits.WINDOWS} downtime windows."})
     if environment is not None and environment.api_id != api.pk:
         raise ValidationError({"environment": "That environment belongs to another API."})
+    engine: availability.Window
     try:
         if kind == AvailabilityWindow.Kind.RECURRING:
             if start_time is None or end_time is None:
                 raise availability.WindowError("Give a start and an end time.")
-            engine = availability.make_recurring(weekdays or [], start_time, end_time, tz)
+            engine = recurring = availability.make_recurring(weekdays or [], start_time, end_time, tz)
             window = AvailabilityWindow(
                 api=api,
                 environment=environment,
                 kind=kind,
                 description=description,
                 timezone=tz,
-                weekdays=list(engine.weekdays),
+                weekdays=list(recurring.weekdays),
                 start_time=start_time,
                 end_time=end_time,
             )
         elif kind == AvailabilityWindow.Kind.ONE_OFF:
             if starts_at is None or ends_at is None:
                 raise availability.WindowError("Give a start and an end.")
-            engine = availability.make_one_off(starts_at, ends_at)
+            engine = one_off = availability.make_one_off(starts_at, ends_at)
             window = AvailabilityWindow(
                 api=api,
                 environment=environment,
                 kind=kind,
                 description=description,
                 timezone="UTC",
-                starts_at=engine.starts_at,
-                ends_at=engine.ends_at,
+                starts_at=one_off.starts_at,
+                ends_at=one_off.ends_at,
             )
         else:
             raise availability.WindowError("Kind must be 'recurring' or 'one_off'.")

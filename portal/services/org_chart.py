@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,14 +13,17 @@ from portal.access import forget_grants
 from portal.audit import Actor
 from portal.models import Membership, OrgUnit, Role
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
+else:
+    User = get_user_model()
 
 
 # --- Org chart --------------------------------------------------------------------------------------
 
 
 def _path_for(unit: OrgUnit) -> str:
-    return (unit.parent.path if unit.parent_id else "/") + f"{unit.pk}/"
+    return (unit.parent.path if unit.parent is not None else "/") + f"{unit.pk}/"
 
 
 @transaction.atomic
@@ -102,7 +107,7 @@ def org_unit_delete(*, actor: Actor, unit: OrgUnit) -> None:
 
 
 @transaction.atomic
-def membership_grant(*, actor: Actor, user, org_unit: OrgUnit, role: str) -> Membership:  # noqa: ANN001
+def membership_grant(*, actor: Actor, user: User, org_unit: OrgUnit, role: str) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}."})
     membership, created = Membership.objects.get_or_create(user=user, org_unit=org_unit, role=role)
@@ -139,7 +144,7 @@ def membership_revoke(*, actor: Actor, membership: Membership) -> None:
 
 
 @transaction.atomic
-def user_create(*, actor: Actor, username: str, email: str, password: str | None, **extra) -> User:  # noqa: ANN003
+def user_create(*, actor: Actor, username: str, email: str, password: str | None, **extra: Any) -> User:
     from django.contrib.auth.password_validation import validate_password
 
     user = User(username=username, email=email, **extra)

@@ -6,9 +6,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +18,8 @@ from portal.access import is_privileged
 from portal.audit import Actor
 from portal.models import ApiToken
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
 
 TOKEN_PREFIX = "asp_"  # noqa: S105 -- a public marker, not a secret
 
@@ -38,8 +39,8 @@ class IssuedToken:
 
 
 @transaction.atomic
-def api_token_create(  # noqa: ANN001
-    *, actor: Actor, user, name: str, days: int | None = None, second_factor: bool = False
+def api_token_create(
+    *, actor: Actor, user: User, name: str, days: int | None = None, second_factor: bool = False
 ) -> IssuedToken:
     """``second_factor``: the creating session had proved TOTP (required for privileged owners)."""
     days = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
@@ -85,7 +86,7 @@ def api_token_authenticate(secret: str) -> ApiToken | None:
     """The active token matching ``secret``, or None. Constant work whatever the input."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = (
+    token: ApiToken | None = (
         ApiToken.objects.active()
         .select_related("user")
         .filter(token_hash=hash_token(secret), user__is_active=True)

@@ -66,7 +66,7 @@ class Command(BaseCommand):
                 for problem in exc.problems:
                     self.stderr.write(f"  - {problem}")
                 continue
-            except Exception as exc:  # noqa: BLE001 -- one short line per file, never a traceback
+            except Exception as exc:  # one short line per file, never a traceback
                 failed = True
                 messages = getattr(exc, "messages", [str(exc)])
                 self.stderr.write(f"{path}: rejected, nothing imported: {'; '.join(messages)}")

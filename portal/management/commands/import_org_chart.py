@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
 from portal.audit import Actor
 from portal.engines.hr_export import (
@@ -47,7 +47,7 @@ Example CSV:
   acme,Acme Corp,company,,ciso@acme.example,ciso
   payments,,team,acme,dev@acme.example,developer"""
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> argparse.ArgumentParser:
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.formatter_class = _HelpFormatter
         return parser

@@ -175,7 +175,7 @@ _UNIX_PATH_MAX = 100
 def _gunicorn_settings() -> set[str]:
     """Names of the settings the installed gunicorn knows (empty if it is not installed here)."""
     try:
-        from gunicorn.config import KNOWN_SETTINGS
+        from gunicorn.config import KNOWN_SETTINGS  # type: ignore[import-untyped]
     except ImportError:
         return set()
     return {setting.name for setting in KNOWN_SETTINGS}
