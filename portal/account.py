@@ -62,7 +62,10 @@ class LoginView(auth_views.LoginView):
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
-        login_guard.record_failure(str(self.request.POST.get("username", ""))[:150])
+        # An address axes has already locked adds nothing to the account's count: otherwise one
+        # locked address could keep any account slowed down for ever.
+        if not getattr(self.request, "axes_locked_out", False):
+            login_guard.record_failure(str(self.request.POST.get("username", ""))[:150])
         return super().form_invalid(form)
 
 

@@ -11,6 +11,7 @@ The counters live in the shared cache (one budget for every process).
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import math
 import time
 from typing import Any
@@ -21,7 +22,10 @@ from django.core.cache import cache
 
 def _key(kind: str, username: str) -> str:
     # Hashed: usernames are user input and cache keys have a restricted alphabet and length.
-    digest = hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    # The same value the login form authenticates with (UsernameField applies NFKC), folded: every
+    # spelling of one account shares one budget.
+    canonical = unicodedata.normalize("NFKC", username).strip().casefold()
+    digest = hashlib.sha256(canonical.encode("utf-8", "replace")).hexdigest()[:32]
     return f"login-guard:{kind}:{digest}"
 
 
@@ -63,9 +67,15 @@ def lockout_audit_receiver(sender: Any, request: Any = None, username: str = "",
     from portal.audit import Actor
 
     actor = Actor.from_request(request) if request is not None else Actor.system("axes")
+    # axes signals again on every attempt during a lockout: record the lockout once per cool-off, so
+    # an anonymous client cannot grow the audit trail (and hold its lock) at will.
+    window = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if not cache.add(_key("locked", f"{username}|{actor.ip}"), 1, window):
+        return
     audit.record(
         actor=actor,
         action="user.locked_out",
         object_type="auth.user",
-        after={"username": str(username)[:150], "ip": getattr(actor, "ip", None)},
+        # Client-supplied: kept short, and labelled as what was typed, not who it is.
+        after={"username_typed": str(username)[:64], "ip": getattr(actor, "ip", None)},
     )

@@ -16,22 +16,20 @@ from rest_framework.parsers import JSONParser
 
 # Deeper than any body the portal accepts (an API record with environments is 3 levels).
 MAX_JSON_DEPTH = 32
+# Larger than any JSON body the portal accepts (the largest valid record is about half of this);
+# files come as multipart uploads, bounded by PORTAL_UPLOAD_MAX_BYTES instead.
+MAX_JSON_BYTES = 1024 * 1024
 
 
 def _too_deep(value: Any, limit: int) -> bool:
-    """Iterative, so checking the depth cannot itself recurse."""
+    """Iterative, so checking the depth cannot itself recurse; only containers are visited."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
 
 
@@ -39,8 +37,11 @@ class BoundedJSONParser(JSONParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read(MAX_JSON_BYTES + 1)
+        if len(raw) > MAX_JSON_BYTES:
+            raise ParseError(f"JSON bodies are limited to {MAX_JSON_BYTES // 1024} KB.")
         try:
-            data = json.loads(stream.read().decode(encoding), parse_constant=_refuse_constant)
+            data = json.loads(raw.decode(encoding), parse_constant=_refuse_constant)
         except RecursionError:
             raise ParseError(f"JSON nests deeper than {MAX_JSON_DEPTH} levels.") from None
         except (ValueError, UnicodeDecodeError) as exc:

@@ -538,3 +538,17 @@ def test_windows_consumers_and_declared_components_are_capped(ci, monkeypatch):
     assert ci.post(base + "components/declared/", runtime, format="json").status_code == 201
     other = {**runtime, "name": "openjdk"}
     assert ci.post(base + "components/declared/", other, format="json").status_code == 400
+
+
+def test_a_json_body_over_the_json_limit_is_refused_without_being_parsed(ci):
+    import time
+
+    from portal.parsers import MAX_JSON_BYTES
+
+    assert register(ci).status_code == 201
+    body = "[" + ",".join(["[]"] * (MAX_JSON_BYTES // 3 + 10)) + "]"
+    started = time.perf_counter()
+    response = ci.generic("PATCH", "/api/v1/inventory/apis/payments/", body, content_type="application/json")
+    # Valid JSON, so only the size limit makes it a parse error (it would otherwise fail validation).
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
+    assert time.perf_counter() - started < 2.0

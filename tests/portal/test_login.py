@@ -221,3 +221,29 @@ def test_it_logs_out_and_ends_the_session(dave):
     assert not Session.objects.filter(session_key=key).exists()
     assert client.get("/").status_code == 302
     assert AuditEvent.objects.filter(action="user.logout", actor_id=dave.pk).exists()
+
+
+def test_every_spelling_of_an_account_shares_one_slow_down(dave):
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        _post_login(Client(), "dave", "wrong-password-123", ip=f"10.8.0.{i + 1}")
+    # Full-width and mathematical letters normalize (NFKC) to the same account.
+    for spelling in ("ｄave", "DAVE", "𝐝ave"):
+        assert _post_login(Client(), spelling, TEST_PASSWORD, ip="10.8.1.1").status_code == 429, spelling
+
+
+def test_a_locked_address_cannot_keep_an_account_slowed_down(dave, monkeypatch):
+    import time
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        _post_login(Client(), f"guess-{_}", "wrong-password-123", ip="10.9.0.1")  # the address locks
+    later = time.time() + settings.LOGIN_ACCOUNT_DELAY_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    for _ in range(settings.AXES_FAILURE_LIMIT + 2):
+        _post_login(Client(), "dave", "wrong-password-123", ip="10.9.0.1")  # refused by axes
+    assert _post_login(Client(), "dave", TEST_PASSWORD, ip="10.9.9.1").status_code == 302
+
+
+def test_a_lockout_is_audited_once_however_often_the_locked_address_tries(dave):
+    for _ in range(settings.AXES_FAILURE_LIMIT + 6):
+        _post_login(Client(), "dave", "wrong-password-123", ip="10.10.0.1")
+    assert AuditEvent.objects.filter(action="user.locked_out").count() == 1
