@@ -291,6 +291,9 @@ class Windows(NamesApiBySlug, APIView):
     """Planned downtime windows: weekly in a timezone, or one-off."""
 
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
+    # Adding one checks it for overlaps against every window over a year: an expensive write.
+    throttle_classes = [UserRateThrottle, ExpensiveThrottle]
+    throttle_scope = "expensive"
 
     @extend_schema(responses=WindowSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:

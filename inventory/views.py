@@ -550,6 +550,7 @@ def baseline_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 @require_POST
+@limit_posts("expensive")  # the overlap check expands every window over a year
 def window_add(request: HttpRequest, slug: str) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
 

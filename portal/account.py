@@ -115,6 +115,7 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limit_posts("expensive")  # a password check (argon2) when replacing a device: not a free oracle
 def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
     user = request.user
@@ -180,6 +181,7 @@ def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limit_posts("expensive")  # each try checks the password (argon2): throttled per user
 def recovery_codes_regenerate(request: AuthenticatedRequest) -> HttpResponse:
     if not second_factor_proved(request.user):
         return redirect("two_factor_verify")

@@ -11,9 +11,9 @@ The counters live in the shared cache (one budget for every process).
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 import math
 import time
+import unicodedata
 from typing import Any
 
 from django.conf import settings

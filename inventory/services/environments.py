@@ -18,6 +18,7 @@ from inventory.models import (
     PerformanceBaseline,
     Server,
 )
+from inventory.services import review
 from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize, authorize_unit, in_scope, require
@@ -70,6 +71,8 @@ def environment_save(
     env.full_clean()
     env.save()
     refresh_summary(api)
+    # Base URLs are where the scanner goes and a production flag decides which checks may run there.
+    review.api_send_back(actor=actor, api=api, what=f"environment {name} {'added' if created else 'changed'}")
     audit.record(
         actor=actor,
         action="api.environment_save",

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from inventory.models import (
@@ -151,7 +152,8 @@ def api_upsert(
     existing = Api.objects.select_related("org_unit").filter(slug=slug).first()
     if existing is None:
         if org_unit is None:
-            raise ValidationError({"org_unit": "Name the owning unit to register a new API."})
+            # Answered like someone else's API (404), so an update cannot probe which slugs exist.
+            raise Http404
         return api_create(actor=actor, org_unit=org_unit, slug=slug, name=name, **fields), True
     # Outside the actor's sight the API does not exist for them (404), visible but not theirs: 403.
     authorize(actor, Cap.INVENTORY_SUBMIT, existing)

@@ -9,6 +9,8 @@ in the move's own transaction.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
 from inventory import selectors
 from inventory.models import Api, ApiStatus, Lifecycle
 from inventory.services.review_notifications import review_notify
@@ -45,7 +47,7 @@ def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
     if lifecycle is not None:
         api.lifecycle = lifecycle
         fields.append("lifecycle")
-    if move.capability == Cap.INVENTORY_REVIEW:
+    if move.capability == Cap.INVENTORY_REVIEW or move.action == "reinstate":
         api.review_comment, api.reviewed_by, api.reviewed_at = note, actor.user, api.status_changed_at
         fields += ["review_comment", "reviewed_by", "reviewed_at"]
     if move.target in (S.SUBMITTED, S.REREVIEW):
@@ -110,7 +112,16 @@ API_WORKFLOW = Workflow(
             note_label="Reason",
             note_missing="Give the reason for the suspension.",
         ),
-        Move("reinstate", "Reinstate", (S.SUSPENDED,), S.APPROVED, Cap.THREATS_SUSPEND, note=Note.OPTIONAL),
+        # Reinstating approves the record as it is now: a review act, under the same four-eyes rule.
+        Move(
+            "reinstate",
+            "Reinstate",
+            (S.SUSPENDED,),
+            S.APPROVED,
+            Cap.THREATS_SUSPEND,
+            note=Note.OPTIONAL,
+            guards=(_four_eyes,),
+        ),
     ],
 )
 
@@ -121,12 +132,27 @@ def api_transition(*, actor: Actor, api: Api, action: str, note: str = "") -> Ap
 
 
 def api_send_back(*, actor: Actor, api: Api, what: str) -> Api:
-    """After a material change: back to review if the table allows it from the current status (an
-    approved API), else nothing. The move is the changer's own, so they count as its submitter and
-    cannot approve it themselves (four eyes)."""
-    if api.status not in API_WORKFLOW.move("rereview").sources:
+    """After a material change (call it inside the change's transaction):
+
+    - approved: back to review (the ``rereview`` move), in use meanwhile;
+    - waiting for review: the changer becomes its submitter, so they cannot approve what they
+      changed (four eyes), whoever submitted it first;
+    - deprecated or suspended: refused (the whole change rolls back). Its profile is frozen while
+      it is examined or wound down; reinstate it first.
+    Drafts and records sent back for changes are not reviewed yet: nothing to do.
+    """
+    status = Api.objects.filter(pk=api.pk).values_list("status", flat=True).get()
+    if status in API_WORKFLOW.move("rereview").sources:
+        return api_transition(actor=actor, api=api, action="rereview", note=what)
+    if status in API_WORKFLOW.move("approve").sources:
+        if actor.user is not None:
+            Api.objects.filter(pk=api.pk).update(submitted_by=actor.user)
         return api
-    return api_transition(actor=actor, api=api, action="rereview", note=what)
+    if status in (S.DEPRECATED, S.SUSPENDED):
+        raise ValidationError(
+            f"A {S(status).label.lower()} API's security profile cannot change ({what}); reinstate it first."
+        )
+    return api
 
 
 # Named verbs for callers that know which move they make (commands, other apps, tests).

@@ -48,7 +48,11 @@ def spec_upload(*, actor: Actor, api: Api, data: bytes, filename: str = "") -> S
     current = api.specs.filter(is_current=True).first()
     if current is not None and current.sha256 == digest:
         return SpecUploadResult(spec=current, created=False)
-    widened = _widening(current, parsed.operations) if current is not None else ""
+    widened = (
+        _widening(current, parsed.operations)
+        if current is not None
+        else f"first OpenAPI document: {len(parsed.operations)} operations"
+    )
     number = (api.specs.aggregate(n=Max("number"))["n"] or 0) + 1
     api.specs.filter(is_current=True).update(is_current=False)
     spec = Spec.objects.create(

@@ -49,9 +49,14 @@ def test_the_page_says_why_approve_is_not_offered_to_the_submitter(org, engineer
     assert response.status_code == 400
 
 
+SPEC = data_file("openapi/payments.yaml")
+
+
 @pytest.fixture
 def approved(org, alice, ciso) -> Api:  # noqa: ANN001
+    """Approved with its OpenAPI document: what the reviewer saw."""
     api = register_api(org.team, "payments", actor=actor(alice))
+    specs.spec_upload(actor=actor(alice), api=api, data=SPEC)
     review.api_submit(actor=actor(alice), api=api)
     return review.api_approve(actor=actor(ciso), api=api)
 
@@ -93,15 +98,7 @@ def test_resending_the_same_values_in_another_order_is_not_a_change(approved, al
     assert api.status == ApiStatus.APPROVED
 
 
-SPEC = data_file("openapi/payments.yaml")
-
-
 def test_a_spec_that_adds_operations_sends_it_back_to_review(approved, alice):
-    specs.spec_upload(actor=actor(alice), api=approved, data=SPEC)
-    # The first spec of an approved API is compared with nothing: what is documented is reviewed
-    # with the record. A later version that adds an operation is a change of the API's surface.
-    registration_status = Api.objects.get(pk=approved.pk).status
-    assert registration_status == ApiStatus.APPROVED
     wider = SPEC.replace(
         b"paths:\n",
         b"paths:\n  /refunds:\n    post:\n      responses:\n        '201': {description: Created}\n",
@@ -114,7 +111,6 @@ def test_a_spec_that_adds_operations_sends_it_back_to_review(approved, alice):
 
 
 def test_a_spec_that_only_rewords_keeps_the_approval(approved, alice):
-    specs.spec_upload(actor=actor(alice), api=approved, data=SPEC)
     reworded = SPEC.replace(b'version: "1.0"', b'version: "1.1"', 1)
     assert reworded != SPEC
     specs.spec_upload(actor=actor(alice), api=approved, data=reworded)
@@ -126,3 +122,46 @@ def test_the_catalog_operator_may_approve_on_import(org):
     api = register_api(org.team, "imported", actor=SYSTEM)
     review.api_submit(actor=SYSTEM, api=api)
     assert review.api_approve(actor=SYSTEM, api=api).status == ApiStatus.APPROVED
+
+
+def test_the_first_spec_of_an_api_approved_without_one_sends_it_back(org, alice, ciso):
+    api = register_api(org.team, "undocumented", actor=actor(alice))
+    review.api_submit(actor=actor(alice), api=api)
+    review.api_approve(actor=actor(ciso), api=api)
+    specs.spec_upload(actor=actor(alice), api=api, data=SPEC)
+    assert Api.objects.get(pk=api.pk).status == ApiStatus.REREVIEW
+
+
+def test_a_new_or_changed_environment_sends_it_back(approved, alice):
+    from inventory.services import environments
+
+    environments.environment_save(actor=actor(alice), api=approved, name="dr", base_urls=["https://10.0.0.5"])
+    assert Api.objects.get(pk=approved.pk).status == ApiStatus.REREVIEW
+
+
+def test_a_deprecated_apis_profile_is_frozen(approved, alice):
+    review.api_deprecate(actor=actor(alice), api=approved)
+    with pytest.raises(ValidationError, match="cannot change"):
+        registration.api_update(actor=actor(alice), api=approved, exposure="public", auth_schemes=["none"])
+    api = Api.objects.get(pk=approved.pk)
+    assert (api.exposure, api.auth_schemes) == ("internal", ["oauth2"])
+
+
+def test_suspend_then_reinstate_does_not_approve_your_own_change(org, approved, make_member, ciso):
+    engineer = make_member(Role.SECURITY_ENGINEER, org.root, "eve")
+    registration.api_update(actor=actor(engineer), api=approved, exposure="public")
+    review.api_suspend(actor=actor(engineer), api=approved, reason="x")
+    with pytest.raises(ValidationError, match="another reviewer"):
+        review.api_reinstate(actor=actor(engineer), api=approved)
+    reinstated = review.api_reinstate(actor=actor(ciso), api=approved)
+    assert reinstated.status == ApiStatus.APPROVED and reinstated.reviewed_by == ciso
+
+
+def test_a_reviewer_who_edits_a_record_under_review_cannot_approve_it(org, alice, make_member, ciso):
+    engineer = make_member(Role.SECURITY_ENGINEER, org.root, "eve")
+    api = register_api(org.team, "waiting", actor=actor(alice))
+    review.api_submit(actor=actor(alice), api=api)
+    registration.api_update(actor=actor(engineer), api=api, auth_schemes=["none"])
+    with pytest.raises(ValidationError, match="another reviewer"):
+        review.api_approve(actor=actor(engineer), api=api)
+    assert review.api_approve(actor=actor(ciso), api=api).status == ApiStatus.APPROVED
