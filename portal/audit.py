@@ -257,6 +257,7 @@ class ChainReport:
     """What a walk saw, for the operator: how many events under each scheme."""
 
     schemes: dict[str, int] = field(default_factory=dict)
+    last_legacy_id: int = 0
 
     def describe(self) -> str:
         return ", ".join(f"{n} {scheme}" for scheme, n in self.schemes.items()) or "no events"
@@ -277,6 +278,9 @@ def verify_chain(chunk_size: int = 2000, report: ChainReport | None = None) -> I
     prev_hash = GENESIS_HASH
     count = 0
     keyed = False
+    # Kept outside the database (settings): no event after this id may be unkeyed, so a chain
+    # rewritten wholesale as plain SHA-256 by someone without the key does not verify.
+    legacy_until: int | None = settings.AUDIT_LEGACY_UNTIL
     last_id: int | None = None
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
         if head is not None and not head_reached and event.pk > head.last_event_id:
@@ -289,8 +293,10 @@ def verify_chain(chunk_size: int = 2000, report: ChainReport | None = None) -> I
             )
             return
         scheme = event.scheme or LEGACY_SCHEME
-        if scheme == LEGACY_SCHEME and keyed:
-            yield ChainProblem(event.pk, "unkeyed event after keyed ones (forged without the key)")
+        if scheme == LEGACY_SCHEME and (keyed or (legacy_until is not None and event.pk > legacy_until)):
+            yield ChainProblem(
+                event.pk, "unkeyed event where only keyed ones may be (forged without the key)"
+            )
             return
         try:
             expected = event_hash(event, prev_hash)
@@ -303,6 +309,8 @@ def verify_chain(chunk_size: int = 2000, report: ChainReport | None = None) -> I
         keyed = keyed or scheme != LEGACY_SCHEME
         if report is not None:
             report.schemes[scheme] = report.schemes.get(scheme, 0) + 1
+            if scheme == LEGACY_SCHEME:
+                report.last_legacy_id = event.pk
         prev_hash = event.hash
         last_id = event.pk
         count += 1

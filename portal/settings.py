@@ -324,6 +324,10 @@ if not AUDIT_HMAC_KEY:
     AUDIT_HMAC_KEY = _dev_key.read_text().strip()
 if PRODUCTION and (len(AUDIT_HMAC_KEY) < 32 or len(set(AUDIT_HMAC_KEY)) < 8):
     raise ImproperlyConfigured("AUDIT_HMAC_KEY is too short or too simple (32 characters or more).")
+# The id of the last event written before the chain was keyed (0 for an installation that started
+# keyed): later unkeyed events are refused as forgeries even if every row was rewritten. Unset, only
+# an unkeyed event after a keyed one is refused. `verify_audit_chain` prints the value to set.
+AUDIT_LEGACY_UNTIL = env.int("AUDIT_LEGACY_UNTIL", default=None)
 # Where beat writes the chain head every day (JSON lines), to check later with
 # `verify_audit_chain --anchor FILE`; and/or a syslog address ("/dev/log", "host:514").
 AUDIT_ANCHOR_FILE = env.str("AUDIT_ANCHOR_FILE", default=str(VAR_DIR / "audit-anchors.jsonl"))

@@ -69,7 +69,7 @@ def test_a_forged_row_with_a_recomputed_plain_hash_is_found():
     make_events(3)
     forged = forge(scheme=audit.LEGACY_SCHEME)
     message = broken()
-    assert f"event #{forged.pk}" in message and "unkeyed event after keyed ones" in message
+    assert f"event #{forged.pk}" in message and "unkeyed event where only keyed ones may be" in message
 
 
 def test_a_forged_row_keyed_with_a_guessed_key_is_found(settings):
@@ -166,3 +166,23 @@ def test_postgresql_refuses_to_truncate_the_audit_tables():
             with pytest.raises(DatabaseError, match="cannot be truncated"), transaction.atomic():
                 cursor.execute(f"TRUNCATE {table} CASCADE")
     assert AuditEvent.objects.count() == 1
+
+
+def test_a_chain_rewritten_wholesale_as_plain_sha256_is_found_once_the_marker_is_set(settings):
+    make_events(3)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE portal_auditevent DISABLE TRIGGER portal_auditevent_append_only")
+        cursor.execute("DELETE FROM portal_auditevent")
+    AuditChainHead.objects.filter(pk=1).update(last_event_id=0, last_hash=audit.GENESIS_HASH, count=0)
+    forged = [forge(scheme=audit.LEGACY_SCHEME, action=f"rewritten.{i}") for i in range(3)]
+    call_command("verify_audit_chain")  # without the marker, an all-plain chain looks like an old one
+    settings.AUDIT_LEGACY_UNTIL = 0  # this installation has been keyed from the start
+    assert f"event #{forged[0].pk}" in broken()
+
+
+def test_the_command_says_which_marker_to_set(capsys, settings):
+    settings.AUDIT_LEGACY_UNTIL = None
+    make_events(1)
+    call_command("verify_audit_chain")
+    assert "Set AUDIT_LEGACY_UNTIL=0" in capsys.readouterr().out

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.audit import AnchorError, ChainProblem, ChainReport, check_anchor, read_anchors, verify_chain
@@ -38,6 +39,10 @@ class Command(BaseCommand):
             if problem:
                 raise CommandError(f"Audit chain does not match its anchor: {problem}.")
         anchored = f"; {len(anchors)} anchors match" if anchors else ""
+        if settings.AUDIT_LEGACY_UNTIL is None:
+            self.stdout.write(
+                f"Set AUDIT_LEGACY_UNTIL={report.last_legacy_id} so that no unkeyed event can be added later."
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Audit chain intact: {checked} events verified ({report.describe()}){anchored}."
