@@ -387,14 +387,10 @@ class DiscoveredList(generics.ListAPIView):
     serializer_class = DiscoveredSerializer
 
     def get_queryset(self) -> Any:
-        qs = selectors.discovered_visible(self.request.user)
-        finding = self.request.query_params.get("finding")
-        if finding in DiscoveredEndpoint.Finding.values:
-            qs = qs.filter(finding=finding)
-        state = self.request.query_params.get("state")
-        if state in DiscoveredEndpoint.State.values:
-            qs = qs.filter(state=state)
-        return qs.order_by("-last_seen", "id")
+        params = self.request.query_params
+        return selectors.discovered_list(
+            self.request.user, finding=params.get("finding"), state=params.get("state")
+        )
 
 
 class DiscoveredDismiss(APIView):

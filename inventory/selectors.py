@@ -277,6 +277,19 @@ def api_counts_by_unit_path(user: Any) -> dict[str, int]:
     return dict(rows)
 
 
+def discovered_list(
+    user: Any, *, finding: str | None = None, state: str | None = None
+) -> QuerySet[DiscoveredEndpoint]:
+    """The discovery findings the user may see, newest first, narrowed by finding and state when
+    they name one (anything else is no filter): the HTML page and the REST list alike."""
+    qs = discovered_visible(user)
+    if finding in DiscoveredEndpoint.Finding.values:
+        qs = qs.filter(finding=finding)
+    if state in DiscoveredEndpoint.State.values:
+        qs = qs.filter(state=state)
+    return qs.order_by("-last_seen", "id")
+
+
 def discovered_visible(user: Any) -> QuerySet[DiscoveredEndpoint]:
     return DiscoveredEndpoint.objects.visible_to(user, Cap.INVENTORY_VIEW).select_related("api", "org_unit")
 

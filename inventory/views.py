@@ -654,14 +654,11 @@ def catalog_upload(request: HttpRequest) -> HttpResponse:
 
 
 def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] | None = None) -> HttpResponse:
-    qs = selectors.discovered_visible(request.user)
     finding = request.GET.get("finding", "")
-    if finding in DiscoveredEndpoint.Finding.values:
-        qs = qs.filter(finding=finding)
+    # The page opens on what still needs a look; the REST list has no default.
     state = request.GET.get("state", DiscoveredEndpoint.State.NEW)
-    if state in DiscoveredEndpoint.State.values:
-        qs = qs.filter(state=state)
-    page = web.offset_page(request, qs.order_by("-last_seen", "id"), size=PAGE_SIZE, max_page=MAX_PAGE)
+    qs = selectors.discovered_list(request.user, finding=finding, state=state)
+    page = web.offset_page(request, qs, size=PAGE_SIZE, max_page=MAX_PAGE)
     # Ingesting logs (and reading what one held) is company-wide work: see discovered.discovery_ingest.
     can_review = holds_company_wide(request.user, Cap.INVENTORY_REVIEW)
     ingest = None
