@@ -8,6 +8,8 @@ notification and its audit event commit together, so a crash between them loses 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -26,6 +28,17 @@ STALE = "inventory.api.stale"
 OWNER_ROLES = (Role.DEVELOPER,)
 
 
+def _recipients(api: Api, owners: list[Any], members: list[Any]) -> list[str]:
+    """The owners, plus the typed technical contact only when it is the address of a portal user
+    placed over the API's unit. The contact is free text any submitter types: mailing it as is
+    would let anyone make the portal send its mail to any address outside the company."""
+    out = [user.email for user in owners]
+    contact = api.technical_contact_email.strip().casefold()
+    if contact and any(user.email.strip().casefold() == contact for user in members):
+        out.append(api.technical_contact_email)
+    return out
+
+
 def stale_apis_notify(*, limit: int = 1000) -> int:
     """Tell the owners of each stale API not yet told; returns how many APIs were claimed.
 
@@ -40,7 +53,9 @@ def stale_apis_notify(*, limit: int = 1000) -> int:
     )
     if not candidates:
         return 0
-    owners = holders_over({api.org_unit for api in candidates}, OWNER_ROLES)
+    units = {api.org_unit for api in candidates}
+    owners = holders_over(units, OWNER_ROLES)
+    members = holders_over(units, Role.values)
     claimed = 0
     for api in candidates:
         with transaction.atomic():
@@ -50,7 +65,7 @@ def stale_apis_notify(*, limit: int = 1000) -> int:
                 stale_notified_at=now
             ):
                 continue
-            recipients = [user.email for user in owners[api.org_unit_id]] + [api.technical_contact_email]
+            recipients = _recipients(api, owners[api.org_unit_id], members[api.org_unit_id])
             notification = notification_create(
                 kind=STALE,
                 subject=f"[API Security Portal] Please confirm the registration of {api.name}",

@@ -394,8 +394,9 @@ def test_stale_apis_notify_owners_once(
         assert notify_stale_apis() == 0
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    # The developers of the unit and the technical contact; not a developer of another team.
-    assert sorted(message.to) == sorted([alice.email, "team@example.com"])
+    # The developers of the unit; not a developer of another team, nor the typed contact
+    # (team@example.com is no portal user's address).
+    assert message.to == [alice.email]
     assert charlie.email not in message.to
     assert "Payments API" in message.subject
     assert f"/inventory/apis/{approved.slug}/" in message.body
@@ -404,7 +405,7 @@ def test_stale_apis_notify_owners_once(
     assert event.after == {
         "notification": Notification.objects.get(kind=STALE).pk,
         "state": "pending",
-        "recipients": 2,
+        "recipients": 1,
     }
 
     registration.api_confirm(actor=actor(alice), api=approved)
@@ -442,14 +443,38 @@ def test_stale_owners_of_many_apis_are_found_in_one_query(org, alice, charlie, c
         make_stale(item, settings)
     with CaptureQueriesContext(connection) as queries:
         assert stale_apis_notify() == 3
+    # Owners and members (for the contact check): two reads for all the APIs, not two per API.
     membership_reads = [q["sql"] for q in queries if "portal_membership" in q["sql"]]
-    assert len(membership_reads) == 1
+    assert len(membership_reads) == 2
     recipients = dict(Notification.objects.filter(kind=STALE).values_list("dedupe_key", "recipients"))
     assert {key.split(":")[1]: sorted(to) for key, to in recipients.items()} == {
-        str(apis[0].pk): [alice.email, "team@example.com"],
-        str(apis[1].pk): [alice.email, "team@example.com"],
-        str(apis[2].pk): [charlie.email, "team@example.com"],
+        str(apis[0].pk): [alice.email],
+        str(apis[1].pk): [alice.email],
+        str(apis[2].pk): [charlie.email],
     }
+
+
+def test_stale_mail_reaches_the_typed_contact_only_when_it_is_a_member_over_the_unit(
+    org, approved, make_member, settings, django_capture_on_commit_callbacks
+):
+    """The contact is free text: the portal mails it only when it is the address of a portal user
+    placed over the API's unit (any role), never an address typed by whoever edits the record."""
+    outsider = make_member(Role.VIEWER, org.sibling, "outsider")
+    make_stale(approved, settings)
+    Api.objects.filter(pk=approved.pk).update(technical_contact_email=outsider.email.upper())
+    with django_capture_on_commit_callbacks(execute=True):
+        stale_apis_notify()
+    assert outsider.email not in [a.lower() for a in mail.outbox[0].to]
+
+    ops = make_member(Role.VIEWER, org.team, "ops")
+    Api.objects.filter(pk=approved.pk).update(
+        technical_contact_email=ops.email.upper(), stale_notified_at=None
+    )
+    make_stale(approved, settings)
+    Api.objects.filter(pk=approved.pk).update(confirmed_at=timezone.now() - timedelta(days=999))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert stale_apis_notify() == 1
+    assert ops.email.upper() in mail.outbox[-1].to
 
 
 @pytest.mark.parametrize("meanwhile", ["claimed by another worker", "confirmed by its owners"])
