@@ -101,19 +101,25 @@ def catalog_import(
 
 
 def _approve(*, actor: Actor, api: Api, result: CatalogImportResult) -> Api:
-    """Submit and approve as the operator, through the workflow table; a record that lacks what
-    submission requires stays a draft and is reported, not half-approved."""
+    """Submit and approve as the operator, through the workflow table: only records this import
+    submits itself (drafts, or sent back for changes). A record that lacks what submission requires
+    stays a draft, and one waiting for review stays waiting: both are reported, not approved."""
     api.refresh_from_db()
-    submit, approve = API_WORKFLOW.move("submit"), API_WORKFLOW.move("approve")
-    if api.status in submit.sources:
-        problems = API_WORKFLOW.blocked(submit, api, actor)
-        if problems:
-            result.problems.append(f"{api.slug}: not approved. {' '.join(problems)}")
-            return api
-        api = api_transition(actor=actor, api=api, action="submit")
-    if api.status in approve.sources:
-        api = api_transition(actor=actor, api=api, action="approve", note="Approved on catalog import.")
-        result.approved.append(api.slug)
+    submit = API_WORKFLOW.move("submit")
+    if api.status in API_WORKFLOW.move("approve").sources:
+        # Waiting for a person's review (submitted, or a material change to an approved record,
+        # perhaps made by this very import): the operator's flag does not decide for the reviewers.
+        result.problems.append(f"{api.slug}: waiting for review; not approved by the import.")
+        return api
+    if api.status not in submit.sources:
+        return api  # approved already, or deprecated, suspended, retired: nothing to approve
+    problems = API_WORKFLOW.blocked(submit, api, actor)
+    if problems:
+        result.problems.append(f"{api.slug}: not approved. {' '.join(problems)}")
+        return api
+    api = api_transition(actor=actor, api=api, action="submit")
+    api = api_transition(actor=actor, api=api, action="approve", note="Approved on catalog import.")
+    result.approved.append(api.slug)
     return api
 
 

@@ -100,6 +100,31 @@ def test_approve_leaves_incomplete_records_as_drafts_and_says_why(org, catalog_d
     assert "ledger: not approved" in out and "a technical contact" in out
 
 
+@pytest.mark.parametrize("waiting", [ApiStatus.SUBMITTED, ApiStatus.REREVIEW])
+def test_approve_leaves_records_waiting_for_review_to_the_reviewers(org, catalog_dir, capsys, waiting):
+    """A record waiting for a person's review (a developer's material change, say) is not approved
+    by an operator's routine import: that would skip the four-eyes review the change is waiting for."""
+    api = register_api(org.team, "payments")
+    Api.objects.filter(pk=api.pk).update(status=waiting)
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
+    assert Api.objects.get(slug="payments").status == waiting
+    assert not AuditEvent.objects.filter(action="api.approve").exists()
+    assert "payments: waiting for review; not approved by the import." in capsys.readouterr().out
+
+
+def test_an_import_that_changes_an_approved_record_materially_leaves_it_for_review(org, catalog_dir, ciso):
+    from inventory.services import review
+    from portal.audit import Actor
+
+    api = register_api(org.team, "payments")
+    review.api_submit(actor=Actor.system("test"), api=api)
+    review.api_approve(actor=Actor.system("test"), api=api)
+    # The catalog brings the first spec of an approved API: a material change, back to review.
+    call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
+    assert Api.objects.get(slug="payments").status == ApiStatus.REREVIEW
+    assert AuditEvent.objects.filter(action="api.approve").count() == 1  # only the first, above
+
+
 def test_unknown_owner_rejects_the_whole_file(org, catalog_dir):
     (catalog_dir / "catalog-info.yaml").write_text(
         CATALOG.replace("owner: team\n  providesApis", "owner: nobody\n  providesApis")
