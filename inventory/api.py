@@ -158,7 +158,11 @@ class ApiTransition(NamesApiBySlug, APIView):
         api = _api_for(request, slug)
         data = _validated(TransitionSerializer, request.data)
         review.api_transition(
-            actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
+            actor=Actor.from_request(request),
+            api=api,
+            action=data["action"],
+            note=data["comment"],
+            seen_revision=data["revision"],
         )
         return Response(ApiSerializer(_api_for(request, slug)).data)
 

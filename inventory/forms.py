@@ -255,6 +255,8 @@ class TransitionForm(forms.Form):
 
     action = forms.ChoiceField(choices=API_WORKFLOW.choices())
     comment = forms.CharField(required=False, max_length=5000)
+    # The revision the page showed: a review act is refused if the record changed since.
+    revision = forms.IntegerField(required=False, min_value=1)
 
 
 class DismissForm(forms.Form):

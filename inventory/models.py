@@ -104,6 +104,9 @@ class Api(ScopedModel):
         help_text="Expected availability in percent, e.g. 99.900",
     )
     status = models.CharField(max_length=20, choices=ApiStatus.choices, default=ApiStatus.DRAFT)
+    # Counts changes to what a review looks at (the profile, environments and servers, spec,
+    # components): a review act names the revision it reviewed, and a record changed since is refused.
+    revision = models.PositiveIntegerField(default=1, editable=False)
     status_changed_at = models.DateTimeField(default=timezone.now)
     # Who sent it for review last, and when: the review's outcome is mailed to them.
     submitted_by = models.ForeignKey(

@@ -58,6 +58,7 @@ class ApiSerializer(serializers.ModelSerializer):
             "protocols",
             "availability_target",
             "status",
+            "revision",
             "review_comment",
             "completeness",
             "missing",
@@ -124,6 +125,14 @@ class ApiWriteSerializer(serializers.Serializer):
 class TransitionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=API_WORKFLOW.choices())
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    revision = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        allow_null=True,
+        default=None,
+        help_text="The revision you reviewed (the API's `revision` when you read it). Required to "
+        "approve or reinstate: refused if the record changed since.",
+    )
 
 
 class UploadSerializer(serializers.Serializer):

@@ -264,7 +264,11 @@ def api_transition(request: HttpRequest, slug: str) -> HttpResponse:
     data = form.cleaned_data
     try:
         moved = review.api_transition(
-            actor=Actor.from_request(request), api=api, action=data["action"], note=data["comment"]
+            actor=Actor.from_request(request),
+            api=api,
+            action=data["action"],
+            note=data["comment"],
+            seen_revision=data["revision"],
         )
     except ValidationError as exc:
         return _detail(request, api, "overview", status=400, transition_errors=exc.messages)

@@ -67,6 +67,10 @@ class Move:
     # Extra rules that only the current object can answer (e.g. "every required piece is present").
     # Each returns a problem to show, or "" when the move may go ahead. Checked under the row lock.
     guards: tuple[Callable[[Any, Actor], str], ...] = ()
+    # A review act: a person making it names the revision they reviewed (``Workflow.revision_field``)
+    # and the move is refused if the object changed since. Without it, a change made between the
+    # reviewer opening the page and pressing the button would be approved unseen.
+    binds_revision: bool = False
 
 
 @dataclass
@@ -76,6 +80,8 @@ class Workflow(Generic[M]):
     audit_prefix: str
     status_field: str = "status"
     changed_at_field: str | None = "status_changed_at"
+    # The counter of changes a ``binds_revision`` move is checked against.
+    revision_field: str | None = None
     # Called under the row lock after the status is set: returns the names of further fields it set.
     on_apply: Callable[[Any, Move, Actor, str], list[str]] | None = None
     # Called inside the transaction once the move is saved and audited: for what must commit or roll
@@ -126,12 +132,37 @@ def _status_label(model: type[models.Model], field_name: str, value: str) -> str
     return str(choices.get(value, value)).lower()
 
 
-def transition(*, workflow: Workflow[M], actor: Actor, obj: M, action: str, note: str = "") -> M:
+def _check_revision(workflow: Workflow[M], move: Move, actor: Actor, obj: M, seen: int | None) -> None:
+    """A person's review act is bound to the revision they saw (system actors, such as an import
+    that has just written the record, act on what they wrote)."""
+    if not (move.binds_revision and workflow.revision_field) or actor.user is None:
+        return
+    current = getattr(obj, workflow.revision_field)
+    if seen is None:
+        raise ValidationError({"revision": f"Say which revision you reviewed (it is {current} now)."})
+    if seen != current:
+        raise ValidationError(
+            {
+                "revision": f"The record changed since you opened it (revision {seen}, now {current}). "
+                "Review it again."
+            }
+        )
+
+
+def transition(
+    *,
+    workflow: Workflow[M],
+    actor: Actor,
+    obj: M,
+    action: str,
+    note: str = "",
+    seen_revision: int | None = None,
+) -> M:
     """Make one move of ``workflow`` on ``obj``: the only way its status field changes.
 
     Takes the row lock, re-reads the status, checks that the move exists from it, that the actor
     holds its capability over the object, that a required note is given and that every guard
-    passes; then sets the status (and ``changed_at_field``), lets the app set its own fields,
+    passes, and for a review act that the object is still at ``seen_revision``; then sets the status (and ``changed_at_field``), lets the app set its own fields,
     writes one audit event ``<prefix>.<action>`` and calls ``on_moved``, all in one transaction.
     Illegal moves raise ``IllegalTransition``; missing input raises ``ValidationError``; no
     capability raises ``PermissionDenied`` (or ``Http404``).
@@ -153,6 +184,7 @@ def transition(*, workflow: Workflow[M], actor: Actor, obj: M, action: str, note
         problems = workflow.blocked(move, obj, actor)
         if problems:
             raise ValidationError(problems)
+        _check_revision(workflow, move, actor, obj, seen_revision)
         before = {workflow.status_field: current}
         setattr(obj, workflow.status_field, move.target)
         fields = [workflow.status_field]

@@ -61,6 +61,7 @@ API_WORKFLOW = Workflow(
     audit_prefix="api",
     on_apply=_apply,
     on_moved=review_notify,
+    revision_field="revision",
     moves=[
         Move(
             "submit",
@@ -78,6 +79,7 @@ API_WORKFLOW = Workflow(
             Cap.INVENTORY_REVIEW,
             note=Note.OPTIONAL,
             guards=(_four_eyes,),
+            binds_revision=True,
         ),
         Move(
             "request_changes",
@@ -121,14 +123,20 @@ API_WORKFLOW = Workflow(
             Cap.THREATS_SUSPEND,
             note=Note.OPTIONAL,
             guards=(_four_eyes,),
+            binds_revision=True,
         ),
     ],
 )
 
 
-def api_transition(*, actor: Actor, api: Api, action: str, note: str = "") -> Api:
-    """Make one move of ``API_WORKFLOW``: what the UI, REST and catalog import call."""
-    return transition(workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note)
+def api_transition(
+    *, actor: Actor, api: Api, action: str, note: str = "", seen_revision: int | None = None
+) -> Api:
+    """Make one move of ``API_WORKFLOW``: what the UI, REST and catalog import call. Approving and
+    reinstating name the ``seen_revision`` the reviewer looked at (the page or GET shows it)."""
+    return transition(
+        workflow=API_WORKFLOW, actor=actor, obj=api, action=action, note=note, seen_revision=seen_revision
+    )
 
 
 def api_send_back(*, actor: Actor, api: Api, what: str) -> Api:
@@ -158,12 +166,20 @@ def api_send_back(*, actor: Actor, api: Api, what: str) -> Api:
 # Named verbs for callers that know which move they make (commands, other apps, tests).
 
 
+def _current_revision(api: Api) -> int:
+    revision: int = Api.objects.filter(pk=api.pk).values_list("revision", flat=True).get()
+    return revision
+
+
 def api_submit(*, actor: Actor, api: Api) -> Api:
     return api_transition(actor=actor, api=api, action="submit")
 
 
-def api_approve(*, actor: Actor, api: Api, comment: str = "") -> Api:
-    return api_transition(actor=actor, api=api, action="approve", note=comment)
+def api_approve(*, actor: Actor, api: Api, comment: str = "", revision: int | None = None) -> Api:
+    """Approve ``api`` at ``revision``, or as it is now when the caller showed it to nobody (a
+    seed, a test). A caller that showed the record to a person passes the revision it showed."""
+    seen = _current_revision(api) if revision is None else revision
+    return api_transition(actor=actor, api=api, action="approve", note=comment, seen_revision=seen)
 
 
 def api_request_changes(*, actor: Actor, api: Api, comment: str) -> Api:
@@ -183,5 +199,6 @@ def api_suspend(*, actor: Actor, api: Api, reason: str) -> Api:
     return api_transition(actor=actor, api=api, action="suspend", note=reason)
 
 
-def api_reinstate(*, actor: Actor, api: Api, comment: str = "") -> Api:
-    return api_transition(actor=actor, api=api, action="reinstate", note=comment)
+def api_reinstate(*, actor: Actor, api: Api, comment: str = "", revision: int | None = None) -> Api:
+    seen = _current_revision(api) if revision is None else revision
+    return api_transition(actor=actor, api=api, action="reinstate", note=comment, seen_revision=seen)

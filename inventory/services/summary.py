@@ -1,10 +1,13 @@
-"""The denormalized columns the list pages filter and sort on, refreshed by every write that changes them."""
+"""The denormalized columns the list pages filter and sort on, refreshed by every write that changes
+them, and the record's revision (what a review act is bound to), moved on by the same writes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+
+from django.db.models import F
 
 from inventory import selectors
 from inventory.models import Api
@@ -44,8 +47,13 @@ def refresh_summary(api: Api) -> None:
     score, missing = selectors.completeness_of(fresh)
     has_spec = fresh.specs.filter(is_current=True).exists()
     component_count = fresh.components.count()
+    # Every write that changes what a review looks at ends here: the record's revision moves on.
     Api.objects.filter(pk=api.pk).update(
-        completeness=score, missing=missing, has_spec=has_spec, component_count=component_count
+        completeness=score,
+        missing=missing,
+        has_spec=has_spec,
+        component_count=component_count,
+        revision=F("revision") + 1,
     )
     api.completeness, api.missing, api.has_spec, api.component_count = (
         score,
@@ -53,3 +61,4 @@ def refresh_summary(api: Api) -> None:
         has_spec,
         component_count,
     )
+    api.revision = fresh.revision + 1

@@ -221,8 +221,27 @@ def test_the_review_workflow_over_rest(ci, ciso):
         == 403
     )
     reviewer = token_client(ciso)
-    response = reviewer.post(
+    seen = reviewer.get("/api/v1/inventory/apis/payments/").json()["revision"]
+    unbound = reviewer.post(
         "/api/v1/inventory/apis/payments/transitions/", {"action": "approve", "comment": "ok"}, format="json"
+    )
+    assert unbound.status_code == 400 and "revision" in unbound.json()["error"]["fields"]
+    # The developer changes the record after the reviewer read it: that approval is refused.
+    assert (
+        ci.patch("/api/v1/inventory/apis/payments/", {"description": "New"}, format="json").status_code == 200
+    )
+    stale = reviewer.post(
+        "/api/v1/inventory/apis/payments/transitions/",
+        {"action": "approve", "revision": seen},
+        format="json",
+    )
+    assert stale.status_code == 400 and "changed since you opened it" in json.dumps(stale.json())
+    assert Api.objects.get(slug="payments").status == ApiStatus.SUBMITTED
+    seen = reviewer.get("/api/v1/inventory/apis/payments/").json()["revision"]
+    response = reviewer.post(
+        "/api/v1/inventory/apis/payments/transitions/",
+        {"action": "approve", "comment": "ok", "revision": seen},
+        format="json",
     )
     assert response.status_code == 200 and response.json()["status"] == ApiStatus.APPROVED
     illegal = reviewer.post(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from inventory.models import Api, ApiStatus, Environment
 from tests.data import data_file, upload
 from tests.inventory.pages import url
@@ -51,10 +53,11 @@ def test_it_registers_reviews_and_lists_an_api_end_to_end(org, alice, bob, ciso,
     assert dev.post(url("transition", "payments"), {"action": "submit"}).status_code == 302
 
     security = login(ciso)
-    assert (
-        security.post(url("transition", "payments"), {"action": "approve", "comment": "Fine"}).status_code
-        == 302
-    )
+    page = security.get(url("detail", "payments")).content.decode()
+    shown = re.search(r'name="revision" value="(\d+)"', page)
+    assert shown, "the approve form carries the revision the page shows"
+    approve = {"action": "approve", "comment": "Fine", "revision": shown.group(1)}
+    assert security.post(url("transition", "payments"), approve).status_code == 302
     api.refresh_from_db()
     assert api.status == ApiStatus.APPROVED
 

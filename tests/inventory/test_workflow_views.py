@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from inventory.models import ApiStatus
 from inventory.services import review
 from portal.audit import Actor
@@ -71,3 +73,31 @@ def test_it_needs_a_comment_to_request_changes(ready, ciso, login):
 
 def test_it_rejects_an_unknown_action(api, alice, login):
     assert login(alice).post(url("transition", api.slug), {"action": "explode"}).status_code == 400
+
+
+def test_approval_is_bound_to_the_revision_the_reviewer_saw(ready, alice, ciso, login):
+    """The approve button carries the page's revision. A change made after the reviewer opened
+    the page (here, by the developer) makes that approval fail: the reviewer must look again."""
+    from inventory.services import registration
+
+    review.api_submit(actor=Actor(user=alice), api=ready)
+    reviewer = login(ciso)
+    page = reviewer.get(url("detail", ready.slug)).content.decode()
+    shown = re.search(r'name="revision" value="(\d+)"', page)
+    assert shown
+    registration.api_update(actor=Actor(user=alice), api=ready, description="Changed meanwhile")
+    response = reviewer.post(url("transition", ready.slug), {"action": "approve", "revision": shown.group(1)})
+    assert response.status_code == 400
+    assert "changed since you opened it" in response.content.decode()
+    ready.refresh_from_db()
+    assert ready.status == ApiStatus.SUBMITTED
+    # Without any revision (a hand-made form), the move is refused as well.
+    response = reviewer.post(url("transition", ready.slug), {"action": "approve"})
+    assert response.status_code == 400 and "which revision you reviewed" in response.content.decode()
+    fresh = reviewer.get(url("detail", ready.slug)).content.decode()
+    again = re.search(r'name="revision" value="(\d+)"', fresh)
+    assert again and again.group(1) != shown.group(1)
+    response = reviewer.post(url("transition", ready.slug), {"action": "approve", "revision": again.group(1)})
+    assert response.status_code == 302
+    ready.refresh_from_db()
+    assert ready.status == ApiStatus.APPROVED
