@@ -337,6 +337,21 @@ AUDIT_ANCHOR_SYSLOG = env.str("AUDIT_ANCHOR_SYSLOG", default="")
 API_TOKEN_DEFAULT_DAYS = env.int("API_TOKEN_DEFAULT_DAYS", default=90)
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 
+# The scanner's SSRF allowlist (testing.engines.safe_http): loopback and private targets are scanned
+# only inside these networks (comma-separated CIDRs). Link-local and cloud metadata addresses stay
+# refused whatever it says. Development allows loopback so the demo works; production allows no
+# private network until the deployment names the ones its internal APIs live in.
+try:
+    SCANNER_ALLOWED_NETWORKS = [
+        str(ipaddress.ip_network(cidr.strip(), strict=False))
+        for cidr in env.list(
+            "SCANNER_ALLOWED_NETWORKS", default=[] if PRODUCTION else ["127.0.0.0/8", "::1/128"]
+        )
+        if cidr.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SCANNER_ALLOWED_NETWORKS must be comma-separated CIDRs: {exc}") from exc
+
 # --- Celery ---------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

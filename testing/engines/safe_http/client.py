@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import certifi
 import httpcore
@@ -350,6 +351,14 @@ class SafeClient:
         sent_headers = {"User-Agent": self.user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         sent_headers.update(headers or {})
         try:
+            # Some spellings (octal "0177.0.0.1") are refused by httpx's parser: judge them first, so
+            # the answer says what the address is.
+            early = self._literal_refusal(urlsplit(url).hostname or "")
+        except ValueError:
+            early = None
+        if early is not None:
+            return ScanResponse(method, url, error=early)
+        try:
             request = httpx.Request(
                 method, url, params=params, headers=sent_headers, json=json, content=content
             )
@@ -414,21 +423,25 @@ class SafeClient:
             return "GET", b""
         return method, body
 
+    def _literal_refusal(self, host: str) -> ScanError | None:
+        """A host that spells an address (in any notation) is checked before anything is sent."""
+        try:
+            literal = parse_ip(host)
+        except InvalidHost as exc:
+            return ScanError(ErrorKind.REFUSED_ADDRESS, str(exc))
+        reason = None if literal is None else self.policy.refusal(literal)
+        return None if reason is None else ScanError(ErrorKind.REFUSED_ADDRESS, reason)
+
     def _precheck(self, url: httpx.URL) -> ScanError | None:
         if url.scheme not in ("http", "https"):
             return ScanError(ErrorKind.INVALID_URL, "only http and https URLs are scanned")
         if not url.host:
             return ScanError(ErrorKind.INVALID_URL, "the URL has no host")
+        refused = self._literal_refusal(url.host)
+        if refused is not None:
+            return refused
         if url.userinfo:
             return ScanError(ErrorKind.INVALID_URL, "credentials in the URL are not accepted")
-        try:
-            literal = parse_ip(url.host)
-        except InvalidHost as exc:
-            return ScanError(ErrorKind.REFUSED_ADDRESS, str(exc))
-        if literal is not None:
-            reason = self.policy.refusal(literal)
-            if reason is not None:
-                return ScanError(ErrorKind.REFUSED_ADDRESS, reason)
         return None
 
     def _send_one(self, method: str, url: httpx.URL, headers: dict[str, str], body: bytes) -> ScanResponse:
