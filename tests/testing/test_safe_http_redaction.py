@@ -110,12 +110,17 @@ def test_response_evidence_is_redacted_end_to_end():
         RawServer(leaky) as server,
         SafeClient(allowed_networks=["127.0.0.0/8"], limits=Limits(per_host_rate=0)) as client,
     ):
-        response = client.get(
-            server.url("/me?api_key=querysecret"), headers={"Authorization": f"Bearer {token}"}
+        response = client.post(
+            server.url("/me?api_key=querysecret"),
+            headers={"Authorization": f"Bearer {token}", "Cookie": "sessionid=cookiesecret"},
+            json={"username": "alice", "password": "sent-pass"},
         )
         evidence = response.evidence(client.redactor.with_secrets(token))
     stored = json.dumps(evidence)
-    for secret in (token, "db-pass", "abc123", "querysecret"):
+    for secret in (token, "db-pass", "abc123", "querysecret", "cookiesecret", "sent-pass"):
         assert secret not in stored
+    assert evidence["request"]["method"] == "POST"
+    assert '"username": "alice"' in evidence["request"]["body_excerpt"]
+    assert ("authorization", "Bearer [REDACTED]") in [tuple(h) for h in evidence["request"]["headers"]]
     assert evidence["status"] == 200 and evidence["peer"] == "127.0.0.1"
     assert '"ok": true' in evidence["body_excerpt"]

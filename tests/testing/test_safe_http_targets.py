@@ -331,6 +331,33 @@ def test_bad_urls_are_results(url, kind):
     assert response.status is None
 
 
+def test_a_name_lookup_that_hangs_is_cut_at_the_connect_timeout():
+    class HangingResolver:
+        def resolve(self, host, port):
+            time.sleep(3)
+            return []
+
+    limits = Limits(connect_timeout=0.3, read_timeout=1, total_timeout=5, per_host_rate=0)
+    with client(resolver=HangingResolver(), limits=limits) as c:
+        started = time.monotonic()
+        response = c.get("http://slow-dns.test/")
+        took = time.monotonic() - started
+    assert response.error_kind is ErrorKind.DNS
+    assert "timed out" in response.error.message
+    assert took < 1.5
+
+
+def test_a_resolver_that_crashes_is_still_a_result():
+    class BrokenResolver:
+        def resolve(self, host, port):
+            raise RuntimeError("resolver bug")
+
+    with client(resolver=BrokenResolver()) as c:
+        response = c.get("http://broken.test/")
+    assert response.error_kind is ErrorKind.INTERNAL
+    assert response.error.message == "unexpected RuntimeError"
+
+
 def test_bad_header_values_are_a_result():
     with RawServer(ok_json()) as server, client() as c:
         response = c.get(server.url(), headers={"X-Bad": "line\r\nInjected: yes"})

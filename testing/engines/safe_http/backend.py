@@ -6,7 +6,8 @@ and opens the socket to exactly a checked address. There is no second lookup, so
 nothing to race. TLS is started by httpcore on the returned stream with ``server_hostname`` set to the
 URL's host, so SNI and certificate verification still use the name, not the address.
 
-Every stream it returns also enforces the wall-clock deadline of the current request (a context
+Name lookups run with the connect timeout (``getaddrinfo`` has none of its own). Every stream it
+returns also enforces the wall-clock deadline of the current request (a context
 variable set by the client): each read, write and handshake waits at most until the deadline, so a
 server that drips one byte a second, in the body or in headers that never end, is cut off.
 """
@@ -16,9 +17,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 import typing
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Protocol
@@ -152,8 +156,24 @@ class GuardedBackend(httpcore.NetworkBackend):
         self.policy = policy
         self.resolver: Resolver = resolver or SystemResolver()
         self._sockets = httpcore.SyncBackend()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
-    def addresses_for(self, host: str, port: int) -> list[IPAddress]:
+    def _resolve(self, host: str, port: int, timeout: float | None) -> Sequence[IPAddress]:
+        """The resolver's answer within ``timeout`` (getaddrinfo itself has no timeout)."""
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="safe-http-dns")
+        future = self._executor.submit(self.resolver.resolve, host, port)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout as exc:
+            future.cancel()
+            if deadline_passed():
+                raise DeadlineReached("total timeout reached") from exc
+            raise NameNotResolved(f"looking up {host} timed out") from exc
+
+    def addresses_for(self, host: str, port: int, timeout: float | None = None) -> list[IPAddress]:
         """The checked addresses for ``host``; raises ``AddressRefused`` / ``NameNotResolved``."""
         try:
             literal = parse_ip(host)
@@ -164,7 +184,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         else:
             if is_metadata_name(host):
                 raise AddressRefused(f"{host} is a cloud metadata name")
-            candidates = self.resolver.resolve(host, port)
+            candidates = self._resolve(host, port, _bounded(timeout))
             if not candidates:
                 raise NameNotResolved(f"{host} does not resolve")
         for address in candidates:
@@ -184,7 +204,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
         last_error: Exception | None = None
-        for address in self.addresses_for(host, port):
+        for address in self.addresses_for(host, port, timeout):
             try:
                 stream = self._sockets.connect_tcp(
                     str(address),
@@ -201,6 +221,13 @@ class GuardedBackend(httpcore.NetworkBackend):
         if deadline_passed():
             raise DeadlineReached("total timeout reached") from last_error
         raise last_error
+
+    def close(self) -> None:
+        """Stop the lookup threads (a lookup still running finishes on its own)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def connect_unix_socket(
         self,

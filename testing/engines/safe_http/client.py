@@ -105,6 +105,8 @@ class ScanResponse:
     redirects: tuple[RedirectHop, ...] = ()
     peer: str | None = None  # the checked address the last hop connected to
     error: ScanError | None = None
+    request_headers: tuple[tuple[str, str], ...] = ()  # as sent on the last hop (unredacted)
+    request_body: bytes = b""  # as sent on the last hop, first max_body_bytes
 
     @property
     def ok(self) -> bool:
@@ -141,6 +143,14 @@ class ScanResponse:
         """A redacted, bounded, JSON-serialisable record of this response, safe to store."""
         r = redactor or Redactor()
         return {
+            "request": {
+                "method": self.method,
+                "url": r.url(self.url),
+                "headers": r.headers(self.request_headers),
+                "body_excerpt": r.excerpt(
+                    self.request_body, _header(self.request_headers, "content-type"), limit=limit
+                ),
+            },
             "method": self.method,
             "url": r.url(self.url),
             "status": self.status,
@@ -157,6 +167,10 @@ class ScanResponse:
             ],
             "peer": self.peer,
         }
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str:
+    return next((value for key, value in headers if key.lower() == name), "")
 
 
 class RequestBudget:
@@ -317,6 +331,7 @@ class SafeClient:
             self._pools.clear()
         for pool in pools:
             pool.close()
+        self.backend.close()
 
     def _pool_for(self, url: httpx.URL) -> httpcore.ConnectionPool:
         key = (url.raw_scheme, url.raw_host, url.port)
@@ -505,6 +520,8 @@ class SafeClient:
         except (TypeError, ValueError, UnicodeError) as exc:
             result.error = ScanError(ErrorKind.INVALID_REQUEST, str(exc)[:200])
             return result
+        result.request_headers = tuple(request.headers.multi_items())
+        result.request_body = body[: self.limits.max_body_bytes]
         try:
             core_response = self._pool_for(url).handle_request(core_request)
         except Exception as exc:
