@@ -79,6 +79,15 @@ def test_a_declared_huge_body_is_refused_before_reading():
     assert response.body == b""
 
 
+def test_a_head_answer_declaring_a_huge_length_is_not_too_large():
+    def head(conn, request):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n")
+
+    with RawServer(head) as server, client() as c:
+        response = c.request("HEAD", server.url())
+    assert response.ok and response.status == 200 and response.body == b""
+
+
 def test_a_slow_drip_body_is_cut_at_the_total_timeout():
     limits = Limits(connect_timeout=1, read_timeout=1, total_timeout=1.0, max_body_bytes=CAP, per_host_rate=0)
     behaviour = functools.partial(

@@ -389,6 +389,23 @@ class SafeClient:
         follow_redirects: bool = True,
     ) -> ScanResponse:
         """Send one request (following redirects unless told not to) and return what happened."""
+        try:
+            return self._request(method, url, params, headers, json, content, follow_redirects)
+        except BudgetExceeded:
+            raise
+        except Exception as exc:  # the promise: a result the caller can record, whatever happened
+            return ScanResponse(method.upper(), url, error=classify(exc))
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        json: Any,
+        content: bytes | str | None,
+        follow_redirects: bool,
+    ) -> ScanResponse:
         started = time.monotonic()
         method = method.upper()
         sent_headers = {"User-Agent": self.user_agent, "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
@@ -536,6 +553,8 @@ class SafeClient:
                 result.peer = None if address is None else str(address)
             if result.status in REDIRECT_STATUSES:
                 return result  # the body of a redirect is not read; closing drops the connection
+            if method == "HEAD" or result.status in (204, 304):
+                return result  # no body, whatever Content-Length says
             chunks: list[bytes] = []
             try:
                 self._read_body(core_response, result.headers, chunks)
