@@ -34,6 +34,7 @@ def resolver() -> FakeResolver:
             "v6meta.attacker.test": ["fd00:ec2::254"],
             "mapped.attacker.test": ["::ffff:169.254.169.254"],
             "localhost": ["127.0.0.1"],
+            "169.254.169.254.nip.io": ["169.254.169.254"],
             "allowed.test": ["127.0.0.1"],
             # A rebinding name whose first answer was spent on someone else's pre-flight check.
             "rebind.attacker.test": [["127.0.0.1"], ["169.254.169.254"]],
@@ -76,6 +77,10 @@ CORPUS = [
     ("http://allowed.test@169.254.169.254/", True, REFUSED),
     ("http://169.254.169.254@allowed.test:{port}/", True, {ErrorKind.INVALID_URL}),
     ("http://1.2.3.4.5:{port}/", True, REFUSED),
+    ("http://%31%32%37%2e%30%2e%30%2e%31:{port}/", False, REFUSED),  # percent-encoded 127.0.0.1
+    ("http://allowed.test:{port}\\@169.254.169.254/", True, REFUSED),  # parser differential
+    ("http://[::ffff:a9fe:a9fe]/", True, REFUSED),
+    ("http://169.254.169.254.nip.io/", True, REFUSED),  # wildcard DNS answering the embedded address
     ("http://{canary}/redirect-to-metadata", True, REFUSED),
     ("http://{canary}/redirect-to-hex-metadata", True, REFUSED),
     ("file:///etc/passwd", True, {ErrorKind.INVALID_URL}),
@@ -111,7 +116,7 @@ def test_it_refuses_every_vector(canary, redirecting, template, loopback_allowed
     assert response.status is None or "{canary}" in template
     assert len(canary.requests) == before, f"{url} reached the canary"
     # Numeric spellings are never handed to a resolver (which might read them as addresses).
-    assert all(not name[0].isdigit() and ":" not in name for name in lookups.lookups)
+    assert all(parse_ip(name) is None for name in lookups.lookups), lookups.lookups
 
 
 def test_the_corpus_has_at_least_twelve_vectors():

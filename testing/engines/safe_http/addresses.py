@@ -103,6 +103,9 @@ def parse_ip(host: str) -> IPAddress | None:
             return ipaddress.IPv6Address(text.split("%", 1)[0])
         except ValueError as exc:
             raise InvalidHost(f"bad IPv6 address {host!r}") from exc
+    if "%" in text:
+        # A resolver would not percent-decode, a browser would: neither reading is safe to pass on.
+        raise InvalidHost(f"percent-encoded host {host[:60]!r}")
     labels = text.split(".")
     if len(labels) > 1 and labels[-1] == "":
         labels.pop()  # a trailing dot, as in "127.0.0.1."
