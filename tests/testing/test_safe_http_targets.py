@@ -62,6 +62,25 @@ def test_invalid_json_is_a_typed_error_not_a_crash():
     assert caught.value.kind is ErrorKind.INVALID_JSON
 
 
+def test_invalid_utf8_is_invalid_json_and_text_still_renders():
+    response, _ = fetch(ok_json(b'{"name": "\xff\xfe"}'))
+    assert response.ok
+    with pytest.raises(ScanError) as caught:
+        response.json()
+    assert caught.value.kind is ErrorKind.INVALID_JSON
+    assert response.text == '{"name": "\ufffd\ufffd"}'
+
+
+def test_broken_chunked_framing_is_a_protocol_error():
+    def chunked(conn, request):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n")
+        time.sleep(0.3)
+
+    response, _ = fetch(chunked)
+    assert response.error_kind is ErrorKind.PROTOCOL
+    assert response.status == 200
+
+
 def test_a_huge_body_stops_at_the_cap():
     response, took = fetch(stream_forever)
     assert response.error_kind is ErrorKind.TOO_LARGE

@@ -294,6 +294,8 @@ class SafeClient:
     ``ssl_context``: trust roots and TLS settings (default: certifi roots, TLS >= 1.2, verification on).
     ``redactor``: what ``evidence()`` callers should use; the secret headers it lists are also what is
     dropped when a redirect leaves the origin.
+    ``connections_per_origin`` / ``max_origins``: keep-alive connections kept per scheme+host+port, and
+    how many origins keep theirs (least recently used beyond that are closed).
     """
 
     def __init__(
