@@ -1,6 +1,7 @@
 """OpenAPI 3.0/3.1 documents: load untrusted bytes safely, validate, list operations, diff versions.
 
-Pure engine (no Django): stdlib, PyYAML and openapi-spec-validator only.
+Pure engine (no Django): stdlib, PyYAML (libyaml) and ``openapi_validation`` (jsonschema-rs, and
+openapi-spec-validator's meta-schemas and rules).
 
 Everything that can go wrong with an uploaded file ends in ``SpecError`` with a short message that says
 where the problem is (a JSON path such as ``paths./users.get.responses`` or a line number). The loader is
@@ -25,9 +26,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
-from inventory.engines import yaml_safe
+from inventory.engines import openapi_validation, yaml_safe
 
 logger = logging.getLogger(__name__)
 
@@ -254,44 +253,17 @@ def _resolve(doc: dict[str, Any], node: Any) -> Any:
 
 
 def _validate(doc: dict[str, Any], minor: str) -> None:
-    validator_cls = OpenAPIV31SpecValidator if minor == "1" else OpenAPIV30SpecValidator
     try:
-        first = next(iter(validator_cls(doc).iter_errors()), None)
+        openapi_validation.validate(doc, minor=minor)
+    except openapi_validation.Invalid as exc:
+        raise SpecError(
+            f"Invalid OpenAPI document at {_fmt_path(exc.where)}: {_short(exc.message, MAX_VALIDATION_MESSAGE)}"
+        ) from None
     except RecursionError:
         raise SpecError("The document could not be validated: its references nest too deeply.") from None
-    except Exception as exc:  # the validator has many failure modes; none may escape as a 500
+    except Exception as exc:  # the validators have many failure modes; none may escape as a 500
         logger.info("openapi validator failed", exc_info=True)
         raise SpecError(f"The document could not be validated ({type(exc).__name__}).") from None
-    if first is None:
-        return
-    try:
-        where, message = _describe(first)
-    except Exception:  # never let error reporting itself fail
-        where, message = (), str(getattr(first, "message", first))
-    raise SpecError(
-        f"Invalid OpenAPI document at {_fmt_path(where)}: {_short(message, MAX_VALIDATION_MESSAGE)}"
-    )
-
-
-def _describe(error: Any) -> tuple[Iterable[Any], str]:
-    """Location and message of the most specific cause of a validation error.
-
-    ``oneOf``/``anyOf`` failures print the whole instance; descend into their alternatives instead,
-    ignoring the "or it could have been a $ref" branch, and summarise alternatives that only differ in
-    which property is missing.
-    """
-    while getattr(error, "context", None):
-        alternatives = [
-            c for c in error.context if not (c.validator == "required" and c.message.startswith("'$ref'"))
-        ]
-        alternatives = alternatives or list(error.context)
-        depth = max(len(c.absolute_path) for c in alternatives)
-        deepest = [c for c in alternatives if len(c.absolute_path) == depth]
-        if len(deepest) > 1 and all(c.validator == "required" for c in deepest):
-            names = ", ".join(dict.fromkeys(c.message.split(" is a required property")[0] for c in deepest))
-            return deepest[0].absolute_path, f"one of {names} is required"
-        error = deepest[0]
-    return getattr(error, "absolute_path", ()) or (), str(getattr(error, "message", error))
 
 
 # --- Parsing --------------------------------------------------------------------------------------------
