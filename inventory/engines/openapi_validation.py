@@ -15,7 +15,8 @@ Two passes, both linear in the document:
    for its dialect (3.1), regular expressions well formed, and every schema ``default`` valid
    against its schema. Defaults are checked with a jsonschema validator whose ``pattern``,
    ``patternProperties``, ``additionalProperties`` and ``regex`` format run on RE2
-   (``user_regex``): an uploader's regular expression never runs on Python's ``re``.
+   (``user_regex``): an uploader's regular expression never runs on Python's ``re``. Compiling
+   them has a budget per document; patterns beyond it are not checked.
    ``unevaluatedProperties`` is not checked on defaults (jsonschema's implementation would run
    ``patternProperties`` on ``re``).
 
@@ -70,7 +71,8 @@ def validate(doc: dict[str, Any], *, minor: str) -> None:
     fast, slow = _meta_validators(minor)
     if not fast.is_valid(doc):
         raise _meta_error(doc, fast, slow)
-    _Rules(doc, minor).check()
+    with user_regex.budget():
+        _Rules(doc, minor).check()
 
 
 # --- The meta-schema ------------------------------------------------------------------------------------

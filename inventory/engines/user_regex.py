@@ -5,46 +5,95 @@ time on patterns such as ``^(a+)+$`` (a few hundred bytes stall a worker). RE2 m
 in the text, with bounded memory. What RE2 cannot compile (backreferences, lookaround, or a pattern
 that needs more than ``MAX_MEM`` bytes) is not run at all: ``compile`` returns ``None`` and the caller
 skips that check.
+
+Compiling costs time linear in the pattern, and a 10 MB upload can hold millions of characters of
+patterns. Inside ``with budget():`` (one per document) compiling stops once ``BUDGET_CHARS``
+characters of patterns have been compiled; the patterns beyond it are skipped like those RE2
+refuses. The programs compiled inside a budget are kept for its duration only: nothing is cached
+between documents.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 
 MAX_MEM = 8 * 1024 * 1024  # bytes of RE2 program per pattern; bigger patterns are skipped
-_CACHED_LENGTH = 1_000  # only short patterns are cached, so the cache never holds much of a document
+BUDGET_CHARS = 500_000  # characters of patterns compiled per document (about half a second)
+SYNTAX_FALLBACK_CHARS = 300  # longest pattern RE2 refuses whose syntax Python's parser judges
+SYNTAX_FALLBACK_COST = 20  # Python's parser is about 20 times slower per character than RE2
 
 _OPTIONS = re2.Options()
 _OPTIONS.max_mem = MAX_MEM
 _OPTIONS.log_errors = False  # a pattern RE2 refuses is expected input, not an error to log
 
+_REFUSED = object()  # RE2 cannot compile it
+_OVER_BUDGET = object()  # not compiled: the document's budget is spent
 
-def _compile(pattern: str) -> Any:
+
+@dataclass
+class _Budget:
+    left: int
+    programs: dict[str, Any] = field(default_factory=dict)
+
+
+_current: ContextVar[_Budget | None] = ContextVar("user_regex_budget", default=None)
+
+
+@contextmanager
+def budget(chars: int = BUDGET_CHARS) -> Iterator[None]:
+    """Bound the compiling done for one document, and keep its compiled programs until the end."""
+    token = _current.set(_Budget(left=chars))
     try:
-        return re2.compile(pattern, _OPTIONS)
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _charge(cost: int) -> bool:
+    current = _current.get()
+    if current is None:
+        return True
+    if cost > current.left:
+        current.left = 0
+        return False
+    current.left -= cost
+    return True
+
+
+def _program(pattern: str) -> Any:
+    current = _current.get()
+    if current is not None and pattern in current.programs:
+        return current.programs[pattern]
+    if not _charge(len(pattern)):
+        return _OVER_BUDGET
+    try:
+        program: Any = re2.compile(pattern, _OPTIONS)
     except (re2.error, TypeError, ValueError):
-        return None
-
-
-_compile_cached = lru_cache(maxsize=512)(_compile)
+        program = _REFUSED
+    if current is not None:
+        current.programs[pattern] = program
+    return program
 
 
 def compile(pattern: str) -> Any:  # noqa: A001 - the module is used as ``user_regex.compile``
-    """The RE2 program for ``pattern``, or ``None`` when RE2 cannot run it (the check is skipped)."""
+    """The RE2 program for ``pattern``, or ``None`` when it is not run (RE2 cannot, or the budget is
+    spent): the caller skips the check."""
     if not isinstance(pattern, str):
         return None
-    if len(pattern) <= _CACHED_LENGTH:
-        return _compile_cached(pattern)
-    return _compile(pattern)
+    program = _program(pattern)
+    return None if program is _REFUSED or program is _OVER_BUDGET else program
 
 
 def search(pattern: str, text: str) -> bool | None:
     """Whether ``pattern`` matches somewhere in ``text`` (ECMA-262 ``pattern`` semantics: unanchored);
-    ``None`` when the pattern cannot run on RE2."""
+    ``None`` when the pattern is not run."""
     program = compile(pattern)
     if program is None:
         return None
@@ -52,15 +101,19 @@ def search(pattern: str, text: str) -> bool | None:
 
 
 def is_valid_syntax(pattern: str) -> bool:
-    """Whether ``pattern`` is a well-formed regular expression (the ``regex`` format).
+    """Whether ``pattern`` is a well-formed regular expression (the ``regex`` format); ``True`` when
+    it cannot be told cheaply (the check is skipped, as for a pattern that is not run).
 
     RE2 answers first. A pattern it refuses may still be valid (a lookahead); Python's parser then
-    judges the syntax only: ``re.compile`` parses and compiles, it never matches anything, so its
-    cost is linear in the pattern and no input can make it backtrack.
+    judges the syntax of short ones only: ``re.compile`` parses and compiles, it never matches
+    anything, so no input can make it backtrack, but it is slow per character.
     """
     if not isinstance(pattern, str):
         return True  # the type is another keyword's business
-    if compile(pattern) is not None:
+    program = _program(pattern)
+    if program is not _REFUSED:
+        return True  # compiled, or not looked at
+    if len(pattern) > SYNTAX_FALLBACK_CHARS or not _charge(len(pattern) * SYNTAX_FALLBACK_COST):
         return True
     try:
         re.compile(pattern)

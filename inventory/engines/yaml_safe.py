@@ -23,6 +23,10 @@ from yaml._yaml import CParser
 MAX_DEPTH = 64  # nesting levels of mappings/sequences
 MAX_ALIASES = 100  # YAML alias nodes (*name) in one stream
 MAX_ALIAS_EXPANSION = 100_000  # extra nodes the aliases add once expanded
+# Values (scalars, mappings, sequences, aliases) in one stream. A 10 MB OpenAPI document with 4,000
+# operations holds about 500,000; ten megabytes of "[1,1,1,…" would hold five million, and PyYAML's
+# libyaml binding spends about two microseconds on each (the Event and Mark objects it makes).
+MAX_NODES = 750_000
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -62,6 +66,35 @@ def _plain_tag(value: str) -> str:
     return _STR
 
 
+_SLOW = object()  # the fast conversion does not handle this spelling; SafeConstructor does
+_DECIMAL_INT = frozenset("0123456789")
+_BOOLS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
+
+
+def _fast_int(value: str) -> Any:
+    digits = value[1:] if value[:1] in ("-", "+") else value
+    if digits and set(digits) <= _DECIMAL_INT and (digits == "0" or digits[0] != "0"):
+        return int(value)
+    return _SLOW  # 0x, 0o, 0b, 1_000, sexagesimal, YAML 1.1 octal (012)
+
+
+def _fast_float(value: str) -> Any:
+    if "_" in value or ":" in value or value.lower().lstrip("+-") in (".inf", ".nan"):
+        return _SLOW
+    try:
+        return float(value)
+    except ValueError:
+        return _SLOW
+
+
+_FAST = {
+    "tag:yaml.org,2002:int": _fast_int,
+    "tag:yaml.org,2002:float": _fast_float,
+    "tag:yaml.org,2002:bool": lambda value: _BOOLS.get(value.lower(), _SLOW),
+    "tag:yaml.org,2002:null": lambda value: None,
+}
+
+
 class _Collection:
     """A mapping or sequence being built: its value, the anchor it will be known by, its node count."""
 
@@ -87,6 +120,7 @@ class _Builder:
         self.constructor = yaml.constructor.SafeConstructor()
         self.alias_count = 0
         self.alias_extra = 0
+        self.nodes = 0
 
     def document(self) -> Any:
         """The next document's data (after its DocumentStartEvent, through its DocumentEndEvent)."""
@@ -98,6 +132,13 @@ class _Builder:
         while True:
             event = get_event()
             kind = type(event)
+            if kind is not yaml.MappingEndEvent and kind is not yaml.SequenceEndEvent:
+                self.nodes += 1
+                if self.nodes > MAX_NODES:
+                    raise YamlError(
+                        f"The YAML document holds too many values (more than {MAX_NODES:,}, line "
+                        f"{event.start_mark.line + 1}); a 10 MB OpenAPI document holds about 500,000."
+                    )
             if kind is yaml.ScalarEvent:
                 value, size = self.scalar(event), 1
                 if event.anchor is not None:
@@ -152,11 +193,19 @@ class _Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:  # quoted, literal or folded: text
                 return event.value
-            tag = _plain_tag(event.value)
+            value = event.value
+            if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+                return int(value)  # the commonest non-text scalar, without the resolver's regexes
+            tag = _plain_tag(value)
             if tag == _STR:
-                return event.value
+                return value
             if tag == _MERGE:  # only meaningful as a mapping key; see key()
                 return _MERGE_KEY
+            fast = _FAST.get(tag)
+            if fast is not None:
+                converted = fast(value)
+                if converted is not _SLOW:
+                    return converted
         elif tag == _STR:
             return event.value
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
@@ -257,6 +306,8 @@ def _documents(text: str, *, single: bool) -> list[Any]:
             docs.append(builder.document())
         return docs
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's own bound (1,000)
+            raise YamlError(f"Document nested deeper than {MAX_DEPTH} levels.") from None
         raise YamlError(_yaml_message(exc)) from None
     except RecursionError:
         raise YamlError(f"Document nested deeper than {MAX_DEPTH} levels.") from None
