@@ -447,7 +447,9 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
         "new": new,
         "diff": diff,
         "page": page,
-        "shown": {kind: [e for e in page.items if e.kind == kind] for kind in ("added", "removed", "changed")},
+        "shown": {
+            kind: [e for e in page.items if e.kind == kind] for kind in ("added", "removed", "changed")
+        },
         "numbers": numbers,
         "q": search,
     }

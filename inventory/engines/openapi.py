@@ -253,6 +253,7 @@ def _follow(doc: dict[str, Any], ref: str, where: tuple[Any, ...], hops: dict[st
     chain: list[str] = []
     on_chain: set[str] = set()
     current = ref
+    rest = 0
     while True:
         if current in hops:
             rest = hops[current]

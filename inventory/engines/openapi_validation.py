@@ -234,6 +234,7 @@ class _Rules:
                 return node, where
             target: Any = self.doc
             parts: list[Any] = []
+            token_key: Any
             for raw in unquote(ref[1:]).split("/")[1:]:
                 token = raw.replace("~1", "/").replace("~0", "~")
                 if isinstance(target, list) and token.isdigit() and int(token) < len(target):
@@ -299,14 +300,15 @@ class _Rules:
                 if isinstance(media, dict) and "schema" in media:
                     self.schema(media["schema"], (*media_at, "schema"))
         own = self.parameters(operation.get("parameters"), (*where, "parameters"))
-        declared = {
-            p.get("name") for p in [*own, *shared] if p.get("in") == "path" and isinstance(p.get("name"), str)
+        declared: set[str] = {
+            p["name"] for p in [*own, *shared] if p.get("in") == "path" and isinstance(p.get("name"), str)
         }
         in_url = {name for name in _URL_PARAM_RE.findall(url) if name}
         unresolved = sorted(in_url ^ declared)
         if unresolved:
             raise Invalid(
-                where, f"Path parameter {unresolved[0]!r} for {method!r} operation in {url!r} was not resolved"
+                where,
+                f"Path parameter {unresolved[0]!r} for {method!r} operation in {url!r} was not resolved",
             )
 
     def parameters(self, raw: Any, where: Where) -> list[dict[str, Any]]:
@@ -360,9 +362,7 @@ class _Rules:
                 children.append((prop, (*at, "properties", name), False, True))
             if "allOf" in value and require_properties:
                 required = value.get("required") or []
-                extra = sorted(
-                    {str(r) for r in required} - set(properties or ()) - {str(n) for n in nested}
-                )
+                extra = sorted({str(r) for r in required} - set(properties or ()) - {str(n) for n in nested})
                 if extra:
                     raise Invalid((*at, "required"), f"Required list has not defined properties: {extra}")
             if "default" in value:

@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2
+import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
 MAX_MEM = 8 * 1024 * 1024  # bytes of RE2 program per pattern; bigger patterns are skipped
 BUDGET_CHARS = 500_000  # characters of patterns compiled per document (about half a second)

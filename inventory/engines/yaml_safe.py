@@ -15,6 +15,7 @@ error), merge keys (``<<``) work, and aliases share the anchored object as PyYAM
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -60,7 +61,7 @@ def _plain_tag(value: str) -> str:
     for tag, regexp in _IMPLICIT.get(value[:1] if value else "", ()):
         if regexp.match(value):
             return str(tag)
-    for tag, regexp in _IMPLICIT.get(None, ()):  # type: ignore[call-overload]  # the "any first char" list
+    for tag, regexp in _IMPLICIT.get(None, ()):  # the "any first character" resolvers
         if regexp.match(value):
             return str(tag)
     return _STR
@@ -87,7 +88,7 @@ def _fast_float(value: str) -> Any:
         return _SLOW
 
 
-_FAST = {
+_FAST: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:int": _fast_int,
     "tag:yaml.org,2002:float": _fast_float,
     "tag:yaml.org,2002:bool": lambda value: _BOOLS.get(value.lower(), _SLOW),
@@ -172,7 +173,9 @@ class _Builder:
             else:  # pragma: no cover - libyaml sends nothing else inside a document
                 raise YamlError(f"Malformed YAML: unexpected {kind.__name__}.")
             parent = stack[-1] if stack else None
-            if value is _MERGE_KEY and (parent is None or isinstance(parent.value, list) or parent.key is not _NO_KEY):
+            if value is _MERGE_KEY and (
+                parent is None or isinstance(parent.value, list) or parent.key is not _NO_KEY
+            ):
                 raise YamlError(
                     f"Malformed YAML at line {event.start_mark.line + 1}: '<<' (merge) is only allowed as a key."
                 )
@@ -211,7 +214,9 @@ class _Builder:
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         return self.constructor.construct_object(node, deep=True)
 
-    def alias(self, event: Any, anchors: dict[str, tuple[Any, int]], open_anchors: set[str]) -> tuple[Any, int]:
+    def alias(
+        self, event: Any, anchors: dict[str, tuple[Any, int]], open_anchors: set[str]
+    ) -> tuple[Any, int]:
         line = event.start_mark.line + 1
         self.alias_count += 1
         if self.alias_count > MAX_ALIASES:
@@ -220,7 +225,9 @@ class _Builder:
             )
         anchor = event.anchor
         if anchor in open_anchors:
-            raise YamlError(f"YAML alias *{_short(anchor, 40)} at line {line} refers to a node containing it.")
+            raise YamlError(
+                f"YAML alias *{_short(anchor, 40)} at line {line} refers to a node containing it."
+            )
         if anchor not in anchors:
             raise YamlError(
                 f"Malformed YAML at line {line}, column {event.start_mark.column + 1}: "

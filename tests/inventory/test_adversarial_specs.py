@@ -98,7 +98,9 @@ def test_an_alias_bomb_of_wide_mappings():
         pytest.param(b'{"a":' * (LIMIT // 5), id="json-mappings"),
         pytest.param(b"a: " + b"[" * (LIMIT - 3), id="yaml-flow-sequences"),
         pytest.param(b"a: " + b"{b: " * ((LIMIT - 3) // 4), id="yaml-flow-mappings"),
-        pytest.param(b"".join(b" " * i + b"k:\n" for i in range(2000)) + b"x" * 100, id="yaml-block-mappings"),
+        pytest.param(
+            b"".join(b" " * i + b"k:\n" for i in range(2000)) + b"x" * 100, id="yaml-block-mappings"
+        ),
         pytest.param(b"".join(b" " * i + b"- \n" for i in range(2000)), id="yaml-block-sequences"),
     ],
 )
@@ -172,7 +174,9 @@ def test_a_ten_megabyte_key():
 def test_a_ten_megabyte_path_with_many_parameters():
     names = [f"p{i}" for i in range(50_000)]
     path = "/" + "".join("{" + n + "}" for n in names) + "x" * (LIMIT - 1_000_000)
-    parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names[:10]]
+    parameters = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names[:10]
+    ]
     doc = _document({path: {"get": {"parameters": parameters, "responses": OK}}})
     _assert_refused(json.dumps(doc).encode(), "Path parameter 'p10' for 'get' operation in '/{p0}")
 
@@ -188,7 +192,10 @@ def test_megabytes_of_distinct_long_patterns_are_bounded_by_the_budget():
     # Patterns RE2 refuses (lookahead) are the slow kind for Python's parser; patterns it accepts
     # cost it linear time; either way compiling stops at user_regex.BUDGET_CHARS per document.
     schemas = {
-        f"S{i}": {"type": "string", "pattern": f"(?=x){i}" + "(a|b)" * 400 if i % 2 else f"{i}" + "(a|b)" * 400}
+        f"S{i}": {
+            "type": "string",
+            "pattern": f"(?=x){i}" + "(a|b)" * 400 if i % 2 else f"{i}" + "(a|b)" * 400,
+        }
         for i in range(4_000)
     }
     _assert_accepted(_fill(_document({}, schemas)))
@@ -232,4 +239,6 @@ def test_the_yaml_loader_alone_at_the_limit():
     started = time.process_time()
     loaded = yaml_safe.load_safely(data, max_bytes=LIMIT)
     assert time.process_time() - started < YAML_BOUND
-    assert loaded["k0"] == {"a": [1, 2.5, True, None, "q", "x"]} and len(loaded) == yaml_safe.MAX_NODES // 10 - 1
+    assert (
+        loaded["k0"] == {"a": [1, 2.5, True, None, "q", "x"]} and len(loaded) == yaml_safe.MAX_NODES // 10 - 1
+    )

@@ -9,7 +9,6 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from inventory import views
-
 from inventory.models import Spec
 from tests.data import data_file, upload
 from tests.factories import SpecFactory
@@ -154,7 +153,9 @@ def test_the_diff_comes_in_pages_and_can_be_searched(api, alice, login):
     assert "<html" not in body and 'id="diff-entries"' in body and "Added operations (80)" in body
 
 
-def test_the_diff_runs_the_same_queries_for_5_and_120_operations(api, alice, login, django_assert_max_num_queries):
+def test_the_diff_runs_the_same_queries_for_5_and_120_operations(
+    api, alice, login, django_assert_max_num_queries
+):
     client = login(alice)
     client.get(url("detail", api.slug))
     SpecFactory(api=api, data=_spec_with(5))
