@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 MAX_PAGE = 200  # offset paging is capped; narrow the filters or use the CSV export beyond 10,000 rows
 COMPONENTS_SHOWN = 1000
+OPERATIONS_SHOWN = 50  # operations per page of the spec tab
+DIFF_SHOWN = 100  # operations per page of a spec diff
+SPEC_MAX_PAGE = 1000  # deeper than any spec under the upload limit; a search narrows it sooner
 HISTORY_SHOWN = 100
 
 TABS = {
@@ -308,11 +311,15 @@ def _tab_context(request: HttpRequest, api: ApiDetail, tab: str, bound: dict[str
     envs = list(api.environments.all())
     if tab == "spec":
         spec = api.current_specs[0] if api.current_specs else None
+        search = selectors.spec_search_text(request.GET.get("q"))
         ctx["spec"] = spec
-        ctx["operations"] = list(selectors.spec_operations_with_codes(spec)) if spec else []
-        ctx["versions"] = list(
-            api.specs.order_by("-number").values("number", "uploaded_at", "sha256", "info_version")
-        )
+        ctx["q"] = search
+        if spec is not None:
+            operations = selectors.spec_operations_page(spec, search=search)
+            ctx["operations_page"] = web.offset_page(
+                request, operations, size=OPERATIONS_SHOWN, max_page=SPEC_MAX_PAGE
+            )
+        ctx["versions"] = selectors.spec_versions(api)
         ctx["upload_form"] = bound.get("upload_form") or web.style(forms.UploadForm())
     elif tab == "packages":
         ctx["components"] = list(selectors.api_components(api)[:COMPONENTS_SHOWN])
@@ -421,23 +428,38 @@ def spec_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
-    from inventory.engines import openapi
-
     api = _api(request, slug)
-    numbers = list(api.specs.order_by("-number").values_list("number", flat=True))
+    numbers = [v["number"] for v in selectors.spec_versions(api)]
     if len(numbers) < 2:
         messages.info(request, "There is only one version of the spec; nothing to compare.")
         return redirect(_detail_url(api, "spec"))
     try:
         new_number = int(request.GET.get("to") or numbers[0])
         old_number = int(request.GET.get("from") or next(n for n in numbers if n < new_number))
-    except (ValueError, StopIteration):
+    except (ValueError, OverflowError, StopIteration):
         raise Http404 from None
-    old = get_object_or_404(api.specs, number=old_number)
-    new = get_object_or_404(api.specs, number=new_number)
-    diff = openapi.diff_operations(selectors.spec_operations(old), selectors.spec_operations(new))
-    ctx = {"api": api, "old": old, "new": new, "diff": diff, "numbers": numbers}
-    return render(request, "inventory/spec_diff.html", ctx)
+    old = selectors.spec_version(api, old_number)
+    new = selectors.spec_version(api, new_number)
+    if old is None or new is None:
+        raise Http404
+    search = selectors.spec_search_text(request.GET.get("q"))
+    diff = selectors.spec_diff(old, new, search=search)
+    page = web.offset_page(request, diff.entries, size=DIFF_SHOWN, max_page=SPEC_MAX_PAGE)
+    ctx = {
+        "api": api,
+        "old": old,
+        "new": new,
+        "diff": diff,
+        "page": page,
+        "shown": {
+            kind: [e for e in page.items if e.kind == kind] for kind in ("added", "removed", "changed")
+        },
+        "numbers": numbers,
+        "q": search,
+    }
+    return web.render_partial_or_page(
+        request, page="inventory/spec_diff.html", partial="inventory/_spec_diff_entries.html", ctx=ctx
+    )
 
 
 @require_GET

@@ -1,6 +1,7 @@
 """OpenAPI 3.0/3.1 documents: load untrusted bytes safely, validate, list operations, diff versions.
 
-Pure engine (no Django): stdlib, PyYAML and openapi-spec-validator only.
+Pure engine (no Django): stdlib, PyYAML (libyaml) and ``openapi_validation`` (jsonschema-rs, and
+openapi-spec-validator's meta-schemas and rules).
 
 Everything that can go wrong with an uploaded file ends in ``SpecError`` with a short message that says
 where the problem is (a JSON path such as ``paths./users.get.responses`` or a line number). The loader is
@@ -25,9 +26,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
-from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
-from inventory.engines import yaml_safe
+from inventory.engines import openapi_validation, yaml_safe
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +34,11 @@ MAX_DEPTH = 64  # nesting levels of mappings/sequences
 MAX_REF_HOPS = 32  # a $ref pointing at a $ref pointing at ...
 MAX_TEXT = 500  # summaries and response descriptions
 MAX_VALIDATION_MESSAGE = 300
+MAX_VALUES = 1_000_000  # a 10 MB document with 4,000 operations holds ~500,000 (see yaml_safe.MAX_NODES)
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _VERSION_RE = re.compile(r"^3\.([01])\.\d+(?:-[0-9A-Za-z.-]+)?$")
-_BAD_CHARS_RE = re.compile("[\x00\ud800-\udfff]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 _LOOKS_LIKE_JSON_RE = re.compile(r'\s*(?:\[|\{\s*(?:"|\}))')
 _TEMPLATE_VAR_RE = re.compile(r"\{[^{}/]*\}")
 
@@ -84,14 +84,16 @@ class SpecDiff:
 
 
 def _fmt_path(parts: Iterable[Any]) -> str:
-    """``["paths", "/users", "get", "parameters", 0]`` → ``paths./users.get.parameters[0]``."""
+    """``["paths", "/users", "get", "parameters", 0]`` → ``paths./users.get.parameters[0]``; a long
+    key is shortened, and so is the whole location, so a message stays short whatever the keys."""
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
-    return out or "(document root)"
+            text = _short(part, 80)
+            out += f".{text}" if out else text
+    return _short(out, 200) or "(document root)"
 
 
 def _short(value: Any, limit: int) -> str:
@@ -113,22 +115,43 @@ def _no_constants(name: str) -> Any:
     raise SpecError(f"Malformed JSON: {name} is not allowed.")
 
 
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise SpecError(f"Malformed JSON: duplicate key {_short(key, 80)!r}.")
-        out[key] = value
-    return out
+class _UniquePairs:
+    """json's object hook: refuses duplicate keys, and stops at MAX_VALUES objects (each costs a
+    Python call, so ten megabytes of ``[{},{},…`` must not run to the end)."""
+
+    def __init__(self) -> None:
+        self.objects = 0
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        self.objects += 1
+        if self.objects > MAX_VALUES:
+            raise SpecError(_too_many_values())
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise SpecError(f"Malformed JSON: duplicate key {_short(key, 80)!r}.")
+                seen.add(key)
+        return out
+
+
+def _too_many_values() -> str:
+    return f"The document holds too many values (more than {MAX_VALUES:,}); a 10 MB OpenAPI document holds about 500,000."
 
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_pairs)
+        return json.loads(text, parse_constant=_no_constants, object_pairs_hook=_UniquePairs())
     except json.JSONDecodeError as exc:
         raise SpecError(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
     except RecursionError:
         raise SpecError(f"Document nested deeper than {MAX_DEPTH} levels.") from None
+
+
+def _bad_chars(text: str) -> bool:
+    """A NUL or a lone surrogate (ASCII text, nearly all of it, is checked without a regex scan)."""
+    return "\x00" in text or (not text.isascii() and _SURROGATE_RE.search(text) is not None)
 
 
 class _Normalizer:
@@ -137,6 +160,7 @@ class _Normalizer:
     def __init__(self) -> None:
         self.refs: list[tuple[str, tuple[Any, ...]]] = []
         self._path: list[Any] = []
+        self._count = 0
 
     def _fail(self, message: str) -> SpecError:
         return SpecError(f"{message} at {_fmt_path(self._path)}.")
@@ -144,10 +168,13 @@ class _Normalizer:
     def value(self, obj: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
             raise self._fail(f"Document nested deeper than {MAX_DEPTH} levels")
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise SpecError(_too_many_values())
         if obj is None or isinstance(obj, bool | int):
             return obj
         if isinstance(obj, str):
-            if _BAD_CHARS_RE.search(obj):
+            if _bad_chars(obj):
                 raise self._fail("Text with a NUL or invalid Unicode character")
             return obj
         if isinstance(obj, float):
@@ -160,7 +187,7 @@ class _Normalizer:
                 if isinstance(key, bool) or not isinstance(key, str | int):
                     raise self._fail(f"Unsupported mapping key {_short(repr(key), 60)} (keys must be text)")
                 skey = str(key)
-                if _BAD_CHARS_RE.search(skey):
+                if _bad_chars(skey):
                     raise self._fail("Key with a NUL or invalid Unicode character")
                 if skey in out:
                     raise self._fail(f"Duplicate key {_short(skey, 60)!r}")
@@ -210,30 +237,49 @@ def _check_refs(doc: dict[str, Any], refs: list[tuple[str, tuple[Any, ...]]]) ->
                 f"External $ref {_short(ref, 120)!r} at {_fmt_path(where)} refused: "
                 "the portal does not fetch files or URLs."
             )
+    hops: dict[str, int] = {}  # ref → how many resolutions reach something that is not a $ref
     for ref, where in refs:
         if ref != "#" and not ref.startswith("#/"):
             raise SpecError(
                 f'$ref {_short(ref, 120)!r} at {_fmt_path(where)} is not a JSON pointer ("#/...").'
             )
-        seen = {ref}
-        current = ref
-        for _ in range(MAX_REF_HOPS):
-            found, target = _pointer_target(doc, current)
-            if not found:
-                raise SpecError(
-                    f"$ref {_short(current, 120)!r} at {_fmt_path(where)} points to nothing in this document."
-                )
-            nxt = target.get("$ref") if isinstance(target, dict) else None
-            if not isinstance(nxt, str):
-                break
-            if nxt in seen:
-                raise SpecError(
-                    f"$ref cycle at {_fmt_path(where)}: {_short(ref, 120)!r} never reaches a definition."
-                )
-            seen.add(nxt)
-            current = nxt
-        else:
+        if ref not in hops:
+            _follow(doc, ref, where, hops)
+
+
+def _follow(doc: dict[str, Any], ref: str, where: tuple[Any, ...], hops: dict[str, int]) -> None:
+    """Follow ``ref`` through ``$ref`` → ``$ref`` links until a definition; remember the length of
+    every link on the way, so that many references into one long chain cost it once."""
+    chain: list[str] = []
+    on_chain: set[str] = set()
+    current = ref
+    rest = 0
+    while True:
+        if current in hops:
+            rest = hops[current]
+            break
+        if current in on_chain:
+            raise SpecError(
+                f"$ref cycle at {_fmt_path(where)}: {_short(ref, 120)!r} never reaches a definition."
+            )
+        found, target = _pointer_target(doc, current)
+        if not found:
+            raise SpecError(
+                f"$ref {_short(current, 120)!r} at {_fmt_path(where)} points to nothing in this document."
+            )
+        chain.append(current)
+        on_chain.add(current)
+        nxt = target.get("$ref") if isinstance(target, dict) else None
+        if not isinstance(nxt, str):
+            rest = 0
+            break
+        if len(chain) >= MAX_REF_HOPS:
             raise SpecError(f"$ref chain at {_fmt_path(where)} is longer than {MAX_REF_HOPS} hops.")
+        current = nxt
+    for distance, link in enumerate(reversed(chain), start=1):
+        hops[link] = rest + distance
+    if hops[ref] > MAX_REF_HOPS:
+        raise SpecError(f"$ref chain at {_fmt_path(where)} is longer than {MAX_REF_HOPS} hops.")
 
 
 def _resolve(doc: dict[str, Any], node: Any) -> Any:
@@ -254,44 +300,17 @@ def _resolve(doc: dict[str, Any], node: Any) -> Any:
 
 
 def _validate(doc: dict[str, Any], minor: str) -> None:
-    validator_cls = OpenAPIV31SpecValidator if minor == "1" else OpenAPIV30SpecValidator
     try:
-        first = next(iter(validator_cls(doc).iter_errors()), None)
+        openapi_validation.validate(doc, minor=minor)
+    except openapi_validation.Invalid as exc:
+        raise SpecError(
+            f"Invalid OpenAPI document at {_fmt_path(exc.where)}: {_short(exc.message, MAX_VALIDATION_MESSAGE)}"
+        ) from None
     except RecursionError:
         raise SpecError("The document could not be validated: its references nest too deeply.") from None
-    except Exception as exc:  # the validator has many failure modes; none may escape as a 500
+    except Exception as exc:  # the validators have many failure modes; none may escape as a 500
         logger.info("openapi validator failed", exc_info=True)
         raise SpecError(f"The document could not be validated ({type(exc).__name__}).") from None
-    if first is None:
-        return
-    try:
-        where, message = _describe(first)
-    except Exception:  # never let error reporting itself fail
-        where, message = (), str(getattr(first, "message", first))
-    raise SpecError(
-        f"Invalid OpenAPI document at {_fmt_path(where)}: {_short(message, MAX_VALIDATION_MESSAGE)}"
-    )
-
-
-def _describe(error: Any) -> tuple[Iterable[Any], str]:
-    """Location and message of the most specific cause of a validation error.
-
-    ``oneOf``/``anyOf`` failures print the whole instance; descend into their alternatives instead,
-    ignoring the "or it could have been a $ref" branch, and summarise alternatives that only differ in
-    which property is missing.
-    """
-    while getattr(error, "context", None):
-        alternatives = [
-            c for c in error.context if not (c.validator == "required" and c.message.startswith("'$ref'"))
-        ]
-        alternatives = alternatives or list(error.context)
-        depth = max(len(c.absolute_path) for c in alternatives)
-        deepest = [c for c in alternatives if len(c.absolute_path) == depth]
-        if len(deepest) > 1 and all(c.validator == "required" for c in deepest):
-            names = ", ".join(dict.fromkeys(c.message.split(" is a required property")[0] for c in deepest))
-            return deepest[0].absolute_path, f"one of {names} is required"
-        error = deepest[0]
-    return getattr(error, "absolute_path", ()) or (), str(getattr(error, "message", error))
 
 
 # --- Parsing --------------------------------------------------------------------------------------------
