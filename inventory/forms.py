@@ -20,7 +20,6 @@ from inventory.models import (
 )
 from inventory.selectors import SORTS
 from inventory.services.review import API_WORKFLOW
-from portal.access import Cap
 from portal.models import OrgUnit
 from portal.validators import validate_upload_size
 
@@ -55,14 +54,7 @@ class ApiFilterForm(forms.Form):
         self.user = user
         if units_menu and user is not None:
             # The page offers the units the user can see as a menu; any slug still validates the same.
-            units = (
-                OrgUnit.objects.visible_to(user, Cap.INVENTORY_VIEW)
-                .order_by("path")
-                .only("slug", "name", "depth")
-            )
-            self.fields["unit"].widget = forms.Select(
-                choices=[("", "Any"), *[(u.slug, "\u2003" * u.depth + u.name) for u in units]]
-            )
+            self.fields["unit"].widget = forms.Select(choices=[("", "Any"), *selectors.units_menu(user)])
 
     def clean_unit(self) -> OrgUnit | None:
         slug = self.cleaned_data.get("unit")
@@ -77,10 +69,6 @@ class ApiFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
 
 
-def submit_units(user: Any) -> Any:
-    return OrgUnit.objects.visible_to(user, Cap.INVENTORY_SUBMIT).order_by("path")
-
-
 class ApiCreateForm(forms.Form):
     org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning team")
     name = forms.CharField(max_length=200)
@@ -92,7 +80,7 @@ class ApiCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         units = self.fields["org_unit"]
         assert isinstance(units, forms.ModelChoiceField)
-        units.queryset = submit_units(user)
+        units.queryset = selectors.units_to_register_for(user)
         only = list(units.queryset[:2])
         if len(only) == 1:
             # Nothing to choose: the one unit the user may register for, without an empty choice.
@@ -290,7 +278,7 @@ class CatalogUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = submit_units(user)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = selectors.units_to_register_for(user)
 
 
 class LogUploadForm(UploadForm):

@@ -7,14 +7,46 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count
 
 from portal.access import Cap
-from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
+from portal.models import ApiToken, AuditEvent, Heartbeat, Membership, OrgUnit
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.db.models import QuerySet
 
 
 def org_units_visible(user: Any) -> list[OrgUnit]:
-    return list(OrgUnit.objects.visible_to(user, Cap.ORG_VIEW).order_by("path"))
+    return list(units_visible(user))
+
+
+def units_visible(user: Any, capability: str = Cap.ORG_VIEW) -> QuerySet[OrgUnit]:
+    """The units in the user's subtrees for ``capability``, in tree order."""
+    return OrgUnit.objects.visible_to(user, capability).order_by("path")
+
+
+def unit_as_stored(unit: OrgUnit) -> OrgUnit:
+    """The row as the database holds it, for an audit event's "before" when a form has already
+    written new values onto ``unit``."""
+    return OrgUnit.objects.get(pk=unit.pk)
+
+
+def people_assignable(user: Any) -> QuerySet[Any]:
+    """Whom an org manager may give a role: people already in their subtrees, or in no unit yet
+    (new joiners); never the whole company's staff list. Everyone active for a superuser."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    people = get_user_model().objects.filter(is_active=True)
+    if not getattr(user, "is_superuser", False):
+        in_scope_ids = Membership.objects.visible_to(user, Cap.ORG_MANAGE).values("user_id")
+        people = people.filter(Q(pk__in=in_scope_ids) | Q(memberships__isnull=True)).distinct()
+    return people.order_by("username")
+
+
+def worker_last_seen() -> datetime | None:
+    """When the Celery worker last wrote its heartbeat (None: never). Not scoped: no user is asking
+    (the health probe), and it says nothing about any unit."""
+    return Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
 
 
 @dataclass(frozen=True)
