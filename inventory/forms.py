@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from django import forms
+from django.forms.fields import BaseTemporalField
+from django.utils.dateparse import parse_datetime
 
 from inventory import selectors
 from inventory.engines import discovery
@@ -167,6 +170,25 @@ class BaselineForm(forms.Form):
     )
 
 
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time as typed: without an offset it stays naive (Django's field would read it in
+    the server's timezone), so the service applies its rule (``windows.window_add``: naive times are
+    in the window's timezone), the same for every entry point. A typed offset is kept."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            result = parse_datetime(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if result is None:
+            result = BaseTemporalField.to_python(self, value)  # the input_formats, naive
+        return result
+
+
 class WindowForm(forms.Form):
     """The shape of a downtime window; which fields a kind needs, and overlaps, are the service's rules."""
 
@@ -182,39 +204,14 @@ class WindowForm(forms.Form):
     )
     start_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     end_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
-    starts_at = forms.DateTimeField(
+    starts_at = WallClockDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="In the timezone above",
     )
-    ends_at = forms.DateTimeField(
+    ends_at = WallClockDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-
-    def clean_timezone(self) -> str:
-        from inventory.engines import availability
-
-        name = self.cleaned_data.get("timezone") or "UTC"
-        try:
-            availability.zone(name)
-        except availability.WindowError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return name
-
-    def clean(self) -> dict[str, Any]:
-        """One-off start and end are typed as wall-clock time in the chosen timezone, not the server's."""
-        from zoneinfo import ZoneInfo
-
-        super().clean()
-        data = self.cleaned_data
-        tz = data.get("timezone")
-        if tz is None:
-            return data  # the timezone error is already on its field
-        for name in ("starts_at", "ends_at"):
-            value = data.get(name)
-            if value is not None:
-                data[name] = value.replace(tzinfo=None).replace(tzinfo=ZoneInfo(tz))
-        return data
 
 
 class DependencyForm(forms.Form):

@@ -127,7 +127,8 @@ def can_register(user: Any) -> bool:
 def environment_of(user: Any, api: Api, *, pk: int | None = None, name: str | None = None) -> Environment:
     """One environment of ``api`` by id or name; Http404 when it has none such (or the API is hidden)."""
     _require_view(user, api)
-    for env in api.environments.all():  # prefetched by api_detail: no query
+    environments: list[Environment] = list(api.environments.all())  # prefetched by api_detail: no query
+    for env in environments:
         if (pk is not None and env.pk == pk) or (name is not None and env.name == name):
             return env
     raise Http404
@@ -135,13 +136,15 @@ def environment_of(user: Any, api: Api, *, pk: int | None = None, name: str | No
 
 def window_of(user: Any, api: Api, pk: int) -> AvailabilityWindow:
     _require_view(user, api)
-    return get_object_or_404(AvailabilityWindow.objects.filter(api=api), pk=pk)
+    window: AvailabilityWindow = get_object_or_404(AvailabilityWindow.objects.filter(api=api), pk=pk)
+    return window
 
 
 def consumer_of(user: Any, api: Api, pk: int) -> ApiDependency:
     """One consumer relation of ``api`` (a dependency on it) by id."""
     _require_view(user, api)
-    return get_object_or_404(ApiDependency.objects.filter(api=api), pk=pk)
+    dependency: ApiDependency = get_object_or_404(ApiDependency.objects.filter(api=api), pk=pk)
+    return dependency
 
 
 @dataclass(frozen=True)
