@@ -36,9 +36,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def org_chart(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.ORG_VIEW)
-    api_counts = extensions.unit_counts_for(request.user, "apis")
-    rows = selectors.org_chart(request.user, api_counts)
-    return render(request, "portal/org_chart.html", {"rows": rows, "show_apis": api_counts is not None})
+    counts = extensions.unit_counts_for(request.user)
+    rows = selectors.org_chart(request.user, counts)
+    columns = [c.count.label for c in counts]
+    return render(request, "portal/org_chart.html", {"rows": rows, "columns": columns})
 
 
 @require_GET
