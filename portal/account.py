@@ -167,14 +167,18 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
-        issued = token_services.api_token_create(
-            actor=Actor.from_request(request),
-            user=request.user,
-            name=form.cleaned_data["name"],
-            days=form.cleaned_data["days"],
-            second_factor=second_factor_proved(request.user),
-        )
-        form = ApiTokenCreateForm()
+        try:
+            issued = token_services.api_token_create(
+                actor=Actor.from_request(request),
+                user=request.user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                second_factor=second_factor_proved(request.user),
+            )
+        except ValidationError as exc:
+            web.add_service_errors(form, exc)
+        else:
+            form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_of(request.user)
     return render(request, "account/api_tokens.html", {"form": form, "tokens": tokens, "issued": issued})
 

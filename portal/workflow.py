@@ -93,6 +93,8 @@ class Workflow(Generic[M]):
     audit_prefix: str
     status_field: str = "status"
     changed_at_field: str | None = "status_changed_at"
+    # The longest note a move takes (it is stored, audited and mailed).
+    note_max_length: int = 5000
     # Fields every move sets to the move's time (e.g. "updated_at").
     touches: tuple[str, ...] = ()
     # Written by the moves marked ``records_review`` / ``records_submission``.
@@ -174,6 +176,8 @@ def transition(*, workflow: Workflow[M], actor: Actor, obj: M, action: str, note
         authorize(actor, move.capability, obj)
         if move.note == Note.REQUIRED and not note:
             raise ValidationError({"note": move.note_missing})
+        if len(note) > workflow.note_max_length:
+            raise ValidationError({"note": f"Say it in at most {workflow.note_max_length} characters."})
         if move.note == Note.NONE:
             note = ""
         problems = workflow.blocked(move, obj, actor)
