@@ -20,13 +20,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from portal import audit, login_guard, selectors, web
+from portal import login_guard, selectors, web
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm, ReauthForm, ReplaceDeviceForm
 from portal.middleware import second_factor_proved, session_start
 from portal.ratelimit import limit_posts
+from portal.services import sessions, two_factor
 from portal.services import tokens as token_services
-from portal.services import two_factor
 from portal.web import AuthenticatedRequest
 
 
@@ -50,7 +50,7 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         session_start(self.request)
         login_guard.record_success(form.cleaned_data.get("username", ""))
-        audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
+        sessions.session_signed_in(actor=Actor.from_request(self.request), user=form.get_user())
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
@@ -66,7 +66,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            audit.record(actor=Actor.from_request(request), action="user.logout", obj=request.user)
+            sessions.session_signed_out(actor=Actor.from_request(request), user=request.user)
         return super().post(request, *args, **kwargs)
 
 

@@ -19,10 +19,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from portal import audit, selectors
+from portal import selectors
 from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
 from portal.models import AuditEvent, Membership, OrgUnit, ScopedQuerySet
+from portal.services import sessions
 from portal.services.org_chart import (
     membership_grant,
     membership_revoke,
@@ -71,7 +72,7 @@ class PortalAdminSite(admin.AdminSite):
         if request.method == "POST" and response.status_code == 302:
             user = request.user
             assert isinstance(user, Model)  # the admin only serves signed-in users here
-            audit.record(actor=Actor.from_request(request), action="user.password_change", obj=user)
+            sessions.password_changed(actor=Actor.from_request(request), user=user)
         return response
 
     def get_urls(self) -> list[Any]:

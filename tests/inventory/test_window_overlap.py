@@ -10,7 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from inventory.engines import availability
-from inventory.engines.availability import OneOffWindow, RecurringWindow, Window
+from inventory.engines.availability import OneOffWindow, Window
 from inventory.models import AvailabilityWindow, Limits
 from inventory.services import windows
 from portal.audit import Actor
