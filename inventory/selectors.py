@@ -168,6 +168,13 @@ def windows_of(user: Any, api: Api) -> list[WindowRow]:
     ]
 
 
+def spec_version_of(user: Any, api: Api, number: int) -> Spec:
+    """One stored version of ``api``'s spec, with its text (for the download); Http404 if none."""
+    _require_view(user, api)
+    spec: Spec = get_object_or_404(Spec.objects.filter(api=api), number=number)
+    return spec
+
+
 def last_sbom_import(user: Any, api: Api) -> SbomImport | None:
     """The newest SBOM or lockfile import of ``api`` (the packages tab's summary)."""
     _require_view(user, api)

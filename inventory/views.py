@@ -434,7 +434,7 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     api = _api(request, slug)
-    spec = get_object_or_404(api.specs, number=number)
+    spec = selectors.spec_version_of(request.user, api, number)
     extension = "json" if spec.format == "json" else "yaml"
     response = HttpResponse(spec.content, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{api.slug}-v{spec.number}.{extension}"'

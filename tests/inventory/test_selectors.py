@@ -131,3 +131,16 @@ def test_a_log_ingest_is_for_company_wide_reviewers_only(org, ciso, alice):
     assert selectors.log_ingest_for(ciso, ingest.pk) == ingest
     assert selectors.log_ingest_for(alice, ingest.pk) is None
     assert selectors.log_ingest_for(ciso, ingest.pk + 1000) is None
+
+
+def test_a_spec_version_is_read_only_through_its_api(org, api, alice, charlie):
+    SpecFactory(api=api)
+    other = ApiFactory(org_unit=org.team, slug="other")
+    SpecFactory(api=other)
+
+    assert selectors.spec_version_of(alice, api, 1).api_id == api.pk
+    assert "openapi" in selectors.spec_version_of(alice, api, 1).content
+    with pytest.raises(Http404):
+        selectors.spec_version_of(alice, api, 2)  # the other API's version 1 is not this one's 2
+    with pytest.raises(Http404):
+        selectors.spec_version_of(charlie, api, 1)
