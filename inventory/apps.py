@@ -1,4 +1,13 @@
+from typing import Any
+from urllib.parse import urlencode
+
 from django.apps import AppConfig
+from django.urls import reverse
+
+
+def api_list_of_unit(unit: Any) -> str:
+    """The inventory list filtered by ``unit`` (the unit and every unit below it)."""
+    return f"{reverse('inventory:list')}?{urlencode({'unit': unit.slug})}"
 
 
 class InventoryConfig(AppConfig):
@@ -16,7 +25,9 @@ class InventoryConfig(AppConfig):
             )
         )
         extensions.register_unit_count(
-            extensions.UnitCount("apis", Cap.INVENTORY_VIEW, api_counts_by_unit_path)
+            extensions.UnitCount(
+                "apis", Cap.INVENTORY_VIEW, api_counts_by_unit_path, label="APIs", url=api_list_of_unit
+            )
         )
 
         from inventory.audit_vocabulary import register_words

@@ -1,28 +1,47 @@
-"""Validation of what people type. The rules themselves live in the services."""
+"""The shape of what people type. The rules (limits, ranges, overlaps) live on the models and in
+the services; a form shows the errors they raise, and takes its lengths and choices from the models."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from django import forms
+from django.db.models import Field, Model
+from django.forms.fields import BaseTemporalField
+from django.utils.dateparse import parse_datetime
 
 from inventory import selectors
 from inventory.engines import discovery
 from inventory.models import (
+    Api,
+    ApiDependency,
     ApiStatus,
     AuthScheme,
     AvailabilityWindow,
     Classification,
     Component,
+    ConsumerService,
+    DiscoveredEndpoint,
+    Environment,
     Exposure,
     Lifecycle,
     Protocol,
+    Server,
 )
 from inventory.selectors import SORTS
+from inventory.services.discovered import DEFAULT_HOST_MAX_LENGTH
 from inventory.services.review import API_WORKFLOW
-from portal.access import Cap
 from portal.models import OrgUnit
 from portal.validators import validate_upload_size
+
+
+def _max_length(model: type[Model], name: str) -> int:
+    """A text field's limit as its model declares it: the model (and the service's full_clean)
+    holds the rule; the form only repeats it so the browser can stop typing there."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.max_length is not None
+    return field.max_length
 
 
 def _blank(choices: Any) -> list[tuple[str, str]]:
@@ -55,14 +74,7 @@ class ApiFilterForm(forms.Form):
         self.user = user
         if units_menu and user is not None:
             # The page offers the units the user can see as a menu; any slug still validates the same.
-            units = (
-                OrgUnit.objects.visible_to(user, Cap.INVENTORY_VIEW)
-                .order_by("path")
-                .only("slug", "name", "depth")
-            )
-            self.fields["unit"].widget = forms.Select(
-                choices=[("", "Any"), *[(u.slug, "\u2003" * u.depth + u.name) for u in units]]
-            )
+            self.fields["unit"].widget = forms.Select(choices=[("", "Any"), *selectors.units_menu(user)])
 
     def clean_unit(self) -> OrgUnit | None:
         slug = self.cleaned_data.get("unit")
@@ -77,22 +89,19 @@ class ApiFilterForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
 
 
-def submit_units(user: Any) -> Any:
-    return OrgUnit.objects.visible_to(user, Cap.INVENTORY_SUBMIT).order_by("path")
-
-
 class ApiCreateForm(forms.Form):
     org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning team")
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=_max_length(Api, "name"))
     slug = forms.SlugField(
-        max_length=63, help_text="Lowercase identifier used by CI and URLs, e.g. payments-api"
+        max_length=_max_length(Api, "slug"),
+        help_text="Lowercase identifier used by CI and URLs, e.g. payments-api",
     )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         units = self.fields["org_unit"]
         assert isinstance(units, forms.ModelChoiceField)
-        units.queryset = submit_units(user)
+        units.queryset = selectors.units_to_register_for(user)
         only = list(units.queryset[:2])
         if len(only) == 1:
             # Nothing to choose: the one unit the user may register for, without an empty choice.
@@ -102,14 +111,16 @@ class ApiCreateForm(forms.Form):
 
 
 class BasicsForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=10_000)
-    version = forms.CharField(max_length=50, required=False)
+    name = forms.CharField(max_length=_max_length(Api, "name"))
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    version = forms.CharField(max_length=_max_length(Api, "version"), required=False)
     lifecycle = forms.ChoiceField(choices=Lifecycle.choices)
 
 
 class ContactForm(forms.Form):
-    technical_contact_name = forms.CharField(max_length=200, required=False, label="Name")
+    technical_contact_name = forms.CharField(
+        max_length=_max_length(Api, "technical_contact_name"), required=False, label="Name"
+    )
     technical_contact_email = forms.EmailField(required=False, label="Email")
 
 
@@ -132,8 +143,6 @@ class AvailabilityTargetForm(forms.Form):
     availability_target = forms.DecimalField(
         max_digits=6,
         decimal_places=3,
-        min_value=0,
-        max_value=100,
         required=False,
         label="Availability target (%)",
     )
@@ -149,7 +158,7 @@ SECTIONS: dict[str, tuple[str, type[forms.Form]]] = {
 
 
 class EnvironmentForm(forms.Form):
-    name = forms.SlugField(max_length=50, help_text="e.g. staging, production")
+    name = forms.SlugField(max_length=_max_length(Environment, "name"), help_text="e.g. staging, production")
     base_urls = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="One URL per line", label="Base URLs"
     )
@@ -160,32 +169,53 @@ class EnvironmentForm(forms.Form):
 
 
 class ServerForm(forms.Form):
-    hostname = forms.CharField(max_length=253)
+    hostname = forms.CharField(max_length=_max_length(Server, "hostname"))
     addresses = forms.CharField(required=False, help_text="IP addresses, comma separated")
-    location = forms.CharField(max_length=100, required=False)
-    operating_system = forms.CharField(max_length=100, required=False)
+    location = forms.CharField(max_length=_max_length(Server, "location"), required=False)
+    operating_system = forms.CharField(max_length=_max_length(Server, "operating_system"), required=False)
 
     def clean_addresses(self) -> list[str]:
         return [a.strip() for a in self.cleaned_data["addresses"].split(",") if a.strip()]
 
 
 class BaselineForm(forms.Form):
-    p50_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p50 (ms)")
-    p95_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p95 (ms)")
-    p99_ms = forms.IntegerField(min_value=0, max_value=3_600_000, label="p99 (ms)")
-    requests_per_second = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2)
-    error_rate_percent = forms.DecimalField(
-        min_value=0, max_value=100, max_digits=6, decimal_places=3, label="Error rate (%)"
-    )
+    p50_ms = forms.IntegerField(label="p50 (ms)")
+    p95_ms = forms.IntegerField(label="p95 (ms)")
+    p99_ms = forms.IntegerField(label="p99 (ms)")
+    requests_per_second = forms.DecimalField(max_digits=12, decimal_places=2)
+    error_rate_percent = forms.DecimalField(max_digits=6, decimal_places=3, label="Error rate (%)")
+
+
+class WallClockDateTimeField(forms.DateTimeField):
+    """A date and time as typed: without an offset it stays naive (Django's field would read it in
+    the server's timezone), so the service applies its rule (``windows.window_add``: naive times are
+    in the window's timezone), the same for every entry point. A typed offset is kept."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            result = parse_datetime(str(value).strip())
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if result is None:
+            result = BaseTemporalField.to_python(self, value)  # the input_formats, naive
+        return result
 
 
 class WindowForm(forms.Form):
     """The shape of a downtime window; which fields a kind needs, and overlaps, are the service's rules."""
 
     kind = forms.ChoiceField(choices=AvailabilityWindow.Kind.choices)
-    description = forms.CharField(max_length=200, required=False)
-    environment = forms.CharField(required=False, max_length=50, help_text="Empty: every environment")
-    timezone = forms.CharField(max_length=64, initial="UTC", required=False)
+    description = forms.CharField(max_length=_max_length(AvailabilityWindow, "description"), required=False)
+    environment = forms.CharField(
+        required=False, max_length=_max_length(Environment, "name"), help_text="Empty: every environment"
+    )
+    timezone = forms.CharField(
+        max_length=_max_length(AvailabilityWindow, "timezone"), initial="UTC", required=False
+    )
     weekdays = forms.TypedMultipleChoiceField(
         coerce=int,
         required=False,
@@ -194,45 +224,22 @@ class WindowForm(forms.Form):
     )
     start_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     end_time = forms.TimeField(required=False, widget=forms.TimeInput(attrs={"type": "time"}))
-    starts_at = forms.DateTimeField(
+    starts_at = WallClockDateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="In the timezone above",
     )
-    ends_at = forms.DateTimeField(
+    ends_at = WallClockDateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-
-    def clean_timezone(self) -> str:
-        from inventory.engines import availability
-
-        name = self.cleaned_data.get("timezone") or "UTC"
-        try:
-            availability.zone(name)
-        except availability.WindowError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        return name
-
-    def clean(self) -> dict[str, Any]:
-        """One-off start and end are typed as wall-clock time in the chosen timezone, not the server's."""
-        from zoneinfo import ZoneInfo
-
-        super().clean()
-        data = self.cleaned_data
-        tz = data.get("timezone")
-        if tz is None:
-            return data  # the timezone error is already on its field
-        for name in ("starts_at", "ends_at"):
-            value = data.get(name)
-            if value is not None:
-                data[name] = value.replace(tzinfo=None).replace(tzinfo=ZoneInfo(tz))
-        return data
 
 
 class DependencyForm(forms.Form):
     consumer_api = forms.SlugField(required=False, label="Consumer API (slug)")
-    consumer_service = forms.CharField(required=False, max_length=200, label="…or consumer service name")
-    note = forms.CharField(required=False, max_length=300)
+    consumer_service = forms.CharField(
+        required=False, max_length=_max_length(ConsumerService, "name"), label="…or consumer service name"
+    )
+    note = forms.CharField(required=False, max_length=_max_length(ApiDependency, "note"))
 
 
 class UploadForm(forms.Form):
@@ -243,24 +250,26 @@ class DeclareComponentForm(forms.Form):
     """A framework or language runtime that no lockfile lists (e.g. python 3.11, openjdk 21)."""
 
     kind = forms.ChoiceField(choices=Component.Kind.choices, initial=Component.Kind.RUNTIME)
-    ecosystem = forms.SlugField(
-        max_length=50, initial="generic", help_text="purl type: pypi, npm, maven, generic…"
+    ecosystem = forms.CharField(
+        max_length=_max_length(Component, "ecosystem"),
+        initial="generic",
+        help_text="purl type: pypi, npm, maven, generic…",
     )
-    name = forms.CharField(max_length=300)
-    version = forms.CharField(max_length=100, required=False)
+    name = forms.CharField(max_length=_max_length(Component, "name"))
+    version = forms.CharField(max_length=_max_length(Component, "version"), required=False)
 
 
 class TransitionForm(forms.Form):
     """One move of the review workflow; the moves are those of ``API_WORKFLOW``."""
 
     action = forms.ChoiceField(choices=API_WORKFLOW.choices())
-    comment = forms.CharField(required=False, max_length=5000)
+    comment = forms.CharField(required=False, max_length=API_WORKFLOW.note_max_length)
     # The revision the page showed: a review act is refused if the record changed since.
     revision = forms.IntegerField(required=False, min_value=1)
 
 
 class DismissForm(forms.Form):
-    reason = forms.CharField(max_length=500)
+    reason = forms.CharField(max_length=_max_length(DiscoveredEndpoint, "dismissed_reason"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -292,7 +301,7 @@ class CatalogUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = submit_units(user)
+        cast(forms.ModelChoiceField, self.fields["owner"]).queryset = selectors.units_to_register_for(user)
 
 
 class LogUploadForm(UploadForm):
@@ -300,4 +309,6 @@ class LogUploadForm(UploadForm):
         choices=[("", "Detect"), *[(f, discovery.FORMAT_LABELS[f]) for f in discovery.FORMATS]],
         required=False,
     )
-    host = forms.CharField(max_length=253, required=False, help_text="Host for lines that do not name one")
+    host = forms.CharField(
+        max_length=DEFAULT_HOST_MAX_LENGTH, required=False, help_text="Host for lines that do not name one"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -82,7 +82,7 @@ API_IN_USE = (ApiStatus.APPROVED, ApiStatus.REREVIEW, ApiStatus.DEPRECATED, ApiS
 class Api(ScopedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=63, unique=True, validators=[slug_validator])
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, validators=[MaxLengthValidator(10_000)])
     org_unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="apis")
     technical_contact_name = models.CharField(max_length=200, blank=True)
     technical_contact_email = models.EmailField(blank=True)
@@ -379,9 +379,10 @@ class ResponseCode(models.Model):
 
 class PerformanceBaseline(models.Model):
     environment = models.OneToOneField(Environment, on_delete=models.CASCADE, related_name="baseline")
-    p50_ms = models.PositiveIntegerField()
-    p95_ms = models.PositiveIntegerField()
-    p99_ms = models.PositiveIntegerField()
+    # Milliseconds, at most an hour: a figure beyond that is a unit mistake, not a latency.
+    p50_ms = models.PositiveIntegerField(validators=[MinValueValidator(0), MaxValueValidator(3_600_000)])
+    p95_ms = models.PositiveIntegerField(validators=[MinValueValidator(0), MaxValueValidator(3_600_000)])
+    p99_ms = models.PositiveIntegerField(validators=[MinValueValidator(0), MaxValueValidator(3_600_000)])
     requests_per_second = models.DecimalField(
         max_digits=12, decimal_places=2, validators=[MinValueValidator(0)]
     )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from inventory.engines import availability
@@ -20,12 +22,14 @@ from inventory.models import (
     Component,
     DiscoveredEndpoint,
     Environment,
+    LogIngest,
     Operation,
     PerformanceBaseline,
     ResponseCode,
+    SbomImport,
     Spec,
 )
-from portal.access import Cap
+from portal.access import Cap, holds_company_wide, require
 from portal.models import OrgUnit
 
 if TYPE_CHECKING:
@@ -83,8 +87,6 @@ def api_list(user: Any, filters: dict[str, Any]) -> QuerySet[Api]:
 
 def api_detail(user: Any, slug: str) -> ApiDetail:
     """The API by slug if the user may see it; Http404 otherwise (existence does not leak)."""
-    from django.shortcuts import get_object_or_404
-
     # The document text can be megabytes; no page that uses this shows it.
     current_spec = Spec.objects.filter(is_current=True).defer("content")
     return get_object_or_404(
@@ -98,6 +100,94 @@ def api_detail(user: Any, slug: str) -> ApiDetail:
         ),
         slug=slug,
     )
+
+
+def _require_view(user: Any, api: Api) -> None:
+    """The per-API reads below take the API as ``api_detail`` returned it, and check again that the
+    user may see it: a selector answers for its own scope, whoever calls it."""
+    require(user, Cap.INVENTORY_VIEW, api)
+
+
+def units_menu(user: Any) -> list[tuple[str, str]]:
+    """(slug, indented name) of the units the user may see, in tree order: the filter's menu."""
+    units = (
+        OrgUnit.objects.visible_to(user, Cap.INVENTORY_VIEW).order_by("path").only("slug", "name", "depth")
+    )
+    return [(u.slug, "\u2003" * u.depth + u.name) for u in units]
+
+
+def units_to_register_for(user: Any) -> QuerySet[OrgUnit]:
+    """The units the user may register an API for (the owner menus of the forms)."""
+    return OrgUnit.objects.visible_to(user, Cap.INVENTORY_SUBMIT).order_by("path")
+
+
+def can_register(user: Any) -> bool:
+    return units_to_register_for(user).exists()
+
+
+def environment_of(user: Any, api: Api, *, pk: int | None = None, name: str | None = None) -> Environment:
+    """One environment of ``api`` by id or name; Http404 when it has none such (or the API is hidden)."""
+    _require_view(user, api)
+    environments: list[Environment] = list(api.environments.all())  # prefetched by api_detail: no query
+    for env in environments:
+        if (pk is not None and env.pk == pk) or (name is not None and env.name == name):
+            return env
+    raise Http404
+
+
+def window_of(user: Any, api: Api, pk: int) -> AvailabilityWindow:
+    _require_view(user, api)
+    window: AvailabilityWindow = get_object_or_404(AvailabilityWindow.objects.filter(api=api), pk=pk)
+    return window
+
+
+def consumer_of(user: Any, api: Api, pk: int) -> ApiDependency:
+    """One consumer relation of ``api`` (a dependency on it) by id."""
+    _require_view(user, api)
+    dependency: ApiDependency = get_object_or_404(ApiDependency.objects.filter(api=api), pk=pk)
+    return dependency
+
+
+@dataclass(frozen=True)
+class WindowRow:
+    window: AvailabilityWindow
+    environment_name: str  # "" for an API-wide window
+    weekday_names: str  # "Mon, Wed" for a weekly window
+
+
+def windows_of(user: Any, api: Api) -> list[WindowRow]:
+    """The downtime windows of ``api`` as the metrics tab lists them."""
+    _require_view(user, api)
+    env_names = {e.pk: e.name for e in api.environments.all()}
+    return [
+        WindowRow(
+            window=w,
+            environment_name=env_names.get(w.environment_id, "") if w.environment_id else "",
+            weekday_names=", ".join(availability.WEEKDAY_NAMES[d][:3] for d in w.weekdays or []),
+        )
+        for w in api.windows.all()
+    ]
+
+
+def spec_version_of(user: Any, api: Api, number: int) -> Spec:
+    """One stored version of ``api``'s spec, with its text (for the download); Http404 if none."""
+    _require_view(user, api)
+    spec: Spec = get_object_or_404(Spec.objects.filter(api=api), number=number)
+    return spec
+
+
+def last_sbom_import(user: Any, api: Api) -> SbomImport | None:
+    """The newest SBOM or lockfile import of ``api`` (the packages tab's summary)."""
+    _require_view(user, api)
+    return SbomImport.objects.filter(api=api).order_by("-uploaded_at", "-id").first()
+
+
+def log_ingest_for(user: Any, pk: int) -> LogIngest | None:
+    """A processed gateway log, for company-wide reviewers only (what one log held is not confined
+    to a unit; see ``discovered.discovery_ingest``); None for anyone else or an unknown id."""
+    if not holds_company_wide(user, Cap.INVENTORY_REVIEW):
+        return None
+    return LogIngest.objects.filter(pk=pk).first()
 
 
 def api_components(api: Api) -> QuerySet[Component]:
@@ -325,20 +415,37 @@ def relations_for(user: Any, api: Api, *, with_blast: bool = True) -> Relations:
     return Relations(consumer_rows, dependency_rows, blast, len(entries) - len(blast))
 
 
-def api_history(api: Api, *, limit: int = 100) -> list[Any]:
-    """The audit events of ``api`` and its environments, specs and windows, newest first."""
+# The records the audit trail files under an API: their events belong to its history. Each is
+# (object_type as portal.audit records it, the model, the field naming the API).
+HISTORY_CHILDREN: tuple[tuple[str, type[Any], str], ...] = (
+    ("inventory.environment", Environment, "api"),
+    ("inventory.availabilitywindow", AvailabilityWindow, "api"),
+    ("inventory.apidependency", ApiDependency, "api"),
+    ("inventory.component", Component, "api"),
+    ("inventory.spec", Spec, "api"),
+)
+
+
+def api_history(user: Any, api: Api, *, limit: int = 100) -> list[Any]:
+    """The audit events of ``api`` and of the records filed under it (environments, windows,
+    consumers, components, specs), newest first.
+
+    Reading them is audit-trail reading (who changed what, with the values), not inventory viewing:
+    ``PermissionDenied`` unless the user holds ``audit.view`` over the API's unit (Http404 when they
+    cannot see the API at all). The children are matched by subqueries, never by a list of ids, so
+    an API with 10,000 components costs the same one query.
+    """
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
     from portal.models import AuditEvent
 
-    children = Q()
-    for model_label, ids in (
-        ("inventory.environment", [e.pk for e in api.environments.all()]),
-        ("inventory.spec", list(api.specs.values_list("pk", flat=True))),
-        ("inventory.availabilitywindow", [w.pk for w in api.windows.all()]),
-    ):
-        if ids:
-            children |= Q(object_type=model_label, object_id__in=[str(i) for i in ids])
-    events = AuditEvent.objects.filter(Q(object_type="inventory.api", object_id=str(api.pk)) | children)
-    return list(events.order_by("-id")[:limit])
+    require(user, Cap.AUDIT_VIEW, api)
+    events = Q(object_type="inventory.api", object_id=str(api.pk))
+    for object_type, model, api_field in HISTORY_CHILDREN:
+        ids = model.objects.filter(**{api_field: api}).annotate(sid=Cast("pk", CharField())).values("sid")
+        events |= Q(object_type=object_type, object_id__in=ids)
+    return list(AuditEvent.objects.filter(events).order_by("-id")[:limit])
 
 
 def api_counts_by_unit_path(user: Any) -> dict[str, int]:

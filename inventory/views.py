@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inventory import forms, selectors
-from inventory.engines import availability, catalog
-from inventory.models import Api, AuthScheme, DiscoveredEndpoint, LogIngest, Protocol
+from inventory.engines import catalog
+from inventory.models import Api, AuthScheme, DiscoveredEndpoint, Protocol
 from inventory.services import (
     catalog_import,
     components,
@@ -138,7 +138,7 @@ def api_list(request: HttpRequest) -> HttpResponse:
         "sort_base": sort_params.urlencode(),
         "current_sort": current_sort,
         "export_query": params.urlencode(),
-        "can_create": bool(forms.submit_units(request.user).exists()),
+        "can_create": selectors.can_register(request.user),
     }
     return render(request, "inventory/api_list.html", ctx)
 
@@ -324,7 +324,7 @@ def _tab_context(request: HttpRequest, api: ApiDetail, tab: str, bound: dict[str
     elif tab == "packages":
         ctx["components"] = list(selectors.api_components(api)[:COMPONENTS_SHOWN])
         ctx["components_capped"] = api.component_count > COMPONENTS_SHOWN
-        ctx["last_import"] = api.sbom_imports.first()
+        ctx["last_import"] = selectors.last_sbom_import(user, api)
         ctx["upload_form"] = bound.get("upload_form") or web.style(forms.UploadForm())
         ctx["declare_form"] = bound.get("declare_form") or web.style(forms.DeclareComponentForm())
     elif tab == "servers":
@@ -343,15 +343,10 @@ def _tab_context(request: HttpRequest, api: ApiDetail, tab: str, bound: dict[str
                 prefix=f"baseline-{env.pk}", initial=initial
             )
             env.baseline_form = web.style(form)
-        windows = list(api.windows.all())
-        env_names = {e.pk: e.name for e in envs}
-        for window in windows:
-            window.environment_name = env_names.get(window.environment_id, "")
-            window.weekday_names = ", ".join(availability.WEEKDAY_NAMES[d][:3] for d in window.weekdays or [])
-        ctx["windows"] = windows
+        ctx["windows"] = selectors.windows_of(user, api)
         ctx["window_form"] = bound.get("window_form") or web.style(forms.WindowForm())
     elif tab == "history":
-        ctx["events"] = selectors.api_history(api, limit=HISTORY_SHOWN)
+        ctx["events"] = selectors.api_history(user, api, limit=HISTORY_SHOWN)
     ctx["environments"] = envs
     return ctx
 
@@ -465,7 +460,7 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     api = _api(request, slug)
-    spec = get_object_or_404(api.specs, number=number)
+    spec = selectors.spec_version_of(request.user, api, number)
     extension = "json" if spec.format == "json" else "yaml"
     response = HttpResponse(spec.content, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{api.slug}-v{spec.number}.{extension}"'
@@ -536,7 +531,7 @@ def environment_save(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def environment_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    environment = get_object_or_404(api.environments.all(), pk=pk)
+    environment = selectors.environment_of(request.user, api, pk=pk)
     environments.environment_delete(actor=Actor.from_request(request), environment=environment)
     messages.success(request, f"Environment “{environment.name}” deleted.")
     return redirect(_detail_url(api, "servers"))
@@ -545,7 +540,7 @@ def environment_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse
 @require_POST
 def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    environment = get_object_or_404(api.environments.all(), pk=pk)
+    environment = selectors.environment_of(request.user, api, pk=pk)
     form = web.style(forms.ServerForm(request.POST, prefix=f"server-{pk}"))
     if form.is_valid():
         try:
@@ -565,7 +560,7 @@ def server_attach(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_POST
 def baseline_save(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    environment = get_object_or_404(api.environments.all(), pk=pk)
+    environment = selectors.environment_of(request.user, api, pk=pk)
 
     def action(data: dict[str, Any]) -> str:
         environments.baseline_save(actor=Actor.from_request(request), environment=environment, **data)
@@ -591,7 +586,7 @@ def window_add(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def window_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    window = get_object_or_404(api.windows.all(), pk=pk)
+    window = selectors.window_of(request.user, api, pk)
     windows.window_delete(actor=Actor.from_request(request), window=window)
     messages.success(request, "Downtime window deleted.")
     return redirect(_detail_url(api, "metrics"))
@@ -621,7 +616,7 @@ def dependency_add(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def dependency_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     api = _api(request, slug, Cap.INVENTORY_SUBMIT)
-    dependency = get_object_or_404(api.consumers.all(), pk=pk)
+    dependency = selectors.consumer_of(request.user, api, pk)
     consumers.dependency_remove(actor=Actor.from_request(request), dependency=dependency)
     messages.success(request, "Consumer removed.")
     return redirect(_detail_url(api, "consumers"))
@@ -689,7 +684,7 @@ def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] |
     can_review = holds_company_wide(request.user, Cap.INVENTORY_REVIEW)
     ingest = None
     if can_review and request.GET.get("ingest", "").isdigit():
-        ingest = LogIngest.objects.filter(pk=int(request.GET["ingest"])).first()
+        ingest = selectors.log_ingest_for(request.user, int(request.GET["ingest"]))
     ctx = {
         "items": page.items,
         "findings": DiscoveredEndpoint.Finding.choices,
@@ -699,7 +694,7 @@ def _discovery_page(request: HttpRequest, status: int = 200, errors: list[str] |
         "prev_query": page.prev_query,
         "next_query": page.next_query,
         "can_review": can_review,
-        "can_register": bool(forms.submit_units(request.user).exists()),
+        "can_register": selectors.can_register(request.user),
         "ingest": ingest,
         "errors": errors or [],
     }

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -13,29 +12,22 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.db import transaction
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
-from django_otp import devices_for_user, match_token
 from django_otp import login as otp_login
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from portal import audit, login_guard, selectors
+from portal import login_guard, selectors, web
 from portal.audit import Actor
 from portal.forms import ApiTokenCreateForm, LoginForm, OtpCodeForm, ReauthForm, ReplaceDeviceForm
 from portal.middleware import second_factor_proved, session_start
-from portal.models import RecoveryCodeDevice
 from portal.ratelimit import limit_posts
+from portal.services import sessions, two_factor
 from portal.services import tokens as token_services
 from portal.web import AuthenticatedRequest
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL
-
-RECOVERY_CODE_COUNT = 10
 
 
 class LoginView(auth_views.LoginView):
@@ -58,7 +50,7 @@ class LoginView(auth_views.LoginView):
         response = super().form_valid(form)
         session_start(self.request)
         login_guard.record_success(form.cleaned_data.get("username", ""))
-        audit.record(actor=Actor.from_request(self.request), action="user.login", obj=form.get_user())
+        sessions.session_signed_in(actor=Actor.from_request(self.request), user=form.get_user())
         return response
 
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
@@ -74,7 +66,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.user.is_authenticated:
-            audit.record(actor=Actor.from_request(request), action="user.logout", obj=request.user)
+            sessions.session_signed_out(actor=Actor.from_request(request), user=request.user)
         return super().post(request, *args, **kwargs)
 
 
@@ -96,57 +88,33 @@ def _qr_data_uri(url: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _grouped(raw: str) -> str:
-    return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))
-
-
-def _new_recovery_codes(user: User) -> list[str]:
-    """Ten fresh codes (80 bits each), replacing any earlier ones; only their hashes are kept."""
-    device = RecoveryCodeDevice.objects.filter(user=user).first() or RecoveryCodeDevice(
-        user=user, name="recovery"
-    )
-    device.salt = secrets.token_hex(16)
-    codes = [_grouped(secrets.token_hex(10)) for _ in range(RECOVERY_CODE_COUNT)]
-    device.code_hashes = [device.hash_code(c) for c in codes]
-    device.confirmed = True
-    device.save()
-    return codes
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 @limit_posts("expensive")  # a password check (argon2) when replacing a device: not a free oracle
 def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     """Enrol a TOTP device: show key and QR, confirm with a first code, then show recovery codes once."""
     user = request.user
-    if any(devices_for_user(user, confirmed=True)) and not second_factor_proved(user):
+    replacing = two_factor.has_confirmed_device(user)
+    if replacing and not second_factor_proved(user):
         return redirect("two_factor_verify")
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    device = two_factor.totp_device_pending(user=user)
     # Replacing a device that works asks for the password and a current code first: a session left
     # open must not be enough to move someone's second factor to an attacker's phone.
-    replacing = any(devices_for_user(user, confirmed=True))
     form = (
         ReplaceDeviceForm(request.POST or None, user=user) if replacing else OtpCodeForm(request.POST or None)
     )
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["code"]):
-            with transaction.atomic():
-                TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).delete()
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
-                codes = _new_recovery_codes(user)
-                audit.record(
-                    actor=Actor.from_request(request),
-                    action="user.2fa_replace" if replacing else "user.2fa_enrol",
-                    obj=user,
-                )
+        try:
+            codes = two_factor.totp_enrol(
+                actor=Actor.from_request(request), device=device, code=form.cleaned_data["code"]
+            )
+        except ValidationError as exc:
+            web.add_service_errors(form, exc)
+        else:
             otp_login(request, device)
             return render(
                 request, "account/recovery_codes.html", {"codes": codes, "next": _safe_next(request)}
             )
-        form.add_error("code", "That code is not valid. Check your device's clock and try again.")
     secret_b32 = base64.b32encode(device.bin_key).decode()
     return render(
         request,
@@ -161,19 +129,15 @@ def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
     user = request.user
     if second_factor_proved(user):
         return redirect(_safe_next(request))
-    if not any(devices_for_user(user, confirmed=True)):
+    if not two_factor.has_confirmed_device(user):
         return redirect("two_factor_setup")
     form = OtpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        device = match_token(user, form.cleaned_data["code"])
+        device = two_factor.two_factor_verify(
+            actor=Actor.from_request(request), user=user, code=form.cleaned_data["code"]
+        )
         if device is not None:
             otp_login(request, device)
-            audit.record(
-                actor=Actor.from_request(request),
-                action="user.2fa_verify",
-                obj=user,
-                after={"method": "recovery_code" if isinstance(device, RecoveryCodeDevice) else "totp"},
-            )
             return redirect(_safe_next(request))
         form.add_error("code", "That code is not valid.")
     return render(request, "account/two_factor_verify.html", {"form": form, "next": _safe_next(request)})
@@ -188,9 +152,7 @@ def recovery_codes_regenerate(request: AuthenticatedRequest) -> HttpResponse:
     form = ReauthForm(request.POST or None, user=request.user)
     if request.method != "POST" or not form.is_valid():
         return render(request, "account/recovery_codes_confirm.html", {"form": form})
-    with transaction.atomic():
-        codes = _new_recovery_codes(request.user)
-        audit.record(actor=Actor.from_request(request), action="user.2fa_recovery_codes", obj=request.user)
+    codes = two_factor.recovery_codes_regenerate(actor=Actor.from_request(request), user=request.user)
     return render(
         request,
         "account/recovery_codes.html",
@@ -205,14 +167,18 @@ def api_tokens(request: AuthenticatedRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
-        issued = token_services.api_token_create(
-            actor=Actor.from_request(request),
-            user=request.user,
-            name=form.cleaned_data["name"],
-            days=form.cleaned_data["days"],
-            second_factor=second_factor_proved(request.user),
-        )
-        form = ApiTokenCreateForm()
+        try:
+            issued = token_services.api_token_create(
+                actor=Actor.from_request(request),
+                user=request.user,
+                name=form.cleaned_data["name"],
+                days=form.cleaned_data["days"],
+                second_factor=second_factor_proved(request.user),
+            )
+        except ValidationError as exc:
+            web.add_service_errors(form, exc)
+        else:
+            form = ApiTokenCreateForm()
     tokens = selectors.api_tokens_of(request.user)
     return render(request, "account/api_tokens.html", {"form": form, "tokens": tokens, "issued": issued})
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth import REDIRECT_FIELD_NAME, get_user_model
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -19,10 +19,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from portal import audit
+from portal import selectors
 from portal.access import Cap, has_capability, in_scope, scope_q
 from portal.audit import Actor
 from portal.models import AuditEvent, Membership, OrgUnit, ScopedQuerySet
+from portal.services import sessions
 from portal.services.org_chart import (
     membership_grant,
     membership_revoke,
@@ -71,7 +72,7 @@ class PortalAdminSite(admin.AdminSite):
         if request.method == "POST" and response.status_code == 302:
             user = request.user
             assert isinstance(user, Model)  # the admin only serves signed-in users here
-            audit.record(actor=Actor.from_request(request), action="user.password_change", obj=user)
+            sessions.password_changed(actor=Actor.from_request(request), user=user)
         return response
 
     def get_urls(self) -> list[Any]:
@@ -180,7 +181,7 @@ class OrgUnitAdmin(ScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "parent":
-            kwargs["queryset"] = OrgUnit.objects.visible_to(request.user, Cap.ORG_MANAGE)
+            kwargs["queryset"] = selectors.units_visible(request.user, Cap.ORG_MANAGE)
             # A new top-level unit would sit outside everyone's scope but the superuser's.
             kwargs["required"] = not request.user.is_superuser
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -204,7 +205,7 @@ class OrgUnitAdmin(ScopedAdmin):
         if {"name", "kind"} & set(form.changed_data):
             # The form already wrote the new values onto obj: give the service the stored row so
             # the audit record's "before" is the real one.
-            stored = OrgUnit.objects.get(pk=obj.pk)
+            stored = selectors.unit_as_stored(obj)
             updated = org_unit_update(actor=actor, unit=stored, name=obj.name, kind=obj.kind)
             obj.path, obj.depth = updated.path, updated.depth
 
@@ -228,17 +229,9 @@ class MembershipAdmin(ScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "org_unit":
-            kwargs["queryset"] = OrgUnit.objects.visible_to(request.user, Cap.ORG_MANAGE)
+            kwargs["queryset"] = selectors.units_visible(request.user, Cap.ORG_MANAGE)
         if db_field.name == "user" and not request.user.is_superuser:
-            # People already in the manager's subtree, or in no unit yet (new joiners): never the
-            # whole company's staff list.
-            in_scope_ids = Membership.objects.visible_to(request.user, Cap.ORG_MANAGE).values("user_id")
-            kwargs["queryset"] = (
-                get_user_model()
-                .objects.filter(Q(pk__in=in_scope_ids) | Q(memberships__isnull=True), is_active=True)
-                .distinct()
-                .order_by("username")
-            )
+            kwargs["queryset"] = selectors.people_assignable(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:

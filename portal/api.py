@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 from portal import selectors
 from portal.access import Cap, capabilities_of
 from portal.audit import Actor
-from portal.models import OrgUnit
 from portal.pagination import CappedCursorPagination
 from portal.permissions import OWN_ACCOUNT
 from portal.serializers import (
@@ -49,7 +48,7 @@ class OrgUnitList(generics.ListAPIView):
     serializer_class = OrgUnitSerializer
 
     def get_queryset(self) -> Any:
-        return OrgUnit.objects.visible_to(self.request.user, Cap.ORG_VIEW).order_by("path")
+        return selectors.units_visible(self.request.user)
 
 
 class OrgUnitDetail(generics.RetrieveAPIView):
@@ -57,7 +56,7 @@ class OrgUnitDetail(generics.RetrieveAPIView):
     serializer_class = OrgUnitSerializer
 
     def get_queryset(self) -> Any:
-        return OrgUnit.objects.visible_to(self.request.user, Cap.ORG_VIEW)
+        return selectors.units_visible(self.request.user)
 
 
 class MembershipList(generics.ListAPIView):

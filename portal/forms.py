@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from portal import audit_vocabulary
+from portal.models import ApiToken
 
 
 class LoginForm(AuthenticationForm):
@@ -33,15 +34,16 @@ class OtpCodeForm(forms.Form):
 
 
 class ApiTokenCreateForm(forms.Form):
+    """The shape of a new token's request; its limits (name length, 1 to API_TOKEN_MAX_DAYS days)
+    are ``ApiToken``'s and ``tokens.api_token_create``'s, shown here as the service raises them."""
+
     name = forms.CharField(
-        max_length=100,
+        max_length=ApiToken._meta.get_field("name").max_length,
         help_text="What the token is for, e.g. 'payments CI'.",
         widget=forms.TextInput(attrs={"class": "form-control"}),
     )
     days = forms.IntegerField(
         widget=forms.NumberInput(attrs={"class": "form-control"}),
-        min_value=1,
-        max_value=settings.API_TOKEN_MAX_DAYS,
         initial=settings.API_TOKEN_DEFAULT_DAYS,
         label="Valid for (days)",
     )

@@ -1,27 +1,75 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count
 
 from portal.access import Cap
-from portal.models import ApiToken, AuditEvent, Membership, OrgUnit
+from portal.models import ApiToken, AuditEvent, Heartbeat, Membership, OrgUnit
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.db.models import QuerySet
+
+    from portal.extensions import VisibleUnitCount
 
 
 def org_units_visible(user: Any) -> list[OrgUnit]:
-    return list(OrgUnit.objects.visible_to(user, Cap.ORG_VIEW).order_by("path"))
+    return list(units_visible(user))
+
+
+def units_visible(user: Any, capability: str = Cap.ORG_VIEW) -> QuerySet[OrgUnit]:
+    """The units in the user's subtrees for ``capability``, in tree order."""
+    return OrgUnit.objects.visible_to(user, capability).order_by("path")
+
+
+def unit_as_stored(unit: OrgUnit) -> OrgUnit:
+    """The row as the database holds it, for an audit event's "before" when a form has already
+    written new values onto ``unit``."""
+    return OrgUnit.objects.get(pk=unit.pk)
+
+
+def people_assignable(user: Any) -> QuerySet[Any]:
+    """Whom an org manager may give a role: people already in their subtrees, or in no unit yet
+    (new joiners); never the whole company's staff list. Everyone active for a superuser."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    people = get_user_model().objects.filter(is_active=True)
+    if not getattr(user, "is_superuser", False):
+        in_scope_ids = Membership.objects.visible_to(user, Cap.ORG_MANAGE).values("user_id")
+        people = people.filter(Q(pk__in=in_scope_ids) | Q(memberships__isnull=True)).distinct()
+    return people.order_by("username")
+
+
+def worker_last_seen() -> datetime | None:
+    """When the Celery worker last wrote its heartbeat (None: never). Not scoped: no user is asking
+    (the health probe), and it says nothing about any unit."""
+    return Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
+
+
+@dataclass(frozen=True)
+class OrgChartCell:
+    """One app's count for one unit (its subtree), with the page that lists what it counts."""
+
+    value: int
+    label: str  # what is counted: "APIs"
+    url: str
 
 
 @dataclass(frozen=True)
 class OrgChartRow:
     unit: OrgUnit
     people: int  # people holding a role on the unit itself
-    apis: int | None  # APIs owned by the unit or any unit below it (what its inventory link lists)
+    cells: list[OrgChartCell]  # one per count the user may see, in the order of ``columns``
+
+    @property
+    def url(self) -> str:
+        """Where the unit's name links: the first count's list ("" when no count is shown)."""
+        return self.cells[0].url if self.cells else ""
 
 
 def people_by_unit(user: Any) -> dict[int, int]:
@@ -47,16 +95,19 @@ def subtree_totals(counts_by_path: Mapping[str, int]) -> dict[str, int]:
     return totals
 
 
-def org_chart(user: Any, api_counts_by_path: Mapping[str, int] | None = None) -> list[OrgChartRow]:
-    """The units the user may see, in tree order, with their people and (when given the counts of
-    APIs by owning unit path) the APIs of their subtree."""
+def org_chart(user: Any, counts: Sequence[VisibleUnitCount] = ()) -> list[OrgChartRow]:
+    """The units the user may see, in tree order, with their people and, for each app's count
+    (``portal.extensions.unit_counts_for``), the total of their subtree and the page listing it."""
     people = people_by_unit(user)
-    apis = subtree_totals(api_counts_by_path) if api_counts_by_path is not None else None
+    totals = [(c.count, subtree_totals(c.by_path)) for c in counts]
     return [
         OrgChartRow(
             unit=unit,
             people=people.get(unit.pk, 0),
-            apis=None if apis is None else apis.get(unit.path, 0),
+            cells=[
+                OrgChartCell(by_path.get(unit.path, 0), count.label, count.url(unit))
+                for count, by_path in totals
+            ],
         )
         for unit in org_units_visible(user)
     ]

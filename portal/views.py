@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET
 from portal import extensions, selectors, web
 from portal.access import Cap, capabilities_of, require, roles_of
 from portal.forms import AuditFilterForm
-from portal.models import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +36,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def org_chart(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.ORG_VIEW)
-    api_counts = extensions.unit_counts_for(request.user, "apis")
-    rows = selectors.org_chart(request.user, api_counts)
-    return render(request, "portal/org_chart.html", {"rows": rows, "show_apis": api_counts is not None})
+    counts = extensions.unit_counts_for(request.user)
+    rows = selectors.org_chart(request.user, counts)
+    columns = [c.count.label for c in counts]
+    return render(request, "portal/org_chart.html", {"rows": rows, "columns": columns})
 
 
 @require_GET
@@ -86,7 +86,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     ok = all(v == "ok" for v in checks.values())
     body: dict[str, object] = {"status": "ok" if ok else "degraded", **checks}
     if checks["database"] == "ok":
-        beat = Heartbeat.objects.filter(name="worker").values_list("seen_at", flat=True).first()
+        beat = selectors.worker_last_seen()
         body["worker_last_seen"] = beat.isoformat() if beat else None
     return JsonResponse(body, status=200 if ok else 503)
 

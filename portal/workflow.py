@@ -9,9 +9,11 @@ who may move what therefore exists once.
     API_WORKFLOW = Workflow(
         model=Api,
         audit_prefix="api",
+        review_stamp=Stamp(by="reviewed_by", at="reviewed_at", note="review_comment"),
         moves=[
             Move("submit", "Submit for review", (DRAFT, CHANGES_REQUESTED), SUBMITTED, Cap.INVENTORY_SUBMIT),
-            Move("approve", "Approve", (SUBMITTED,), APPROVED, Cap.INVENTORY_REVIEW, note=Note.OPTIONAL),
+            Move("approve", "Approve", (SUBMITTED,), APPROVED, Cap.INVENTORY_REVIEW, note=Note.OPTIONAL,
+                 records_review=True),
             ...
         ],
     )
@@ -22,7 +24,7 @@ Incidents and findings use the same shape with their own tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -67,10 +69,25 @@ class Move:
     # Extra rules that only the current object can answer (e.g. "every required piece is present").
     # Each returns a problem to show, or "" when the move may go ahead. Checked under the row lock.
     guards: tuple[Callable[[Any, Actor], str], ...] = ()
+    # The move is a review act: who made it, when and their note go to the workflow's review stamp.
+    records_review: bool = False
+    # The move hands the object in for review: who and when go to the workflow's submission stamp.
+    records_submission: bool = False
+    # Further fields the move sets to fixed values, e.g. (("lifecycle", "retired"),).
+    sets: tuple[tuple[str, Any], ...] = ()
     # A review act: a person making it names the revision they reviewed (``Workflow.revision_field``)
     # and the move is refused if the object changed since. Without it, a change made between the
     # reviewer opening the page and pressing the button would be approved unseen.
     binds_revision: bool = False
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where a move records who made it, when, and (optionally) the note given with it."""
+
+    by: str
+    at: str
+    note: str | None = None
 
 
 @dataclass
@@ -82,8 +99,13 @@ class Workflow(Generic[M]):
     changed_at_field: str | None = "status_changed_at"
     # The counter of changes a ``binds_revision`` move is checked against.
     revision_field: str | None = None
-    # Called under the row lock after the status is set: returns the names of further fields it set.
-    on_apply: Callable[[Any, Move, Actor, str], list[str]] | None = None
+    # The longest note a move takes (it is stored, audited and mailed).
+    note_max_length: int = 5000
+    # Fields every move sets to the move's time (e.g. "updated_at").
+    touches: tuple[str, ...] = ()
+    # Written by the moves marked ``records_review`` / ``records_submission``.
+    review_stamp: Stamp | None = None
+    submission_stamp: Stamp | None = None
     # Called inside the transaction once the move is saved and audited: for what must commit or roll
     # back with the move, such as recording a notification (``portal.notifications`` sends it only
     # after the commit, so a move that rolls back tells nobody).
@@ -95,6 +117,12 @@ class Workflow(Generic[M]):
         for move in self.moves:
             if move.action in self._by_action:
                 raise ValueError(f"Duplicate action {move.action!r} in the {self.audit_prefix} workflow")
+            if move.records_review and self.review_stamp is None:
+                raise ValueError(f"{move.action!r} records a review, but the workflow has no review_stamp")
+            if move.records_submission and self.submission_stamp is None:
+                raise ValueError(
+                    f"{move.action!r} records a submission, but the workflow has no submission_stamp"
+                )
             self._by_action[move.action] = move
 
     @property
@@ -162,8 +190,10 @@ def transition(
 
     Takes the row lock, re-reads the status, checks that the move exists from it, that the actor
     holds its capability over the object, that a required note is given and that every guard
-    passes, and for a review act that the object is still at ``seen_revision``; then sets the status (and ``changed_at_field``), lets the app set its own fields,
-    writes one audit event ``<prefix>.<action>`` and calls ``on_moved``, all in one transaction.
+    passes, and for a review act that the object is still at ``seen_revision``; then sets the
+    status, ``changed_at_field``, ``touches``, the move's ``sets`` and the review or submission stamp
+    it records, writes one audit event ``<prefix>.<action>`` and calls ``on_moved``, all in one
+    transaction.
     Illegal moves raise ``IllegalTransition``; missing input raises ``ValidationError``; no
     capability raises ``PermissionDenied`` (or ``Http404``).
     """
@@ -179,6 +209,8 @@ def transition(
         authorize(actor, move.capability, obj)
         if move.note == Note.REQUIRED and not note:
             raise ValidationError({"note": move.note_missing})
+        if len(note) > workflow.note_max_length:
+            raise ValidationError({"note": f"Say it in at most {workflow.note_max_length} characters."})
         if move.note == Note.NONE:
             note = ""
         problems = workflow.blocked(move, obj, actor)
@@ -186,14 +218,19 @@ def transition(
             raise ValidationError(problems)
         _check_revision(workflow, move, actor, obj, seen_revision)
         before = {workflow.status_field: current}
-        setattr(obj, workflow.status_field, move.target)
-        fields = [workflow.status_field]
+        now = timezone.now()
+        values: dict[str, Any] = {workflow.status_field: move.target}
         if workflow.changed_at_field:
-            setattr(obj, workflow.changed_at_field, timezone.now())
-            fields.append(workflow.changed_at_field)
-        if workflow.on_apply is not None:
-            fields += workflow.on_apply(obj, move, actor, note)
-        obj.save(update_fields=_unique(fields))
+            values[workflow.changed_at_field] = now
+        values |= dict.fromkeys(workflow.touches, now)
+        values |= dict(move.sets)
+        if move.records_review and workflow.review_stamp is not None:
+            values |= _stamped(workflow.review_stamp, actor, now, note)
+        if move.records_submission and workflow.submission_stamp is not None:
+            values |= _stamped(workflow.submission_stamp, actor, now, note)
+        for name, value in values.items():
+            setattr(obj, name, value)
+        obj.save(update_fields=list(values))
         after: dict[str, Any] = {workflow.status_field: move.target}
         if note:
             after["note"] = note
@@ -210,8 +247,11 @@ def transition(
     return obj
 
 
-def _unique(names: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(names))
+def _stamped(stamp: Stamp, actor: Actor, at: Any, note: str) -> dict[str, Any]:
+    values = {stamp.by: actor.user, stamp.at: at}
+    if stamp.note is not None:
+        values[stamp.note] = note
+    return values
 
 
 def _unit_of(obj: Any) -> Any:

@@ -6,6 +6,7 @@ Europe/Berlin" follows daylight saving); one-off windows are absolute instants.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -27,16 +28,21 @@ class RecurringWindow:
     label: str = ""
 
     def occurrences(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Each occurrence that shares an instant with [since, until), in time order."""
         zone = ZoneInfo(self.tz)
-        local_day = since.astimezone(zone).date() - timedelta(days=1)
+        first_day = since.astimezone(zone).date() - timedelta(days=1)
         last_day = until.astimezone(zone).date()
-        while local_day <= last_day:
-            if local_day.weekday() in self.weekdays:
+        spans = []
+        week = timedelta(days=7)
+        for weekday in self.weekdays:  # straight from one matching day to the next: 7 days a step
+            local_day = first_day + timedelta(days=(weekday - first_day.weekday()) % 7)
+            while local_day <= last_day:
                 start = datetime.combine(local_day, self.start, tzinfo=zone).astimezone(UTC)
                 end = datetime.combine(local_day, self.end, tzinfo=zone).astimezone(UTC)
                 if end > since and start < until:
-                    yield start, end
-            local_day += timedelta(days=1)
+                    spans.append((start, end))
+                local_day += week
+        yield from sorted(spans)
 
     def contains(self, at: datetime) -> bool:
         local = at.astimezone(ZoneInfo(self.tz))
@@ -99,6 +105,14 @@ ONE_OFF_YEARS = (2000, 2999)
 ONE_OFF_MAX_DAYS = 366
 
 
+def wall_clock(value: datetime, tz: str) -> datetime:
+    """``value`` as an instant: a time given without an offset is wall-clock time in ``tz`` (the
+    window's timezone); one with an offset already names its instant and is kept."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=zone(tz))
+    return value
+
+
 def make_one_off(starts_at: datetime, ends_at: datetime, label: str = "") -> OneOffWindow:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise WindowError("One-off windows need timezone-aware start and end.")
@@ -124,17 +138,28 @@ _OVERLAP_HORIZON = timedelta(days=366)
 
 
 def first_overlap(new: Window, existing: Iterable[Window], *, now: datetime) -> Window | None:
-    """The first existing window that shares any instant with ``new`` within the next year."""
+    """The first existing window (in the order given) that shares any instant with ``new`` within
+    the next year (a one-off ``new``: within its own span).
+
+    Each existing window is expanded once over the span of ``new``'s occurrences, and each of its
+    occurrences is looked up among ``new``'s by bisection: ``new``'s occurrences are disjoint, so
+    sorted by start they are sorted by end too, and only the last one starting before an occurrence
+    ends can overlap it. O(n log m) instead of comparing every pair of occurrences.
+    """
     if isinstance(new, OneOffWindow):
         since, until = new.starts_at, new.ends_at
     else:
         since, until = now, now + _OVERLAP_HORIZON
-    new_spans = list(new.occurrences(since, until))
+    new_spans = sorted(new.occurrences(since, until))
+    if not new_spans:
+        return None
+    starts = [start for start, _end in new_spans]
+    ends = [end for _start, end in new_spans]
+    first, last = starts[0], ends[-1]
     for other in existing:
-        for a_start, a_end in new_spans:
-            if any(
-                b_start < a_end and a_start < b_end for b_start, b_end in other.occurrences(a_start, a_end)
-            ):
+        for b_start, b_end in other.occurrences(first, last):
+            i = bisect_left(starts, b_end)  # new_spans[:i] start before this occurrence ends
+            if i and ends[i - 1] > b_start:
                 return other
     return None
 

@@ -6,6 +6,7 @@ Every verb is one transaction with one audit record and checks access itself (``
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -22,6 +23,9 @@ from inventory.services.summary import refresh_summary
 from portal import audit
 from portal.access import Cap, authorize
 from portal.audit import Actor
+from portal.validators import check_fields
+
+_ECOSYSTEM = re.compile(r"[a-z0-9_-]+")
 
 
 @dataclass
@@ -104,6 +108,10 @@ def component_declare(
     if kind not in Component.Kind.values:
         raise ValidationError({"kind": "Unknown kind."})
     ecosystem = ecosystem.strip().lower() or "generic"
+    # A declared ecosystem is a purl type people type in: one word (pypi, npm, maven, generic…).
+    if not _ECOSYSTEM.fullmatch(ecosystem):
+        raise ValidationError({"ecosystem": "Use letters, digits, - or _ (a purl type such as pypi or npm)."})
+    check_fields(Component, ecosystem=ecosystem, name=name.strip(), version=version.strip())
     try:
         purl = PackageURL(type=ecosystem, name=name.strip(), version=version.strip() or None).to_string()
     except ValueError as exc:

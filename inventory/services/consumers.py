@@ -18,6 +18,7 @@ from portal import audit
 from portal.access import Cap, authorize, authorize_unit
 from portal.audit import Actor
 from portal.models import OrgUnit
+from portal.validators import check_fields
 
 
 @transaction.atomic
@@ -38,6 +39,7 @@ def dependency_add(
         raise ValidationError({"consumer_api": "An API cannot consume itself."})
     if ApiDependency.objects.filter(api=api).count() >= Limits.CONSUMERS:
         raise ValidationError(f"An API has at most {Limits.CONSUMERS} recorded consumers.")
+    check_fields(ApiDependency, note=note)  # get_or_create below skips full_clean()
     dep, created = ApiDependency.objects.get_or_create(
         api=api, consumer_api=consumer_api, consumer_service=consumer_service, defaults={"note": note}
     )

@@ -26,6 +26,10 @@ from portal import audit
 from portal.access import Cap, authorize, authorize_unit, require_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
+from portal.validators import check_fields
+
+# A host name as DNS allows it (and as DiscoveredEndpoint.host stores it).
+DEFAULT_HOST_MAX_LENGTH = 253
 
 _FINDING_FOR = {
     "shadow_api": DiscoveredEndpoint.Finding.SHADOW_API,
@@ -97,6 +101,8 @@ def discovery_ingest(
     A log touches every team's APIs (findings, last-seen times), so it takes review rights over the
     whole company, not over one subtree.
     """
+    if len(default_host) > DEFAULT_HOST_MAX_LENGTH:
+        raise ValidationError({"host": f"A host name has at most {DEFAULT_HOST_MAX_LENGTH} characters."})
     if actor.user is not None:
         require_company_wide(actor.user, Cap.INVENTORY_REVIEW)
     limit = max_bytes if max_bytes is not None else settings.PORTAL_DISCOVERY_LOG_MAX_BYTES
@@ -227,7 +233,11 @@ def discovered_dismiss(*, actor: Actor, item: DiscoveredEndpoint, reason: str) -
         raise ValidationError({"reason": "Say why this is dismissed."})
     if item.state != DiscoveredEndpoint.State.NEW:
         raise ValidationError(f"Already {item.get_state_display().lower()}.")
-    item.state, item.dismissed_reason = DiscoveredEndpoint.State.DISMISSED, reason.strip()[:500]
+    try:
+        check_fields(DiscoveredEndpoint, dismissed_reason=reason.strip())
+    except ValidationError as exc:
+        raise ValidationError({"reason": exc.messages}) from exc
+    item.state, item.dismissed_reason = DiscoveredEndpoint.State.DISMISSED, reason.strip()
     item.save(update_fields=["state", "dismissed_reason"])
     audit.record(
         actor=actor,

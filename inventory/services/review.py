@@ -16,7 +16,7 @@ from inventory.models import Api, ApiStatus, Lifecycle
 from inventory.services.review_notifications import review_notify
 from portal.access import Cap
 from portal.audit import Actor
-from portal.workflow import Move, Note, Workflow, transition
+from portal.workflow import Move, Note, Stamp, Workflow, transition
 
 S = ApiStatus
 
@@ -36,30 +36,12 @@ def _four_eyes(api: Api, actor: Actor) -> str:
     return ""
 
 
-_LIFECYCLE_FOR = {S.DEPRECATED: Lifecycle.DEPRECATED, S.RETIRED: Lifecycle.RETIRED}
-
-
-def _apply(api: Api, move: Move, actor: Actor, note: str) -> list[str]:
-    """What a move sets besides the status: the lifecycle it implies, and who reviewed it."""
-    api.updated_at = api.status_changed_at
-    fields = ["updated_at"]
-    lifecycle = _LIFECYCLE_FOR.get(S(move.target))
-    if lifecycle is not None:
-        api.lifecycle = lifecycle
-        fields.append("lifecycle")
-    if move.capability == Cap.INVENTORY_REVIEW or move.action == "reinstate":
-        api.review_comment, api.reviewed_by, api.reviewed_at = note, actor.user, api.status_changed_at
-        fields += ["review_comment", "reviewed_by", "reviewed_at"]
-    if move.target in (S.SUBMITTED, S.REREVIEW):
-        api.submitted_by, api.submitted_at = actor.user, api.status_changed_at
-        fields += ["submitted_by", "submitted_at"]
-    return fields
-
-
 API_WORKFLOW = Workflow(
     model=Api,
     audit_prefix="api",
-    on_apply=_apply,
+    touches=("updated_at",),
+    review_stamp=Stamp(by="reviewed_by", at="reviewed_at", note="review_comment"),
+    submission_stamp=Stamp(by="submitted_by", at="submitted_at"),
     on_moved=review_notify,
     revision_field="revision",
     moves=[
@@ -70,6 +52,7 @@ API_WORKFLOW = Workflow(
             S.SUBMITTED,
             Cap.INVENTORY_SUBMIT,
             guards=(_complete_enough,),
+            records_submission=True,
         ),
         Move(
             "approve",
@@ -79,6 +62,7 @@ API_WORKFLOW = Workflow(
             Cap.INVENTORY_REVIEW,
             note=Note.OPTIONAL,
             guards=(_four_eyes,),
+            records_review=True,
             binds_revision=True,
         ),
         Move(
@@ -90,6 +74,7 @@ API_WORKFLOW = Workflow(
             note=Note.REQUIRED,
             note_label="What must change",
             note_missing="Say what must change.",
+            records_review=True,
         ),
         # A material change (registration.MATERIAL_FIELDS, a spec that widens the API) makes this move
         # by itself; owners may also ask for a new review.
@@ -101,9 +86,24 @@ API_WORKFLOW = Workflow(
             Cap.INVENTORY_SUBMIT,
             note=Note.OPTIONAL,
             note_label="What changed",
+            records_submission=True,
         ),
-        Move("deprecate", "Deprecate", (S.APPROVED, S.REREVIEW), S.DEPRECATED, Cap.INVENTORY_SUBMIT),
-        Move("retire", "Retire", (S.DEPRECATED,), S.RETIRED, Cap.INVENTORY_SUBMIT),
+        Move(
+            "deprecate",
+            "Deprecate",
+            (S.APPROVED, S.REREVIEW),
+            S.DEPRECATED,
+            Cap.INVENTORY_SUBMIT,
+            sets=(("lifecycle", Lifecycle.DEPRECATED),),
+        ),
+        Move(
+            "retire",
+            "Retire",
+            (S.DEPRECATED,),
+            S.RETIRED,
+            Cap.INVENTORY_SUBMIT,
+            sets=(("lifecycle", Lifecycle.RETIRED),),
+        ),
         Move(
             "suspend",
             "Suspend",
@@ -123,6 +123,7 @@ API_WORKFLOW = Workflow(
             Cap.THREATS_SUSPEND,
             note=Note.OPTIONAL,
             guards=(_four_eyes,),
+            records_review=True,
             binds_revision=True,
         ),
     ],

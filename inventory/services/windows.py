@@ -40,6 +40,9 @@ def window_add(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
 ) -> AvailabilityWindow:
+    """A weekly window (``weekdays``, ``start_time``–``end_time`` local to ``tz``) or a one-off one
+    (``starts_at``–``ends_at``; naive values are read in ``tz``). Refused when it overlaps a window
+    of the same scope (the same environment, or API-wide)."""
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
     if AvailabilityWindow.objects.filter(api=api).count() >= Limits.WINDOWS:
         raise ValidationError({"window": f"An API has at most {Limits.WINDOWS} downtime windows."})
@@ -64,7 +67,12 @@ def window_add(
         elif kind == AvailabilityWindow.Kind.ONE_OFF:
             if starts_at is None or ends_at is None:
                 raise availability.WindowError("Give a start and an end.")
-            engine = one_off = availability.make_one_off(starts_at, ends_at)
+            # The same rule whichever door the times came through (form, REST, catalog, command): a
+            # time without an offset is wall-clock time in the window's timezone.
+            availability.zone(tz)
+            engine = one_off = availability.make_one_off(
+                availability.wall_clock(starts_at, tz), availability.wall_clock(ends_at, tz)
+            )
             window = AvailabilityWindow(
                 api=api,
                 environment=environment,

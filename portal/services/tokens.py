@@ -54,7 +54,7 @@ def api_token_create(
     now = timezone.now()
     token = ApiToken(
         user=user,
-        name=name[:100],
+        name=name,  # over ApiToken.name's max_length, full_clean() below refuses it
         prefix=prefix,
         token_hash=hash_token(secret),
         created_at=now,

@@ -25,7 +25,10 @@ def counts(html: str) -> dict[str, tuple[int, ...]]:
     """unit slug → the numbers in its row (people, then APIs when shown)."""
     rows = re.findall(r'<tr data-unit="([^"]+)">(.*?)</tr>', html, re.S)
     return {
-        slug: tuple(int(n) for n in re.findall(r'<td class="text-end">(\d+)</td>', row)) for slug, row in rows
+        slug: tuple(
+            int(n) for n in re.findall(r'<td class="text-end"[^>]*>(?:<a [^>]*>)?(\d+)(?:</a>)?</td>', row)
+        )
+        for slug, row in rows
     }
 
 
@@ -99,3 +102,37 @@ def test_it_counts_in_a_fixed_number_of_queries(org, ciso, login) -> None:  # no
     with CaptureQueriesContext(connection) as many:
         assert counts(client.get(ORG_URL).content.decode())["dept"] == (0, 30)
     assert len(many) == len(few)
+
+
+def test_each_count_links_to_the_list_of_what_it_counts(org, ciso, apis, login) -> None:  # noqa: ANN001
+    body = login(ciso).get(ORG_URL).content.decode()
+
+    assert "<th" in body and ">APIs</th>" in body
+    assert re.search(
+        r'<td class="text-end" data-count="APIs"><a href="/inventory/\?unit=dept" [^>]*>3</a></td>', body
+    )
+    assert re.search(r'<a href="/inventory/\?unit=other-team" title="APIs of [^"]*">1</a>', body)
+
+
+def test_an_app_registers_a_count_with_its_label_and_link(org, alice, ciso, login, monkeypatch) -> None:  # noqa: ANN001
+    from portal import extensions
+    from portal.access import Cap
+
+    monkeypatch.setattr(extensions, "_UNIT_COUNTS", dict(extensions._UNIT_COUNTS))
+    extensions.register_unit_count(
+        extensions.UnitCount(
+            "findings",
+            Cap.AUDIT_VIEW,  # a capability alice (a developer) does not hold
+            lambda user: {org.team.path: 5, org.sibling.path: 2},
+            label="Findings",
+            url=lambda unit: f"/findings/?unit={unit.slug}",
+            order=200,
+        )
+    )
+
+    body = login(ciso).get(ORG_URL).content.decode()
+    assert body.index(">APIs</th>") < body.index(">Findings</th>")  # in their order
+    assert re.search(r'data-count="Findings"><a href="/findings/\?unit=dept" [^>]*>7</a>', body)
+    assert counts(body)["team"] == (1, 0, 5)  # alice; no API; five findings
+    # Without the capability, the column is not there at all.
+    assert "Findings" not in login(alice).get(ORG_URL).content.decode()
