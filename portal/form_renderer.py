@@ -20,6 +20,11 @@ SELECT = "django/forms/widgets/select.html"
 OPTION = "django/forms/widgets/select_option.html"
 
 
+def _text(value: Any) -> str:
+    # The templates' ``|stringformat:'s'``: a plain str (a SafeString loses its mark, so it is escaped).
+    return format(value, "") if isinstance(value, str) else str(value)
+
+
 def _attrs(attrs: dict[str, Any]) -> str:
     # attrs.html: False drops the attribute, True writes its bare name, anything else name="str(value)".
     out = []
@@ -29,7 +34,7 @@ def _attrs(attrs: dict[str, Any]) -> str:
         if value is True:
             out.append(f" {conditional_escape(name)}")
         else:
-            out.append(f' {conditional_escape(name)}="{conditional_escape("%s" % (value,))}"')
+            out.append(f' {conditional_escape(name)}="{conditional_escape(_text(value))}"')
     return "".join(out)
 
 
@@ -50,10 +55,9 @@ def render_select(widget: dict[str, Any]) -> str | None:
         if group_name:
             parts.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
         for option in options:
-            parts.append(
-                f'\n  <option value="{conditional_escape("%s" % (option["value"],))}"'
-                f'{_attrs(option["attrs"])}>{conditional_escape(option["label"])}</option>\n'
-            )
+            value = conditional_escape(_text(option["value"]))
+            label = conditional_escape(option["label"])
+            parts.append(f'\n  <option value="{value}"{_attrs(option["attrs"])}>{label}</option>\n')
         if group_name:
             parts.append("\n  </optgroup>")
     parts.append("\n</select>")

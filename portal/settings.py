@@ -188,6 +188,9 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in TRUSTED_PROXIES]
 AXES_VERBOSE = False
 
+# Sessions are read from the shared cache (Redis in production) and written through to the database:
+# no session query on a page view. Logout and key rotation delete both copies.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)  # absolute timeout
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True
