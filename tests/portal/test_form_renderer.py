@@ -31,7 +31,9 @@ class Sample(forms.Form):
     styled = forms.ChoiceField(
         choices=CHOICES,
         required=False,
-        widget=forms.Select(attrs={"class": "form-select", "data-x": '"q"', "disabled": True, "hidden": False}),
+        widget=forms.Select(
+            attrs={"class": "form-select", "data-x": '"q"', "disabled": True, "hidden": False}
+        ),
     )
     numbers = forms.TypedChoiceField(choices=[(1, 1), (2, 2)], coerce=int, required=False)  # labels not text
     radio = forms.ChoiceField(choices=CHOICES, required=False, widget=forms.RadioSelect)
