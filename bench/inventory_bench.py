@@ -471,7 +471,7 @@ def seed(n_apis: int, n_components: int) -> bool:
                 "metrics": plan["metrics"],
                 "availability": plan["availability"],
             }
-            api.missing = [label for key, label in COMPLETENESS_PIECES if not present[key]]
+            api.missing = [piece.label for piece in COMPLETENESS_PIECES if not present[piece.key]]
             api.completeness = round(
                 100 * (len(COMPLETENESS_PIECES) - len(api.missing)) / len(COMPLETENESS_PIECES)
             )

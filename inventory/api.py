@@ -86,7 +86,7 @@ class ApiListCreate(generics.ListAPIView):
         form = ApiFilterForm(self.request.query_params, user=self.request.user)
         if not form.is_valid():
             raise DrfValidationError(form.errors)  # type: ignore[arg-type]  # DRF reads ErrorDict, codes too
-        return selectors.api_list(self.request.user, form.filters())
+        return selectors.api_list(self.request.user, form.filters(), columns=selectors.LIST_COLUMNS)
 
     @extend_schema(request=ApiWriteSerializer, responses={201: ApiSerializer})
     def post(self, request: Request) -> Response:

@@ -29,7 +29,7 @@ from inventory.models import (
     SbomImport,
     Spec,
 )
-from portal.access import Cap, holds_company_wide, require
+from portal.access import Cap, has_capability, holds_company_wide, require
 from portal.models import OrgUnit
 
 if TYPE_CHECKING:
@@ -64,9 +64,24 @@ def apis_visible(user: Any, capability: str = Cap.INVENTORY_VIEW) -> QuerySet[Ap
     return Api.objects.visible_to(user, capability).select_related("org_unit")
 
 
-def api_list(user: Any, filters: dict[str, Any]) -> QuerySet[Api]:
-    """The inventory list: every filter is an indexed column of Api or a prefix on the unit path."""
+# The columns a row of the inventory list shows, on the page and in the REST list: reading only these
+# (not the description, the JSON lists, the contacts…) halves what building 50 rows costs.
+LIST_COLUMNS = (
+    "name", "slug", "org_unit__name", "org_unit__slug", "status", "lifecycle", "exposure",
+    "data_classification", "handles_personal_data", "has_spec", "completeness", "component_count",
+    "confirmed_at", "updated_at",
+)  # fmt: skip
+
+
+def api_list(user: Any, filters: dict[str, Any], *, columns: tuple[str, ...] = ()) -> QuerySet[Api]:
+    """The inventory list: every filter is an indexed column of Api or a prefix on the unit path.
+    ``columns`` limits what is read (``LIST_COLUMNS`` for the list's rows); all of them by default.
+
+    The search (``q``) is ``icontains``: on PostgreSQL, trigram indexes on the three columns serve
+    it (inventory migration 0006) for terms of three characters or more."""
     qs = apis_visible(user)
+    if columns:
+        qs = qs.only(*columns)
     if q := (filters.get("q") or "").strip():
         qs = qs.filter(Q(name__icontains=q) | Q(slug__icontains=q) | Q(description__icontains=q))
     if unit := filters.get("unit"):
@@ -122,7 +137,8 @@ def units_to_register_for(user: Any) -> QuerySet[OrgUnit]:
 
 
 def can_register(user: Any) -> bool:
-    return units_to_register_for(user).exists()
+    """From the grants already loaded for the request: a grant's unit exists, so no query."""
+    return has_capability(user, Cap.INVENTORY_SUBMIT)
 
 
 def environment_of(user: Any, api: Api, *, pk: int | None = None, name: str | None = None) -> Environment:

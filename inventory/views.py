@@ -106,20 +106,22 @@ def _csv_safe(value: Any) -> Any:
 # --- List and export -------------------------------------------------------------------------------------
 
 
-def _filtered(request: HttpRequest, *, units_menu: bool = False) -> tuple[forms.ApiFilterForm, Any]:
+def _filtered(
+    request: HttpRequest, *, units_menu: bool = False, columns: tuple[str, ...] = ()
+) -> tuple[forms.ApiFilterForm, Any]:
     form = web.style(forms.ApiFilterForm(request.GET or None, user=request.user, units_menu=units_menu))
     filters: dict[str, Any] = {}
     if form.is_bound:
         # Invalid filters are ignored (and the page says so); the valid ones still apply.
         form.is_valid()
         filters = form.filters()
-    return form, selectors.api_list(request.user, filters)
+    return form, selectors.api_list(request.user, filters, columns=columns)
 
 
 @require_GET
 def api_list(request: HttpRequest) -> HttpResponse:
     require(request.user, Cap.INVENTORY_VIEW)
-    form, qs = _filtered(request, units_menu=True)
+    form, qs = _filtered(request, units_menu=True, columns=selectors.LIST_COLUMNS)
     page = web.offset_page(request, qs, size=PAGE_SIZE, max_page=MAX_PAGE)
     cutoff = selectors.stale_cutoff()
     for api in page.items:

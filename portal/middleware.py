@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import time
@@ -174,11 +175,29 @@ def second_factor_proved(user: Any) -> bool:
     return bool(user.is_verified())
 
 
+@functools.cache
+def _device_models() -> tuple[type[Any], ...]:
+    from django_otp import device_classes
+
+    return tuple(device_classes())
+
+
+def has_confirmed_device(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Whether the user enrolled any second-factor device (TOTP, recovery codes…): one query, a
+    UNION over every device model, where django-otp's ``devices_for_user`` runs one per model. Asked
+    on every request of a user who has not proved a device, so never cached between requests: a
+    device enrolled in another session counts at once."""
+    if user.is_anonymous:
+        return False
+    first, *rest = (
+        model.objects.devices_for_user(user, confirmed=True).values("pk") for model in _device_models()
+    )
+    return first.union(*rest).exists()
+
+
 def needs_second_factor(user: AbstractBaseUser | AnonymousUser) -> bool:
     """Privileged roles always need TOTP; anyone who enrolled a device must use it too."""
-    from django_otp import devices_for_user
-
-    return is_privileged(user) or any(devices_for_user(user, confirmed=True))
+    return is_privileged(user) or has_confirmed_device(user)
 
 
 class SecondFactorRequiredMiddleware:
@@ -208,11 +227,7 @@ class SecondFactorRequiredMiddleware:
                 return JsonResponse(
                     error_body(request, "second_factor_required", "Second factor required."), status=403
                 )
-            from django_otp import devices_for_user
-
-            target = reverse(
-                "two_factor_verify" if any(devices_for_user(user, confirmed=True)) else "two_factor_setup"
-            )
+            target = reverse("two_factor_verify" if has_confirmed_device(user) else "two_factor_setup")
             if request.method == "GET":
                 # Come back here afterwards (the views only follow local URLs).
                 target += "?" + urlencode({"next": request.get_full_path()})

@@ -235,8 +235,19 @@ class AuditEvent(ScopedModel):
         indexes = [
             models.Index(fields=["at"], name="audit_at_idx"),
             models.Index(fields=["org_path"], name="audit_path_idx", opclasses=["varchar_pattern_ops"]),
-            models.Index(fields=["action", "-id"], name="audit_action_idx"),
             models.Index(fields=["actor_id", "-id"], name="audit_actor_idx"),
+            # What the audit log filters on, each with the page's order (newest first) behind it, so
+            # a filtered page is a range scan that stops after 51 rows. The action filter matches
+            # by prefix ("api." is a family): a plain btree cannot serve LIKE 'api.%' under a
+            # non-C collation, the pattern opclass can (and still serves "="). PostgreSQL only;
+            # other databases ignore opclasses.
+            models.Index(
+                fields=["action", "-id"],
+                name="audit_action_prefix_idx",
+                opclasses=["varchar_pattern_ops", "int8_ops"],
+            ),
+            models.Index(fields=["actor_label", "-id"], name="audit_actor_label_idx"),
+            models.Index(fields=["object_type", "-id"], name="audit_object_type_idx"),
         ]
 
     def __str__(self) -> str:

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Trigram search indexes (inventory migration 0006) on PostgreSQL; inert on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -95,6 +97,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+# Django's form renderer with <select> written in Python, not two template includes per option.
+FORM_RENDERER = "portal.form_renderer.PortalFormRenderer"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -184,6 +188,9 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in TRUSTED_PROXIES]
 AXES_VERBOSE = False
 
+# Sessions are read from the shared cache (Redis in production) and written through to the database:
+# no session query on a page view. Logout and key rotation delete both copies.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_SECONDS", default=12 * 3600)  # absolute timeout
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True

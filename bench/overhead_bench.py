@@ -1,0 +1,237 @@
+"""Per-request overhead and search at scale: the inventory list (HTML and REST) against bare views
+of the same 50 rows, and a search that matches nothing, under gunicorn + PostgreSQL.
+
+    .venv/bin/python bench/overhead_bench.py                 # 50,000 APIs, 100,000 components
+    .venv/bin/python bench/overhead_bench.py --explain       # also EXPLAIN ANALYZE the search SQL
+    .venv/bin/python bench/overhead_bench.py --profile 200   # cProfile 200 in-process requests per page
+
+What it does:
+
+1. Creates and seeds ``portal_overhead_bench`` (``--database``) exactly as ``inventory_bench.py``
+   does (same seed script, same personas, session cookie and token), at 50,000 APIs by default.
+2. Serves the portal with ``bench.overhead_settings``: the portal's settings and URLs plus two bare
+   views (``bench/bare_views.py``) that read the list's first 50 rows with the same query and either
+   render them with the same template engine and the same row template as ``/inventory/``, or return
+   them as plain JSON with the REST list's fields. No authentication, no form, no layout, no DRF:
+   the floor of the stack. They run in the same gunicorn workers, in the same run, so the ratio
+   "page req/s ÷ bare req/s" does not depend on how busy the machine is as much as the raw figures.
+3. Counts queries and times 15 sequential in-process requests per row, then sends ``--requests``
+   GETs per row at ``--concurrency`` and prints a Markdown table with p50/p95, req/s and the ratio
+   to the matching bare view (HTML page → bare HTML, REST list → bare JSON).
+
+Rows: the two bare views (anonymous), ``/inventory/`` and ``/api/v1/inventory/apis/`` as the CISO
+(sees every API) and the developer (one team), and both lists with ``?q=`` a term that matches
+nothing (the worst case of a substring search) and a term that matches ~5 % of the APIs.
+
+``--without-trigram`` migrates inventory back to 0005 first (no trigram indexes: the search as it was);
+the next run without it migrates forward again.
+
+``--profile N`` skips the load test: it runs N in-process requests of each list page under
+cProfile and prints where the time goes, by function (the 25 highest cumulative and own times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import inventory_bench as ib  # noqa: E402 - after the path is set
+
+NO_MATCH = "zqxj-no-such-api"
+SOME = "pay"
+BEFORE_TRIGRAM = "0005_server_hostname_per_unit"
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    path: str
+    persona: str | None  # None: anonymous (the bare views)
+    rest: bool
+    bare: str  # label of the bare row this one is compared with ("" for the bare rows)
+
+
+def rows() -> list[Row]:
+    html, rest = "/inventory/", "/api/v1/inventory/apis/"
+    out = [Row("bare HTML rows", "/bench/bare/html/", None, False, "")]
+    out += [Row(f"{who} list", html, who, False, "bare HTML rows") for who in ("ciso", "developer")]
+    out += [Row("bare JSON rows", "/bench/bare/json/", None, True, "")]
+    out += [Row(f"{who} REST list", rest, who, True, "bare JSON rows") for who in ("ciso", "developer")]
+    for term in (NO_MATCH, SOME):
+        out.append(Row(f"ciso list ?q={term}", f"{html}?q={term}", "ciso", False, "bare HTML rows"))
+        out.append(Row(f"ciso REST ?q={term}", f"{rest}?q={term}", "ciso", True, "bare JSON rows"))
+    return out
+
+
+def headers_for(row: Row, people: dict[str, ib.Persona]) -> dict[str, str]:
+    if row.persona is None:
+        return {}
+    persona = people[row.persona]
+    if row.rest:
+        return {"Authorization": f"Bearer {persona.token}", "Accept": "application/json"}
+    return {"Cookie": f"sessionid={persona.session_key}"}
+
+
+def in_process(table: list[Row], people: dict[str, ib.Persona], timed: int) -> dict[str, tuple[int, float]]:
+    """{label: (queries, median ms)}: one counted request after a warm-up, then ``timed`` timed ones."""
+    from django.db import connection
+    from django.test import Client
+
+    out = {}
+    for row in table:
+        client = Client(headers=headers_for(row, people))
+        client.get(row.path)
+        queries = []  # counted by an execute wrapper: independent of DEBUG and of the query log
+
+        def count(execute: Any, sql: str, params: Any, many: bool, context: Any, seen: list = queries) -> Any:
+            seen.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(count):
+            response = client.get(row.path)
+        if response.status_code != 200:
+            raise SystemExit(f"{row.label} {row.path}: HTTP {response.status_code} in-process")
+        samples = []
+        for _ in range(timed):
+            t0 = time.perf_counter()
+            client.get(row.path)
+            samples.append((time.perf_counter() - t0) * 1000)
+        out[row.label] = (len(queries), statistics.median(samples))
+    return out
+
+
+def profile(table: list[Row], people: dict[str, ib.Persona], n: int) -> None:
+    from django.test import Client
+
+    for row in table:
+        if row.persona != "ciso" or "?" in row.path:
+            continue
+        client = Client(headers=headers_for(row, people))
+        for _ in range(5):
+            client.get(row.path)
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        profiler.enable()
+        for _ in range(n):
+            client.get(row.path)
+        profiler.disable()
+        ms = (time.perf_counter() - t0) * 1000 / n
+        print(f"\n===== {row.label} ({row.path}): {ms:.1f} ms per request in-process under cProfile =====")
+        stats = pstats.Stats(profiler).strip_dirs()
+        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats("tottime").print_stats(25)
+
+
+def explain(people: dict[str, ib.Persona]) -> None:
+    """EXPLAIN ANALYZE of the searches: the page (51 rows in list order) and the REST count."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory import selectors
+
+    for term in (NO_MATCH, SOME):
+        qs = selectors.api_list(people["ciso"].user, {"q": term})
+        with CaptureQueriesContext(connection) as ctx:
+            list(qs[:51])
+            qs.count()
+        for label, query in zip(("page", "count"), ctx.captured_queries[-2:], strict=True):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, COSTS OFF) " + query["sql"])
+                plan = [r[0] for r in cursor.fetchall()]
+            print(f"\n-- ciso ?q={term} {label}\n" + "\n".join(plan))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--apis", type=int, default=50_000)
+    parser.add_argument("--components", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per row")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--database", default="portal_overhead_bench")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the search SQL")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile N requests, no load")
+    parser.add_argument(
+        "--without-trigram",
+        action="store_true",
+        help="migrate inventory back before its trigram indexes (0005) for a before/after comparison;"
+        " the next run without this flag migrates forward again",
+    )
+    args = parser.parse_args()
+
+    load_at_start = os.getloadavg()
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.overhead_settings"
+    database_url = f"{ib.PG_SERVER}/{args.database}"
+    ib.ensure_database(args.database)
+    ib.setup_django(database_url)
+    ib.seed(args.apis, args.components)
+    if args.without_trigram:
+        from django.core.management import call_command
+
+        call_command("migrate", "inventory", BEFORE_TRIGRAM, verbosity=0, interactive=False)
+        print(f"inventory migrated back to {BEFORE_TRIGRAM}: no trigram indexes")
+    people = {p.key: p for p in ib.personas()}
+    for persona in people.values():
+        ib.issue_credentials(persona)
+    table = rows()
+
+    if args.profile:
+        profile(table, people, args.profile)
+        return 0
+    measured = in_process(table, people, timed=15)
+    if args.explain:
+        explain(people)
+
+    server = ib.Gunicorn(database_url, args.workers)
+    results = {}
+    try:
+        server.wait_ready()
+        for row in table:
+            headers = headers_for(row, people)
+            ib.hammer(server.port, row.path, headers, args.warmup, args.concurrency)
+            result = ib.hammer(server.port, row.path, headers, args.requests, args.concurrency)
+            results[row.label] = result
+            rps = len(result.latencies_ms) / result.seconds
+            print(
+                f"{row.label:32} p50 {result.pct(50):6.1f}  p95 {result.pct(95):6.1f} ms  {rps:6.1f} req/s"
+                f"  load {result.load:.2f}" + (f"  ERRORS {result.errors}" if result.errors else "")
+            )
+    finally:
+        server.stop()
+        os.unlink(server.log.name)
+
+    failed = any(r.errors for r in results.values())
+    print(
+        f"\n{args.apis:,} APIs; {args.requests} requests per row at concurrency {args.concurrency} after"
+        f" {args.warmup} warm-up, gunicorn -w {args.workers}, PostgreSQL. Load average (1 min) before:"
+        f" {load_at_start[0]:.2f}; during: {min(r.load for r in results.values()):.2f}–"
+        f"{max(r.load for r in results.values()):.2f} ({os.cpu_count()} cores).\n"
+    )
+    print("| row | path | queries | in-process ms | p50 ms | p95 ms | req/s | ÷ bare |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    rps = {label: len(r.latencies_ms) / r.seconds for label, r in results.items()}
+    for row in table:
+        result = results[row.label]
+        queries, ms = measured[row.label]
+        ratio = f"{rps[row.label] / rps[row.bare]:.2f}×" if row.bare else "1"
+        print(
+            f"| {row.label} | `{row.path}` | {queries} | {ms:.1f} | {result.pct(50):.1f} |"
+            f" {result.pct(95):.1f} | {rps[row.label]:.0f} | {ratio} |"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
