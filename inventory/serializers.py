@@ -31,8 +31,14 @@ from portal.validators import validate_upload_size
 
 # What the environment service accepts as a base URL, said as a pattern a generated client can
 # follow: an absolute URL of one of these schemes, a host, no credentials, query or fragment.
+_H = "[0-9a-fA-F]{1,4}"
+_IPV6 = (  # the IPv6 forms urlsplit accepts in brackets, IPv4-embedded and zones left out
+    f"({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}"
+    f"|({_H}:){{1,4}}(:{_H}){{1,3}}|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}"
+    f"|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:)"
+)
 BASE_URL_PATTERN = (
-    r"^(https?|grpcs?|wss?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?"
+    rf"^(https?|grpcs?|wss?)://([A-Za-z0-9.-]+|\[({_IPV6})\])(:[0-9]{{1,5}})?"
     r"(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
 )
 
@@ -246,7 +252,7 @@ class DeclareComponentSerializer(StrictSerializer):
                 name=attrs["name"].strip(),
                 version=attrs.get("version", "").strip() or None,
             ).to_string()
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:  # TypeError: a name of only "/" (packageurl)
             raise serializers.ValidationError({"name": [f"Not a valid package: {exc}"]}) from exc
         if len(purl) > limit:
             raise serializers.ValidationError(

@@ -106,7 +106,7 @@ def component_declare(
     ecosystem = ecosystem.strip().lower() or "generic"
     try:
         purl = PackageURL(type=ecosystem, name=name.strip(), version=version.strip() or None).to_string()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: a name of only "/" (packageurl)
         raise ValidationError({"name": f"Not a valid package: {exc}"}) from exc
     max_purl = Component._meta.get_field("purl").max_length or 0
     if len(purl) > max_purl:  # percent-encoding can make a purl longer than its parts
