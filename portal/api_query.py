@@ -44,7 +44,7 @@ def positive_int(request: Request, name: str, *, maximum: int | None = None) -> 
 def validated_query(request: Request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
     """The query parameters a view documents (its ``query_serializer``), validated: each at most once,
     of its type, from its choices. Parameters the serializer does not name are left alone (paging)."""
-    data = {}
+    data: dict[str, Any] = {}
     for name, field in serializer_class().fields.items():
         if isinstance(field, serializers.ListField):
             values = request.query_params.getlist(name)

@@ -49,7 +49,7 @@ class PortalAutoSchema(AutoSchema):
         return parameters
 
     def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:
-        schema = super()._map_serializer_field(field, direction, bypass_extensions)  # type: ignore[arg-type]
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
         # A nested list (``many=True``) keeps its min_length/max_length on the ListSerializer,
         # which drf-spectacular does not read: a generated client would send lists we refuse.
         if getattr(field, "allow_blank", False) and "format" in schema:
@@ -58,10 +58,11 @@ class PortalAutoSchema(AutoSchema):
         if isinstance(field, serializers.DecimalField) and schema.get("type") == "number":
             schema["multipleOf"] = float(f"1e-{field.decimal_places}")  # more places are refused
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
-            if field.min_length is not None:
-                schema["minItems"] = field.min_length
-            if field.max_length is not None:
-                schema["maxItems"] = field.max_length
+            min_length, max_length = getattr(field, "min_length", None), getattr(field, "max_length", None)
+            if min_length is not None:
+                schema["minItems"] = min_length
+            if max_length is not None:
+                schema["maxItems"] = max_length
         return schema
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:

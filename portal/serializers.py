@@ -75,7 +75,8 @@ class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: not_found, throttled, invalid, …")
     message = serializers.CharField(help_text="Short and generic; details go to the server log.")
     request_id = serializers.CharField(help_text="Quote it when reporting a problem.")
-    fields = serializers.DictField(
+    # DRF's metaclass takes declared fields off the class, so this does not shadow Serializer.fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         required=False,
         help_text="For a 400: the messages for each field (or non_field_errors) that failed.",

@@ -142,7 +142,7 @@ def describe(case: Any, response: Any, failure: Any) -> str:
 
 @pytest.fixture
 def contract_run(
-    live_server: Any, ciso: Any, org: Any, _tasks_inline: None, _unthrottled: None
+    live_server: Any, ciso: Any, org: Any, tasks_inline: None, unthrottled: None
 ) -> Callable[..., list[tuple[str, str, str]]]:
     def _run(**settings: Any) -> list[tuple[str, str, str]]:
         schema = load_schema(live_server, bearer_for(ciso), **settings)
