@@ -84,3 +84,11 @@ def test_it_enumerates_the_upload_formats(alice, login):  # noqa: ANN001
     assert "requirements.txt" in components["UploadFormatEnum"]["enum"]
     assert "nginx" in components["LogUploadRequest"]["properties"]["file"]["description"]
     assert "OpenAPI" in components["SpecUploadRequest"]["properties"]["file"]["description"]
+
+
+def test_a_method_an_endpoint_lacks_is_a_405_in_the_error_shape(alice, login):  # noqa: ANN001
+    from tests.portal.error_shape import assert_error
+
+    response = login(alice).delete("/api/v1/me/")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]

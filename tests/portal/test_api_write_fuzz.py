@@ -64,7 +64,7 @@ def test_schema_shaped_bodies_never_get_a_5xx(live_server, ciso, targets, tasks_
     schema = load_schema(
         live_server,
         headers,
-        generation={"max-examples": 15},
+        generation={"max-examples": 10},
         phases={"coverage": {"enabled": False}, "stateful": {"enabled": False}},
         checks={"enabled": False, "not_a_server_error": {"enabled": True}},
         parameters={

@@ -72,7 +72,15 @@ def load_schema(live_server: Any, headers: dict[str, str], **settings: Any) -> A
         for pattern in STATE_DEPENDENT
     ]
     config = SchemathesisConfig.from_dict(
-        {"seed": SEED, "workers": 1, "headers": headers, "operations": operations, **settings}
+        {
+            "seed": SEED,
+            "workers": 1,
+            "headers": headers,
+            "operations": operations,
+            # No state kept between runs (it would live in .schemathesis/): each run is the same run.
+            "cache": {"enabled": False},
+            **settings,
+        }
     )
     schema = schemathesis.openapi.from_url(
         f"{live_server.url}/api/schema/?format=json", config=config, headers=headers
