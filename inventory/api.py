@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as DrfValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
@@ -20,20 +19,29 @@ from inventory import selectors
 from inventory.forms import ApiFilterForm
 from inventory.models import Api, DiscoveredEndpoint
 from inventory.serializers import (
+    ApiCreateSerializer,
     ApiListSerializer,
+    ApiQuerySerializer,
     ApiSerializer,
     ApiWriteSerializer,
     BaselineSerializer,
+    BlastRadiusSerializer,
     ComponentSerializer,
+    ConsumerRowSerializer,
     ConsumerSerializer,
     DeclareComponentSerializer,
+    DiscoveredQuerySerializer,
     DiscoveredSerializer,
     DismissSerializer,
+    LogIngestSerializer,
     LogUploadSerializer,
     OperationSerializer,
+    SbomImportResultSerializer,
     SbomImportSerializer,
     ServerSerializer,
+    SpecCurrentSerializer,
     SpecSerializer,
+    SpecUploadSerializer,
     TransitionSerializer,
     UploadSerializer,
     WindowSerializer,
@@ -49,6 +57,7 @@ from inventory.services import (
     windows,
 )
 from portal.access import Cap
+from portal.api_query import validated_query
 from portal.audit import Actor
 from portal.models import OrgUnit
 
@@ -81,20 +90,27 @@ class ExpensiveThrottle(ScopedRateThrottle):
 class ApiListCreate(generics.ListAPIView):
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
     serializer_class = ApiListSerializer
+    query_serializer = ApiQuerySerializer
 
     def get_queryset(self) -> Any:
-        form = ApiFilterForm(self.request.query_params, user=self.request.user)
+        query = validated_query(self.request, ApiQuerySerializer)
+        unit_slug = query.pop("unit", None)
+        form = ApiFilterForm(query, user=self.request.user)
         if not form.is_valid():
             raise DrfValidationError(form.errors)  # type: ignore[arg-type]  # DRF reads ErrorDict, codes too
-        return selectors.api_list(self.request.user, form.filters(), columns=selectors.LIST_COLUMNS)
+        filters = form.filters()
+        if unit_slug is not None:
+            unit = selectors.unit_visible(self.request.user, unit_slug)
+            if unit is None:  # missing or outside the caller's sight: nothing of it to list, alike
+                return Api.objects.none()
+            filters["unit"] = unit
+        return selectors.api_list(self.request.user, filters, columns=selectors.LIST_COLUMNS)
 
-    @extend_schema(request=ApiWriteSerializer, responses={201: ApiSerializer})
+    @extend_schema(request=ApiCreateSerializer, responses={201: ApiSerializer})
     def post(self, request: Request) -> Response:
-        data = _validated(ApiWriteSerializer, request.data)
-        unit = _unit(request, data.pop("org_unit", None))
-        slug = request.data.get("slug", "")
-        if not isinstance(slug, str) or not slug:
-            raise DrfValidationError({"slug": ["This field is required."]})
+        data = _validated(ApiCreateSerializer, request.data)
+        unit = _unit(request, data.pop("org_unit"))
+        slug = data.pop("slug")
         api = registration.api_create(actor=Actor.from_request(request), org_unit=unit, slug=slug, **data)
         return Response(ApiSerializer(_api_for(request, api.slug)).data, status=status.HTTP_201_CREATED)
 
@@ -188,7 +204,7 @@ class UploadView(APIView):
 class SpecUpload(NamesApiBySlug, UploadView):
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
 
-    @extend_schema(responses=SpecSerializer)
+    @extend_schema(responses=SpecCurrentSerializer)
     def get(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         spec = selectors.spec_current(api)
@@ -200,12 +216,12 @@ class SpecUpload(NamesApiBySlug, UploadView):
         )
 
     @extend_schema(
-        request={"multipart/form-data": UploadSerializer},
+        request={"multipart/form-data": SpecUploadSerializer},
         responses={201: SpecSerializer, 200: SpecSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
-        data = _validated(UploadSerializer, request.data)
+        data = _validated(SpecUploadSerializer, request.data)
         upload = data["file"]
         result = specs.spec_upload(
             actor=Actor.from_request(request), api=api, data=upload.read(), filename=upload.name
@@ -224,7 +240,9 @@ class ComponentsUpload(NamesApiBySlug, UploadView):
         api = _api_for(request, slug)
         return Response(ComponentSerializer(selectors.api_components(api)[:5000], many=True).data)
 
-    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SbomImportSerializer})
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer}, responses={201: SbomImportResultSerializer}
+    )
     def post(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         data = _validated(UploadSerializer, request.data)
@@ -254,11 +272,8 @@ class ComponentDeclare(NamesApiBySlug, APIView):
         return Response(ComponentSerializer(component).data, status=status.HTTP_201_CREATED)
 
 
-def _environment_for(api: Api, name: str) -> Any:
-    environment = api.environments.filter(name=name).first()
-    if environment is None:
-        raise NotFound()
-    return environment
+def _environment_for(request: Request, api: Api, name: str) -> Any:
+    return selectors.environment_of(request.user, api, name=name)
 
 
 class EnvironmentBaseline(NamesApiBySlug, APIView):
@@ -269,7 +284,7 @@ class EnvironmentBaseline(NamesApiBySlug, APIView):
     @extend_schema(request=BaselineSerializer, responses=BaselineSerializer)
     def put(self, request: Request, slug: str, environment: str) -> Response:
         api = _api_for(request, slug)
-        env = _environment_for(api, environment)
+        env = _environment_for(request, api, environment)
         data = _validated(BaselineSerializer, request.data)
         environments.baseline_save(actor=Actor.from_request(request), environment=env, **data)
         return Response(BaselineSerializer(data).data)
@@ -283,7 +298,7 @@ class EnvironmentServers(NamesApiBySlug, APIView):
     @extend_schema(request=ServerSerializer, responses={201: ServerSerializer})
     def post(self, request: Request, slug: str, environment: str) -> Response:
         api = _api_for(request, slug)
-        env = _environment_for(api, environment)
+        env = _environment_for(request, api, environment)
         data = _validated(ServerSerializer, request.data)
         server = environments.environment_attach_server(
             actor=Actor.from_request(request), environment=env, **data
@@ -340,7 +355,7 @@ class Consumers(NamesApiBySlug, APIView):
 
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
 
-    @extend_schema(responses=ConsumerSerializer(many=True))
+    @extend_schema(responses=ConsumerRowSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         rows = selectors.relations_for(request.user, api, with_blast=False).consumers
@@ -374,10 +389,7 @@ class Consumers(NamesApiBySlug, APIView):
 class BlastRadius(NamesApiBySlug, APIView):
     required_capability = Cap.INVENTORY_VIEW
 
-    @extend_schema(
-        responses={200: dict},
-        parameters=[OpenApiParameter("slug", str, OpenApiParameter.PATH)],
-    )
+    @extend_schema(responses=BlastRadiusSerializer)
     def get(self, request: Request, slug: str) -> Response:
         api = _api_for(request, slug)
         relations = selectors.relations_for(request.user, api)
@@ -389,11 +401,12 @@ class BlastRadius(NamesApiBySlug, APIView):
 class DiscoveredList(generics.ListAPIView):
     required_capability = Cap.INVENTORY_VIEW
     serializer_class = DiscoveredSerializer
+    query_serializer = DiscoveredQuerySerializer
 
     def get_queryset(self) -> Any:
-        params = self.request.query_params
+        query = validated_query(self.request, DiscoveredQuerySerializer)
         return selectors.discovered_list(
-            self.request.user, finding=params.get("finding"), state=params.get("state")
+            self.request.user, finding=query.get("finding"), state=query.get("state")
         )
 
 
@@ -414,7 +427,7 @@ class DiscoveredDismiss(APIView):
 class LogUpload(UploadView):
     required_capability = Cap.INVENTORY_REVIEW
 
-    @extend_schema(request={"multipart/form-data": LogUploadSerializer}, responses={201: dict})
+    @extend_schema(request={"multipart/form-data": LogUploadSerializer}, responses={201: LogIngestSerializer})
     def post(self, request: Request) -> Response:
         from django.conf import settings
 

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.engines import discovery, sbom
 from inventory.models import (
     Api,
+    ApiStatus,
     AuthScheme,
     AvailabilityWindow,
     Classification,
@@ -19,14 +23,39 @@ from inventory.models import (
     SbomImport,
     Spec,
 )
+from inventory.selectors import SORTS
 from inventory.services.review import API_WORKFLOW
+from portal.api_fields import WallClockDateTimeField
 from portal.models import OrgUnit
+from portal.serializers import StrictModelSerializer, StrictSerializer
 from portal.validators import validate_upload_size
 
+# What the environment service accepts as a base URL, said as a pattern a generated client can
+# follow: an absolute URL of one of these schemes, a host, no credentials, query or fragment.
+_H = "[0-9a-fA-F]{1,4}"
+_IPV6 = (  # the IPv6 forms urlsplit accepts in brackets, IPv4-embedded and zones left out
+    f"({_H}:){{7}}{_H}|({_H}:){{1,7}}:|({_H}:){{1,6}}:{_H}|({_H}:){{1,5}}(:{_H}){{1,2}}"
+    f"|({_H}:){{1,4}}(:{_H}){{1,3}}|({_H}:){{1,3}}(:{_H}){{1,4}}|({_H}:){{1,2}}(:{_H}){{1,5}}"
+    f"|{_H}:(:{_H}){{1,6}}|:((:{_H}){{1,7}}|:)"
+)
+BASE_URL_PATTERN = (
+    rf"^(https?|grpcs?|wss?)://([A-Za-z0-9.-]+|\[({_IPV6})\])(:[0-9]{{1,5}})?"
+    r"(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
+)
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+
+class EnvironmentSerializer(StrictModelSerializer):
     base_urls = serializers.ListField(
-        child=serializers.CharField(max_length=500), min_length=1, max_length=Limits.BASE_URLS
+        child=serializers.RegexField(
+            BASE_URL_PATTERN,
+            max_length=500,
+            error_messages={
+                "invalid": "This is not an absolute URL (https://host/path, without credentials, "
+                "query or fragment)."
+            },
+        ),
+        min_length=1,
+        max_length=Limits.BASE_URLS,
     )
 
     class Meta:
@@ -39,6 +68,7 @@ class ApiSerializer(serializers.ModelSerializer):
         slug_field="slug", read_only=True
     )
     environments = EnvironmentSerializer(many=True, read_only=True)
+    technical_contact_email = serializers.EmailField(read_only=True, allow_blank=True)
 
     class Meta:
         model = Api
@@ -95,11 +125,26 @@ class ApiListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiWriteSerializer(serializers.Serializer):
-    """What a form or a CI job may set. Status, completeness and ownership moves are not here."""
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": AuthScheme.values},
+        "maxItems": 10,
+        # The service's rule, said in the schema: "none" stands alone.
+        "anyOf": [{"items": {"not": {"enum": [AuthScheme.NONE]}}}, {"maxItems": 1}],
+    }
+)
+class AuthSchemesField(serializers.ListField):
+    pass
+
+
+class ApiWriteSerializer(StrictSerializer):
+    """What a form or a CI job may set. Status, completeness and ownership moves are not here.
+
+    The PUT-by-slug upsert and PATCH: the slug is in the URL, the unit needed only to create."""
 
     org_unit = serializers.SlugField(
-        required=False, help_text="Slug of the owning team (required to create)."
+        required=False, max_length=63, help_text="Slug of the owning team (required to create)."
     )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
@@ -110,19 +155,64 @@ class ApiWriteSerializer(serializers.Serializer):
     exposure = serializers.ChoiceField(choices=Exposure.choices, required=False)
     data_classification = serializers.ChoiceField(choices=Classification.choices, required=False)
     handles_personal_data = serializers.BooleanField(required=False)
-    auth_schemes = serializers.ListField(
+    auth_schemes = AuthSchemesField(
         child=serializers.ChoiceField(choices=AuthScheme.choices), required=False, max_length=10
     )
     protocols = serializers.ListField(
         child=serializers.ChoiceField(choices=Protocol.choices), required=False, max_length=10
     )
     availability_target = serializers.DecimalField(
-        max_digits=6, decimal_places=3, min_value=0, max_value=100, required=False, allow_null=True
+        max_digits=6,
+        decimal_places=3,
+        min_value=0,
+        max_value=100,
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
     )
     environments = EnvironmentSerializer(many=True, required=False, max_length=Limits.ENVIRONMENTS)  # type: ignore[call-arg]  # ListSerializer takes it
 
+    def validate_environments(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # A PATCH is partial, and DRF makes nested serializers partial too; but the list replaces
+        # the API's environments, so each one must be whole (a nameless one was a 500).
+        if not self.partial:
+            return value
+        whole = EnvironmentSerializer(data=self.initial_data.get("environments"), many=True)
+        whole.is_valid(raise_exception=True)
+        return list(whole.validated_data)
 
-class TransitionSerializer(serializers.Serializer):
+
+class ApiCreateSerializer(ApiWriteSerializer):
+    """POST to the collection: the new record's slug and owning team are required."""
+
+    org_unit = serializers.SlugField(max_length=63, help_text="Slug of the owning team.")
+    slug = serializers.SlugField(max_length=63, help_text="Lowercase identifier used by CI and URLs.")
+
+
+class ApiQuerySerializer(serializers.Serializer):
+    """The REST list's filters, read strictly (portal.api_query); ApiFilterForm then applies them,
+    so the page, the CSV export and the REST list filter alike. Same names as the form's fields
+    (tests/inventory/test_api_query.py keeps them together)."""
+
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Search")
+    unit = serializers.SlugField(required=False, max_length=63, help_text="Owner unit (and below)")
+    lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False)
+    exposure = serializers.ChoiceField(choices=Exposure.choices, required=False)
+    data_classification = serializers.ChoiceField(choices=Classification.choices, required=False)
+    status = serializers.ChoiceField(choices=ApiStatus.choices, required=False)
+    has_spec = serializers.BooleanField(required=False)
+    min_completeness = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    max_completeness = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    stale = serializers.BooleanField(required=False, help_text="Stale only")
+    sort = serializers.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
+
+
+class DiscoveredQuerySerializer(serializers.Serializer):
+    finding = serializers.ChoiceField(choices=DiscoveredEndpoint.Finding.choices, required=False)
+    state = serializers.ChoiceField(choices=DiscoveredEndpoint.State.choices, required=False)
+
+
+class TransitionSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=API_WORKFLOW.choices())
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     revision = serializers.IntegerField(
@@ -135,18 +225,50 @@ class TransitionSerializer(serializers.Serializer):
     )
 
 
+class SpecUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        validators=[validate_upload_size],
+        help_text="An OpenAPI 3.0 or 3.1 document, YAML or JSON. Anything else is a 400.",
+    )
+
+
 class UploadSerializer(serializers.Serializer):
-    file = serializers.FileField(validators=[validate_upload_size])
+    """An SBOM or lock file for the components of an API."""
+
+    file = serializers.FileField(
+        validators=[validate_upload_size],
+        help_text="One of the formats listed under `format`; anything else is a 400.",
+    )
     format = serializers.ChoiceField(
         choices=sbom.FORMATS, required=False, help_text="Detected from the content when left out."
     )
 
 
-class DeclareComponentSerializer(serializers.Serializer):
+class DeclareComponentSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Component.Kind.choices)
     ecosystem = serializers.SlugField(max_length=50, default="generic")
     name = serializers.CharField(max_length=300)
     version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The stored purl percent-encodes the parts, so parts within their limits can still make
+        # one too long for its column (a 500 on PostgreSQL before this check).
+        from packageurl import PackageURL
+
+        limit = Component._meta.get_field("purl").max_length or 0
+        try:
+            purl = PackageURL(
+                type=attrs["ecosystem"].strip().lower() or "generic",
+                name=attrs["name"].strip(),
+                version=attrs.get("version", "").strip() or None,
+            ).to_string()
+        except (ValueError, TypeError) as exc:  # TypeError: a name of only "/" (packageurl)
+            raise serializers.ValidationError({"name": [f"Not a valid package: {exc}"]}) from exc
+        if len(purl) > limit:
+            raise serializers.ValidationError(
+                {"name": [f"The package URL would be longer than {limit} characters."]}
+            )
+        return attrs
 
 
 class ComponentSerializer(serializers.ModelSerializer):
@@ -212,7 +334,9 @@ class SpecSerializer(serializers.ModelSerializer):
 
 
 class DiscoveredSerializer(serializers.ModelSerializer):
-    api: serializers.SlugRelatedField[Api] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    api: serializers.SlugRelatedField[Api] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="null: matches no registered API."
+    )
 
     class Meta:
         model = DiscoveredEndpoint
@@ -233,27 +357,36 @@ class DiscoveredSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DismissSerializer(serializers.Serializer):
+class DismissSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=500)
 
 
 class LogUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(validators=[validate_upload_size])
+    file = serializers.FileField(
+        validators=[validate_upload_size],
+        help_text="A gateway access log: "
+        + "; ".join(f"`{k}` ({v})" for k, v in discovery.FORMAT_LABELS.items())
+        + ". A file in which no line reads as the format is a 400.",
+    )
     format = serializers.ChoiceField(
         choices=discovery.FORMATS, required=False, help_text="Detected from the first lines when left out."
     )
     host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
 
 
-class BaselineSerializer(serializers.Serializer):
+class BaselineSerializer(StrictSerializer):
     p50_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
     p95_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
     p99_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
-    requests_per_second = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    error_rate_percent = serializers.DecimalField(max_digits=6, decimal_places=3, min_value=0, max_value=100)
+    requests_per_second = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, coerce_to_string=False
+    )
+    error_rate_percent = serializers.DecimalField(
+        max_digits=6, decimal_places=3, min_value=0, max_value=100, coerce_to_string=False
+    )
 
 
-class WindowSerializer(serializers.Serializer):
+class WindowSerializer(StrictSerializer):
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=AvailabilityWindow.Kind.choices)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
@@ -264,13 +397,17 @@ class WindowSerializer(serializers.Serializer):
     )
     start_time = serializers.TimeField(required=False, allow_null=True, default=None)
     end_time = serializers.TimeField(required=False, allow_null=True, default=None)
-    starts_at = serializers.DateTimeField(
-        required=False, allow_null=True, default=None, help_text="ISO 8601 with an offset"
+    # Without an offset, a wall-clock time in the window's timezone (the service's rule, as in the form).
+    starts_at = WallClockDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="ISO 8601; without an offset it is read in the window's timezone",
     )
-    ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ends_at = WallClockDateTimeField(required=False, allow_null=True, default=None)
 
 
-class ServerSerializer(serializers.Serializer):
+class ServerSerializer(StrictSerializer):
     hostname = serializers.CharField(max_length=253)
     addresses = serializers.ListField(
         child=serializers.CharField(max_length=45),
@@ -282,7 +419,59 @@ class ServerSerializer(serializers.Serializer):
     operating_system = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 
-class ConsumerSerializer(serializers.Serializer):
+class ConsumerSerializer(StrictSerializer):
     consumer_api = serializers.SlugField(required=False, allow_blank=True, default="")
     consumer_service = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# --- Response bodies that are not one model -------------------------------------------------------
+
+
+class SpecCurrentSerializer(serializers.Serializer):
+    spec = SpecSerializer(allow_null=True, help_text="null: no spec uploaded yet.")
+    operations = OperationSerializer(many=True)
+
+
+class SbomImportResultSerializer(SbomImportSerializer):
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="At most 100.")
+
+    class Meta(SbomImportSerializer.Meta):
+        fields = [*SbomImportSerializer.Meta.fields, "warnings"]
+        read_only_fields = fields
+
+
+class ConsumerRowSerializer(serializers.Serializer):
+    consumer_api = serializers.CharField(allow_null=True, help_text="null: an API outside your scope.")
+    consumer_service = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+
+
+class BlastEntrySerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    depth = serializers.IntegerField()
+    via = serializers.CharField(
+        allow_null=True, help_text="null: the API one step closer is outside your scope."
+    )
+
+
+class BlastRadiusSerializer(serializers.Serializer):
+    api = serializers.SlugField()
+    affected = BlastEntrySerializer(many=True)
+    hidden_outside_scope = serializers.IntegerField()
+
+
+class SkippedLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    reason = serializers.CharField()
+    excerpt = serializers.CharField(allow_blank=True)
+
+
+class LogIngestSerializer(serializers.Serializer):
+    lines = serializers.IntegerField()
+    parsed = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    skipped_examples = SkippedLineSerializer(many=True)
+    endpoints = serializers.IntegerField()
+    findings = serializers.DictField(child=serializers.IntegerField(), help_text="Count per finding.")

@@ -22,8 +22,9 @@ MAX_JSON_BYTES = 1024 * 1024
 
 
 def _too_deep(value: Any, limit: int) -> bool:
-    """Iterative, so checking the depth cannot itself recurse; only containers are visited."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    """Iterative, so checking the depth cannot itself recurse; only containers are visited (a body
+    that is a bare scalar, ``null`` or ``1``, is not one: it nests nothing, the serializer refuses it)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while stack:
         node, depth = stack.pop()
         if depth > limit:

@@ -281,7 +281,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "expensive": env.str("THROTTLE_EXPENSIVE", default="20/min"),
     },
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.AppTaggedSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api_schema.PortalAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 API_MAX_PAGE_SIZE = 200

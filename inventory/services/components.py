@@ -114,8 +114,11 @@ def component_declare(
     check_fields(Component, ecosystem=ecosystem, name=name.strip(), version=version.strip())
     try:
         purl = PackageURL(type=ecosystem, name=name.strip(), version=version.strip() or None).to_string()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: a name of only "/" (packageurl)
         raise ValidationError({"name": f"Not a valid package: {exc}"}) from exc
+    max_purl = Component._meta.get_field("purl").max_length or 0
+    if len(purl) > max_purl:  # percent-encoding can make a purl longer than its parts
+        raise ValidationError({"name": f"The package URL would be longer than {max_purl} characters."})
     declared = Component.objects.filter(api=api, source=Component.Source.DECLARED)
     if not declared.filter(purl=purl).exists() and declared.count() >= Limits.DECLARED_COMPONENTS:
         raise ValidationError({"name": f"At most {Limits.DECLARED_COMPONENTS} declared components."})

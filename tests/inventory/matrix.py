@@ -193,7 +193,7 @@ def by_api_and_environment(env: Environment) -> dict[str, Any]:
 
 
 def baseline_json(world: World, env: Environment) -> dict[str, Any]:
-    return {"p50_ms": 10, "p95_ms": 20, "p99_ms": 30, "requests_per_second": "5", "error_rate_percent": "0.1"}
+    return {"p50_ms": 10, "p95_ms": 20, "p99_ms": 30, "requests_per_second": 5, "error_rate_percent": 0.1}
 
 
 def server_json(world: World, env: Environment) -> dict[str, Any]:

@@ -38,12 +38,6 @@ def test_the_html_form_reads_naive_times_in_the_windows_timezone(api, alice, log
     assert _stored(api) == EXPECTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inventory/serializers.py (owned by the REST-schema helper) still declares WindowSerializer."
-    "starts_at/ends_at as serializers.DateTimeField, which reads a naive time as UTC before the service "
-    "sees it; switching them to portal.api_fields.WallClockDateTimeField makes this pass (then drop the mark)",
-)
 def test_rest_reads_the_same_naive_times_the_same_way(api, alice):
     response = token_client(alice).post(f"/api/v1/inventory/apis/{api.slug}/windows/", NAIVE, format="json")
 

@@ -31,3 +31,64 @@ def test_it_groups_operations_by_app(alice, login):  # noqa: ANN001
             tags_by_prefix[prefix].update(operation["tags"])
     assert tags_by_prefix == {"/api/v1/inventory/": {"inventory"}, "/api/v1/": {"portal"}}
     assert [tag["name"] for tag in schema["tags"]] == ["inventory", "portal"]
+
+
+def _schema(client):  # noqa: ANN001, ANN202
+    return client.get("/api/schema/", {"format": "json"}).json()
+
+
+def test_every_operation_documents_its_errors_with_the_one_error_body(alice, login):  # noqa: ANN001
+    schema = _schema(login(alice))
+    responses = schema["components"]["responses"]
+    for name in ("BadRequest", "Unauthenticated", "Forbidden", "NotFound", "TooLarge", "Throttled"):
+        assert responses[name]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+    error = schema["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    detail = schema["components"]["schemas"]["ErrorDetail"]
+    assert set(detail["required"]) == {"code", "message", "request_id"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"401", "403", "429"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= codes, (method, path)
+            if any(p["in"] == "query" for p in operation.get("parameters", [])):
+                assert "400" in codes, (method, path)
+
+
+def test_it_marks_required_and_nullable_fields_as_they_are(alice, login):  # noqa: ANN001
+    schema = _schema(login(alice))
+    components = schema["components"]["schemas"]
+    create = schema["paths"]["/api/v1/inventory/apis/"]["post"]["requestBody"]
+    assert create["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ApiCreateRequest"
+    }
+    assert {"org_unit", "slug", "name"} <= set(components["ApiCreateRequest"]["required"])
+    assert "org_unit" not in components["ApiWriteRequest"]["required"]  # the upsert by slug
+    assert components["Discovered"]["properties"]["api"]["nullable"] is True
+    assert components["ConsumerRow"]["properties"]["consumer_api"]["nullable"] is True
+    assert components["SpecCurrent"]["properties"]["spec"]["nullable"] is True
+    page_size = next(
+        p for p in schema["paths"]["/api/v1/inventory/apis/"]["get"]["parameters"] if p["name"] == "page_size"
+    )
+    assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": settings.API_MAX_PAGE_SIZE}
+
+
+def test_it_enumerates_the_upload_formats(alice, login):  # noqa: ANN001
+    components = _schema(login(alice))["components"]["schemas"]
+    assert set(components["LogUploadFormatEnum"]["enum"]) == {"nginx", "json"}
+    assert "requirements.txt" in components["UploadFormatEnum"]["enum"]
+    assert "nginx" in components["LogUploadRequest"]["properties"]["file"]["description"]
+    assert "OpenAPI" in components["SpecUploadRequest"]["properties"]["file"]["description"]
+
+
+def test_a_method_an_endpoint_lacks_is_a_405_in_the_error_shape(alice, login):  # noqa: ANN001
+    from tests.portal.error_shape import assert_error
+
+    response = login(alice).delete("/api/v1/me/")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response["Allow"]
