@@ -50,7 +50,7 @@ from bench import inventory_bench as ib  # noqa: E402 - after the path is set
 
 NO_MATCH = "zqxj-no-such-api"
 SOME = "pay"
-BEFORE_TRIGRAM = "0005_server_hostname_per_unit"
+BEFORE_TRIGRAM = "0007_field_limits_on_models"
 
 
 @dataclass(frozen=True)

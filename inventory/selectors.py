@@ -78,7 +78,7 @@ def api_list(user: Any, filters: dict[str, Any], *, columns: tuple[str, ...] = (
     ``columns`` limits what is read (``LIST_COLUMNS`` for the list's rows); all of them by default.
 
     The search (``q``) is ``icontains``: on PostgreSQL, trigram indexes on the three columns serve
-    it (inventory migration 0006) for terms of three characters or more."""
+    it (inventory migration 0008) for terms of three characters or more."""
     qs = apis_visible(user)
     if columns:
         qs = qs.only(*columns)
