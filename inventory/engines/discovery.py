@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlsplit
 
+from inventory.engines.path_match import PathPattern
+
 __all__ = [
     "Aggregate",
     "EndpointStats",
@@ -733,54 +735,46 @@ def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int 
 # Matching against the registry
 # --------------------------------------------------------------------------------------------
 
-_PARAM_RE = re.compile(r"\{[^{}/]*\}")
+
+def _literal_segment(raw: str) -> str:
+    """A literal template segment, normalised exactly like an observed path segment."""
+    decoded = unquote(raw)
+    return _classify(decoded) or _canonical_segment(decoded)
 
 
-def _compile_template(template: str) -> tuple[str, re.Pattern[str] | None]:
-    """A documented template → (canonical string, regex or None when it has no parameters).
+def _compile_template(template: str) -> tuple[str, PathPattern | None]:
+    """A documented template → (canonical string, pattern or None when it has no parameters).
 
     Literal segments are normalised exactly like observed paths (so a documented ``/v1/2024/x``
     is ``/v1/{id}/x``); ``{param}`` matches one whole segment, which includes the discovered
     placeholders ``{id}``/``{uuid}``/``{hash}``. Partial parameters (``{name}.json``) work too.
+    Matching is segment by segment (:mod:`inventory.engines.path_match`), never a regex.
     """
     path = template.split("?", 1)[0].split("#", 1)[0]
-    literals: list[str] = []
-    regexes: list[str] = []
-    has_param = False
-    for seg in path.split("/"):
-        if not seg or seg == ".":
-            continue
-        if _PARAM_RE.search(seg):
-            has_param = True
-            regex, pos = "", 0
-            for pm in _PARAM_RE.finditer(seg):
-                regex += re.escape(_canonical_segment(unquote(seg[pos : pm.start()]))) + "[^/]+"
-                pos = pm.end()
-            regex += re.escape(_canonical_segment(unquote(seg[pos:])))
-            literals.append(seg)
-            regexes.append(regex)
-        else:
-            decoded = unquote(seg)
-            literal = _classify(decoded) or _canonical_segment(decoded)
-            literals.append(literal)
-            regexes.append(re.escape(literal))
-    canonical = "/" + "/".join(literals)
-    if not has_param:
-        return canonical, None
-    return canonical, re.compile("/" + "/".join(regexes))
+    raw_segments = [seg for seg in path.split("/") if seg and seg != "."]
+    pattern = PathPattern.compile(
+        raw_segments,
+        literal_segment=_literal_segment,
+        literal_piece=lambda piece: _canonical_segment(unquote(piece)),
+    )
+    canonical = "/" + "/".join(
+        compiled if isinstance(compiled, str) else raw
+        for raw, compiled in zip(raw_segments, pattern.segments, strict=True)
+    )
+    return canonical, (pattern if pattern.has_parameters else None)
 
 
 class _OpIndex:
     def __init__(self, operations: Iterable[KnownOperation]) -> None:
         self.exact: dict[tuple[str, str], KnownOperation] = {}
-        self.patterns: dict[str, list[tuple[re.Pattern[str], KnownOperation]]] = {}
+        self.patterns: dict[str, list[tuple[PathPattern, KnownOperation]]] = {}
         for op in operations:
             method = str(op.method or "").upper()
-            canonical, regex = _compile_template(str(op.path_template or "/"))
-            if regex is None:
+            canonical, pattern = _compile_template(str(op.path_template or "/"))
+            if pattern is None:
                 self.exact.setdefault((method, canonical), op)
             else:
-                self.patterns.setdefault(method, []).append((regex, op))
+                self.patterns.setdefault(method, []).append((pattern, op))
 
     def find(self, method: str, paths: tuple[str, ...]) -> KnownOperation | None:
         methods = (method, "GET") if method == "HEAD" else (method,)
@@ -789,9 +783,9 @@ class _OpIndex:
                 op = self.exact.get((m, path))
                 if op is not None:
                     return op
-            for regex, op in self.patterns.get(m, ()):
+            for pattern, op in self.patterns.get(m, ()):
                 for path in paths:
-                    if regex.fullmatch(path):
+                    if pattern.fullmatch(path):
                         return op
         return None
 
@@ -799,16 +793,13 @@ class _OpIndex:
 @dataclass(frozen=True, slots=True)
 class _Mount:
     base_path: str  # canonical, "" for root
-    base_regex: re.Pattern[str] | None  # when the base path has {variables}
+    base_pattern: PathPattern | None  # when the base path has {variables}
     api: KnownApi
     ops: _OpIndex
 
     def remainder(self, path: str) -> str | None:
-        if self.base_regex is not None:
-            m = self.base_regex.match(path)
-            if m is None:
-                return None
-            return path[m.end() :] or "/"
+        if self.base_pattern is not None:
+            return self.base_pattern.remainder(path)
         base = self.base_path
         if not base:
             return path
@@ -872,12 +863,12 @@ class Matcher:
                 if split is None:
                     continue
                 host, raw_base = split
-                base_path, base_regex = self._compile_base(raw_base)
+                base_path, base_pattern = self._compile_base(raw_base)
                 key = (host, base_path, id(api))
                 if key in seen:
                     continue
                 seen.add(key)
-                by_host.setdefault(host, []).append(_Mount(base_path, base_regex, api, ops))
+                by_host.setdefault(host, []).append(_Mount(base_path, base_pattern, api, ops))
         for mounts in by_host.values():
             mounts.sort(key=lambda m: (-len(m.base_path), m.api.retired))
         self._by_host = by_host
@@ -889,11 +880,11 @@ class Matcher:
         self._by_name = by_name
 
     @staticmethod
-    def _compile_base(raw: str) -> tuple[str, re.Pattern[str] | None]:
-        canonical, regex = _compile_template(raw or "/")
-        if regex is None:
+    def _compile_base(raw: str) -> tuple[str, PathPattern | None]:
+        canonical, pattern = _compile_template(raw or "/")
+        if pattern is None:
             return ("" if canonical == "/" else canonical), None
-        return canonical, re.compile(regex.pattern + r"(?=/|$)")
+        return canonical, pattern
 
     def _mounts(self, host: str) -> list[_Mount]:
         normalized = _normalize_host(host or "") or (host or "").strip().lower()
