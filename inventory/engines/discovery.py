@@ -36,6 +36,7 @@ __all__ = [
     "Match",
     "Matcher",
     "SkippedLine",
+    "TooManyUnreadableLines",
     "aggregate",
     "detect_log_format",
     "iter_records",
@@ -48,6 +49,7 @@ MAX_LINE_LENGTH = 32 * 1024
 MAX_TEMPLATE_LENGTH = 500
 EXCERPT_LENGTH = 120
 MAX_SKIPPED_EXAMPLES = 5
+MAX_UNREADABLE_LINES = 100_000  # what the portal passes as aggregate(max_unreadable=...)
 
 # Methods we accept. Anything else in a request line is scanner noise / binary junk.
 HTTP_METHODS = frozenset(
@@ -84,6 +86,10 @@ HTTP_METHODS = frozenset(
 
 class LogFormatError(ValueError):
     """The log format could not be recognised (or an unknown ``fmt`` was asked for)."""
+
+
+class TooManyUnreadableLines(LogFormatError):
+    """Most of the log could not be read (see ``aggregate(max_unreadable=...)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +453,7 @@ def normalize_path(path: str) -> str:
 # Parsing
 # --------------------------------------------------------------------------------------------
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_QUOTED = r'"((?:[^"\\]++|\\.)*+)"'  # possessive: nothing to give back, so nothing backtracks
 _NGINX_RE = re.compile(
     r'(?:([^\s"\[]+) )?'  # Apache vhost_combined: "host:port " prefix
     r'[^\s"\[]+ [^\s"\[]+ (?:[^\s"\[]+|"[^"]*") '  # remote_addr ident remote_user
@@ -457,7 +463,18 @@ _NGINX_RE = re.compile(
     r"(.*)",  # referer, user agent, extra fields
     re.DOTALL,
 )
-_QUOTED_RE = re.compile(_QUOTED)
+
+
+# One quoted field, or an unclosed one running to the end. The possessive runs never give back
+# what they took, and an unclosed field consumes the rest of the line instead of failing, so the
+# scan never restarts inside it: linear. (``findall`` of the plain quoted-string pattern restarted
+# at every quote of an unclosed field: a line of escaped quotes, ``"a\\"\\"\\"…``, cost O(n²).)
+_QUOTED_FIELD_RE = re.compile(r'"((?:[^"\\]++|\\.)*+)("?)')
+
+
+def _quoted_fields(text: str) -> list[str]:
+    """The closed double-quoted fields of ``text`` (backslash escapes kept, as in the log)."""
+    return [m.group(1) for m in _QUOTED_FIELD_RE.finditer(text) if m.group(2)]
 
 
 def _parse_request_line(request: str) -> tuple[str, str | None, str] | str:
@@ -521,7 +538,7 @@ class _Parser:
             if rest.endswith('"') and "\\" not in rest[start:]:
                 trailing_host = rest[start + 1 : -1]  # fast path: the last field is a plain quoted string
             else:
-                fields = _QUOTED_RE.findall(rest)
+                fields = _quoted_fields(rest)
                 if len(fields) >= 3:
                     trailing_host = fields[-1]
         host = _resolve_host((authority, vhost, trailing_host), self.default_host)
@@ -678,9 +695,19 @@ def _iter(lines: Iterable[str], parse: Callable[[str], LogRecord | str]) -> Iter
 _STATUS_KEYS = {code: str(code) for code in range(100, 600)}
 
 
-def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int = 100_000) -> Aggregate:
+def aggregate(
+    records: Iterable[LogRecord | SkippedLine],
+    *,
+    max_endpoints: int = 100_000,
+    max_unreadable: int | None = None,
+) -> Aggregate:
     """Group records by (host, method, normalised path). Memory is bounded by ``max_endpoints``;
-    a record that would create an endpoint beyond the cap is counted as skipped."""
+    a record that would create an endpoint beyond the cap is counted as skipped.
+
+    With ``max_unreadable``, raise :class:`TooManyUnreadableLines` as soon as more lines than that
+    were skipped *and* they outnumber the lines read: a file of junk (10 MB of newlines is five
+    million lines) is refused after a bounded amount of work instead of being walked to the end.
+    """
     result = Aggregate()
     endpoints = result.endpoints
     examples = result.skipped_examples
@@ -697,6 +724,11 @@ def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int 
                     examples.append(rec)
             else:
                 skipped += 1
+            if max_unreadable is not None and skipped > max_unreadable and skipped > parsed:
+                raise TooManyUnreadableLines(
+                    f"More than {max_unreadable:,} lines could not be read (up to line {lines:,}); "
+                    "is this the right log format?"
+                )
             continue
         template = templates.get(rec.path)
         if template is None:
