@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from inventory.engines import discovery
+from inventory.engines import discovery, sbom
 from inventory.services.discovered import discovery_ingest
 from portal.audit import Actor
 
@@ -129,3 +129,154 @@ def test_many_distinct_paths_against_one_template() -> None:
     matcher = _matcher()
     kinds = timed(lambda: {matcher.match("h.example", "GET", p).kind for p in paths})
     assert kinds == {"undocumented"}
+
+
+# --------------------------------------------------------------------------- SBOMs and lockfiles
+
+
+def parse(data: bytes, filename: str) -> sbom.ParsedSbom:
+    return sbom.parse_sbom(data, filename=filename, max_bytes=LIMIT)
+
+
+def refused(data: bytes, filename: str, message: str) -> None:
+    assert len(data) <= LIMIT
+    error = timed_error(sbom.SbomError, lambda: parse(data, filename))
+    assert message in str(error)
+
+
+def test_requirements_comment_stripping_on_a_line_of_spaces() -> None:
+    """The reported case: ``(^|\\s+)#`` was tried at every position of the run of spaces, O(n²)."""
+    refused(b"flask==2.0\nx" + b" " * (LIMIT - 20) + b"y", "requirements.txt", "line 2 is longer than 4,096")
+    refused(b"flask==2.0\nx" + b" " * 80_000 + b"y", "requirements.txt", "line 2 is longer than 4,096")
+
+
+def test_requirements_lines_at_the_length_cap() -> None:
+    line = b"a" + b" " * 4_000 + b"# " + b"#" * 80 + b"\n"
+    parsed = timed(lambda: parse(line * (LIMIT // len(line)), "requirements.txt"))
+    assert [c.name for c in parsed.components] == ["a"]
+    refused(b"b" * 4_097, "requirements.txt", "line 1 is longer than 4,096 characters")
+
+
+def test_requirements_detection_on_a_line_of_spaces() -> None:
+    """The requirement-start pattern had two adjacent ``\\s*``: O(n²) on name + spaces + junk."""
+    refused(b"a" + b" " * 80_000 + b"x", "", "line 1 is longer than 4,096")
+    assert timed(lambda: sbom.detect_format("", b"a" + b" " * 4_000 + b"==1")) == "requirements.txt"
+
+
+def test_requirements_many_lines() -> None:
+    refused(b"a==1\n" + b"\n" * (LIMIT - 10), "requirements.txt", "more than 100,000 lines")
+    refused(b"a==1\n" + b"\x0c" * (LIMIT - 10), "requirements.txt", "more than 100,000 lines")
+    refused(b"-i x\n" * (LIMIT // 5), "requirements.txt", "more than 100,000 lines")
+
+
+def test_requirements_continuations_add_up_to_a_capped_requirement() -> None:
+    data = b"a" * 4_000 + b"\\\n" + b"a" * 4_000 + b"\\\n" + b"==1\n"
+    refused(data, "requirements.txt", "line 1: the requirement is longer than 4,096")
+
+
+def test_requirements_more_components_than_the_cap() -> None:
+    data = b"".join(b"p%d==1\n" % i for i in range(20_001))
+    refused(data, "requirements.txt", "more than 20,000 components")
+
+
+def test_poetry_lock_detection_over_blank_lines() -> None:
+    """``^\\s*\\[\\[package\\]\\]`` in MULTILINE mode ran over all later blank lines from every line start."""
+    data = b"# [[package]] mentioned\n" + b" \n" * 99_000 + b"a==1\n"
+    assert timed(lambda: sbom.detect_format("deps.txt", data)) == "requirements.txt"
+
+
+def test_poetry_lock_over_its_size_cap() -> None:
+    data = b'[[package]]\nname = "a"\nversion = "1"\n' + b"#" * (LIMIT - 100) + b"\n"
+    refused(data, "poetry.lock", "the poetry.lock is too large")
+
+
+def test_poetry_lock_with_many_values() -> None:
+    refused(b"a = [" + b"1," * 1_000_000 + b"1]\n", "poetry.lock", "too many values")
+    refused(b"".join(b"k%d = 1\n" % i for i in range(200_000)), "poetry.lock", "too many values")
+
+
+def test_poetry_lock_dotted_keys() -> None:
+    """A dotted key costs the TOML parser O(parts²)."""
+    refused(
+        b"a" + b".a" * 100_000 + b" = 1\n",
+        "poetry.lock",
+        "line 1: a key or table name with more than 32 dots",
+    )
+    refused(b"[" + b"a." * 1_000 + b"b]\n", "poetry.lock", "more than 32 dots")
+
+
+def test_poetry_lock_at_its_caps() -> None:
+    """The most expensive shapes that pass the caps still parse quickly."""
+    values = b"x = [" + b"1," * (sbom.MAX_TOML_TOKENS - 30) + b"1]\n"
+    text = (
+        b'[[package]]\nname = "a"\nversion = "1"\n'
+        + b'd = "'
+        + b"x" * (sbom.MAX_POETRY_LOCK_BYTES - len(values) - 100)
+        + b'"\n'
+    )
+    parsed = timed(lambda: parse(text + values, "poetry.lock"))
+    assert [c.name for c in parsed.components] == ["a"]
+
+
+def _cdx(components: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b'{"bomFormat": "CycloneDX", "specVersion": "1.5", ' + extra + b'"components": [' + components + b"]}"
+    )
+
+
+def test_cyclonedx_nested_brackets() -> None:
+    refused(b"[" * 200_000, "bom.json", "nested more than 128 levels")
+    refused(b"[" * LIMIT, "bom.json", "too many values")
+    refused(_cdx(b'{"name": "a", "x": ' + b"[" * 129 + b"]" * 129 + b"}"), "bom.json", "nested more than 128")
+
+
+def test_cyclonedx_a_huge_number_of_tiny_components() -> None:
+    tiny = b'{"name":"a"},'
+    refused(_cdx(tiny * ((LIMIT - 100) // len(tiny)) + b'{"name":"z"}'), "bom.json", "too many values")
+    refused(
+        _cdx(b"".join(b'{"name":"a%d"},' % i for i in range(20_000)) + b'{"name":"z"}'),
+        "bom.json",
+        "more than 20,000 components",
+    )
+
+
+def test_cyclonedx_dependencies_that_all_start_at_the_application() -> None:
+    """Each entry for the root used to copy the set of direct references: O(n²)."""
+    deps = b",".join(b'{"ref":"app","dependsOn":["r%d","s%d"]}' % (i, i) for i in range(80_000))
+    extra = b'"metadata": {"component": {"name": "app", "bom-ref": "app"}}, "dependencies": [' + deps + b"], "
+    parsed = timed(lambda: parse(_cdx(b'{"name": "x", "bom-ref": "r1"}', extra), "bom.json"))
+    assert parsed.components[0].direct is True
+
+
+def test_cyclonedx_long_purl_and_name() -> None:
+    refused(
+        _cdx(b'{"name": "a", "purl": "pkg:npm/' + b"a" * (LIMIT - 200) + b'"}'),
+        "bom.json",
+        "purl is longer than 2,400",
+    )
+    refused(_cdx(b'{"name": "' + b"a" * (LIMIT - 200) + b'"}'), "bom.json", "package name is longer than 300")
+
+
+def test_package_lock_a_huge_number_of_tiny_packages() -> None:
+    entries = b",".join(b'"node_modules/a%d":{"version":"1"}' % i for i in range(30_000))
+    refused(
+        b'{"lockfileVersion": 3, "packages": {' + entries + b"}}",
+        "package-lock.json",
+        "more than 20,000 components",
+    )
+
+
+def test_package_lock_v1_deep_tree_with_many_leaves() -> None:
+    """Position strings grow with depth; they used to be built for every sibling at once."""
+    leaves = b",".join(b'"l%d":{"version":"1"}' % i for i in range(19_000))
+    deep = (
+        b'{"version":"1","dependencies":{"d":' * 60
+        + b'{"version":"1","dependencies":{'
+        + leaves
+        + b"}}"
+        + b"}}" * 60
+    )
+    parsed = timed(
+        lambda: parse(b'{"lockfileVersion": 1, "dependencies": {"top": ' + deep + b"}}", "package-lock.json")
+    )
+    assert len(parsed.components) == 19_000 + 62 - 60
