@@ -7,6 +7,8 @@ regex or an O(n²) loop took minutes. The inputs are built once per module to ke
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -14,8 +16,10 @@ from typing import Any, TypeVar
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.test import override_settings
 
-from inventory.engines import discovery, sbom
+from inventory.engines import catalog, discovery, sbom
 from inventory.services.discovered import discovery_ingest
 from portal.audit import Actor
 
@@ -280,3 +284,53 @@ def test_package_lock_v1_deep_tree_with_many_leaves() -> None:
         lambda: parse(b'{"lockfileVersion": 1, "dependencies": {"top": ' + deep + b"}}", "package-lock.json")
     )
     assert len(parsed.components) == 19_000 + 62 - 60
+
+
+# --------------------------------------------------------------------------- Backstage catalog
+
+
+def _component(name: str, provides: list[str], consumes: list[str]) -> str:
+    return (
+        f"apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{name: {name}}}\n"
+        f"spec: {{owner: team-a, providesApis: {json.dumps(provides)}, consumesApis: {json.dumps(consumes)}}}\n"
+    )
+
+
+def parse_catalog(text: str) -> catalog.CatalogResult:
+    return catalog.parse_catalog(text.encode(), resolve_text=lambda rel: None, max_bytes=LIMIT)
+
+
+def test_catalog_component_with_too_many_references() -> None:
+    """1,000 provided × 1,000 consumed APIs asked for a million links, each a write and an audit event."""
+    refs = [f"api-{i}" for i in range(1_000)]
+    error = timed_error(catalog.CatalogError, lambda: parse_catalog(_component("c", refs, refs)))
+    assert "spec.providesApis lists 1,000 APIs; the limit is 100" in str(error)
+
+
+def test_catalog_links_add_up_across_components() -> None:
+    refs = [f"api-{i}" for i in range(100)]
+    text = "---\n".join(_component(f"c{i}", ["p"], refs) for i in range(51))
+    error = timed_error(catalog.CatalogError, lambda: parse_catalog(text))
+    assert "asks for 5,100 consumer links; import at most 5,000" in str(error)
+
+
+def test_catalog_references_given_as_one_long_string() -> None:
+    """A string was iterated as a list of one-letter references."""
+    text = "kind: Component\nmetadata: {name: c}\nspec: {owner: t, consumesApis: " + "a" * 100_000 + "}\n"
+    error = timed_error(catalog.CatalogError, lambda: parse_catalog(text))
+    assert "spec.consumesApis must be a list" in str(error)
+
+
+def test_catalog_more_documents_than_the_cap() -> None:
+    error = timed_error(catalog.CatalogError, lambda: parse_catalog("kind: Location\n---\n" * 501))
+    assert "import at most 500" in str(error)
+
+
+@pytest.mark.django_db
+def test_import_catalog_command_has_the_web_limit(tmp_path: Any) -> None:
+    path = tmp_path / "catalog-info.yaml"
+    path.write_bytes(b"# padding\n" * 20)
+    err = io.StringIO()
+    with override_settings(PORTAL_UPLOAD_MAX_BYTES=100), pytest.raises(CommandError):
+        call_command("import_catalog", str(path), stderr=err)
+    assert "larger than the 100-byte limit" in err.getvalue()
