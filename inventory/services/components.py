@@ -108,6 +108,9 @@ def component_declare(
         purl = PackageURL(type=ecosystem, name=name.strip(), version=version.strip() or None).to_string()
     except ValueError as exc:
         raise ValidationError({"name": f"Not a valid package: {exc}"}) from exc
+    max_purl = Component._meta.get_field("purl").max_length or 0
+    if len(purl) > max_purl:  # escaping can triple a 300-character name
+        raise ValidationError({"name": f"The package URL would be longer than {max_purl} characters."})
     declared = Component.objects.filter(api=api, source=Component.Source.DECLARED)
     if not declared.filter(purl=purl).exists() and declared.count() >= Limits.DECLARED_COMPONENTS:
         raise ValidationError({"name": f"At most {Limits.DECLARED_COMPONENTS} declared components."})

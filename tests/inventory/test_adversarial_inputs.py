@@ -20,6 +20,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from inventory.engines import catalog, discovery, sbom
+from inventory.services.components import component_declare
 from inventory.services.discovered import discovery_ingest
 from portal.audit import Actor
 
@@ -334,3 +335,18 @@ def test_import_catalog_command_has_the_web_limit(tmp_path: Any) -> None:
     with override_settings(PORTAL_UPLOAD_MAX_BYTES=100), pytest.raises(CommandError):
         call_command("import_catalog", str(path), stderr=err)
     assert "larger than the 100-byte limit" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_declared_component_whose_purl_outgrows_the_column(api: Any) -> None:
+    """A 300-character name of "%" is a 900-character purl: a database error (500) on PostgreSQL."""
+    with pytest.raises(ValidationError, match="longer than 600 characters"):
+        component_declare(
+            actor=Actor.system("test"),
+            api=api,
+            ecosystem="generic",
+            name="%" * 300,
+            version="1",
+            kind="runtime",
+        )
+    assert not api.components.exists()
