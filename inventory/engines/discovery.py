@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlsplit
 
-from inventory.engines.path_match import PathPattern
+from inventory.engines.path_match import PathPattern, TemplateIndex
 
 __all__ = [
     "Aggregate",
@@ -799,26 +799,33 @@ def _compile_template(template: str) -> tuple[str, PathPattern | None]:
 class _OpIndex:
     def __init__(self, operations: Iterable[KnownOperation]) -> None:
         self.exact: dict[tuple[str, str], KnownOperation] = {}
-        self.patterns: dict[str, list[tuple[PathPattern, KnownOperation]]] = {}
-        for op in operations:
+        # Templated operations per method, indexed segment by segment: an endpoint is not compared
+        # with every template of the API (100,000 endpoints × 4,000 operations was 400 million matches).
+        self.templates: dict[str, TemplateIndex] = {}
+        for order, op in enumerate(operations):
             method = str(op.method or "").upper()
             canonical, pattern = _compile_template(str(op.path_template or "/"))
             if pattern is None:
                 self.exact.setdefault((method, canonical), op)
             else:
-                self.patterns.setdefault(method, []).append((pattern, op))
+                self.templates.setdefault(method, TemplateIndex()).add(pattern, order, op)
 
     def find(self, method: str, paths: tuple[str, ...]) -> KnownOperation | None:
+        """The exact operation, else the first declared template that matches any of ``paths``."""
         methods = (method, "GET") if method == "HEAD" else (method,)
         for m in methods:
             for path in paths:
                 op = self.exact.get((m, path))
                 if op is not None:
                     return op
-            for pattern, op in self.patterns.get(m, ()):
-                for path in paths:
-                    if pattern.fullmatch(path):
-                        return op
+            index = self.templates.get(m)
+            if index is None:
+                continue
+            found = [hit for path in paths if (hit := index.first(path)) is not None]
+            if found:
+                first = min(found, key=lambda hit: hit[0])[1]
+                assert isinstance(first, KnownOperation)
+                return first
         return None
 
 

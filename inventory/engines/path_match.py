@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PathPattern", "SegmentPattern", "split_parameters"]
+__all__ = ["PathPattern", "SegmentPattern", "TemplateIndex", "split_parameters"]
 
 
 def split_parameters(segment: str) -> tuple[list[str], list[int]] | None:
@@ -150,3 +151,56 @@ class PathPattern:
         if len(parts) == count + 2:
             return "/" + parts[count + 1]
         return "/"
+
+
+class _TrieNode:
+    __slots__ = ("first", "literals", "parameters")
+
+    def __init__(self) -> None:
+        self.literals: dict[str, _TrieNode] = {}
+        self.parameters: dict[SegmentPattern, _TrieNode] = {}
+        self.first: tuple[int, object] | None = None  # (order, value) of the first template ending here
+
+
+class TemplateIndex:
+    """Templates indexed segment by segment, so that matching a path does not try every template.
+
+    Literal segments are looked up in a dict; parameter segments are tried only where the templates
+    that reach them branch. :meth:`first` returns the value of the first template added (lowest
+    ``order``) that matches the path, exactly as trying the templates one by one in order would.
+    """
+
+    def __init__(self) -> None:
+        self._root = _TrieNode()
+
+    def add(self, pattern: PathPattern, order: int, value: object) -> None:
+        node = self._root
+        for segment in pattern.segments:
+            children: dict[Any, _TrieNode] = node.literals if isinstance(segment, str) else node.parameters
+            child = children.get(segment)
+            if child is None:
+                child = children[segment] = _TrieNode()
+            node = child
+        if node.first is None or order < node.first[0]:
+            node.first = (order, value)
+
+    def first(self, path: str) -> tuple[int, object] | None:
+        """(order, value) of the first template matching ``path`` (which starts with ``/``), or None."""
+        parts = [] if path == "/" else path.split("/")[1:]
+        best: tuple[int, object] | None = None
+        stack = [(self._root, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if depth == len(parts):
+                if node.first is not None and (best is None or node.first[0] < best[0]):
+                    best = node.first
+                continue
+            segment = parts[depth]
+            literal = node.literals.get(segment)
+            if literal is not None:
+                stack.append((literal, depth + 1))
+            if segment:
+                for pattern, child in node.parameters.items():
+                    if pattern.matches(segment):
+                        stack.append((child, depth + 1))
+        return best

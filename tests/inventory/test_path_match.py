@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inventory.engines.discovery import KnownApi, KnownOperation, Matcher
-from inventory.engines.path_match import PathPattern, SegmentPattern, split_parameters
+from inventory.engines.path_match import PathPattern, SegmentPattern, TemplateIndex, split_parameters
 
 
 def _pattern(template: str) -> PathPattern:
@@ -105,3 +105,31 @@ def test_many_braces_in_one_segment_are_split_fast() -> None:
     assert split_parameters("{" * 100_000) is None
     assert split_parameters("{x}" * 50_000) == (["", ""], [50_000])
     assert time.perf_counter() - started < 0.5
+
+
+def _first_by_trying_each(templates: list[str], path: str) -> int | None:
+    for order, template in enumerate(templates):
+        if _pattern(template).fullmatch(path):
+            return order
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(templates=st.lists(template_st, min_size=1, max_size=6), path=path_st)
+def test_the_index_finds_the_first_matching_template(templates: list[str], path: str) -> None:
+    index = TemplateIndex()
+    for order, template in enumerate(templates):
+        index.add(_pattern(template), order, template)
+    hit = index.first(path)
+    assert (hit[0] if hit else None) == _first_by_trying_each(templates, path)
+
+
+def test_many_endpoints_against_many_operations_are_fast() -> None:
+    """Each endpoint used to be tried against every template of its API: endpoints × operations."""
+    ops = [KnownOperation("GET", f"/v1/resource-{i}/{{id}}", False, i) for i in range(4_000)]
+    matcher = Matcher([KnownApi(1, ["https://h.example"], False, ops)])
+    started = time.perf_counter()
+    kinds = [matcher.match("h.example", "GET", f"/v1/thing-{i}/{{id}}").kind for i in range(20_000)]
+    assert time.perf_counter() - started < 2.0
+    assert set(kinds) == {"undocumented"}
+    assert matcher.match("h.example", "GET", "/v1/resource-3999/{id}").operation_key == 3999
