@@ -75,6 +75,8 @@ def safe_relative(path: str) -> str | None:
 
 
 MAX_ENTITIES = 500
+MAX_REFS = 100  # providesApis / consumesApis of one Component
+MAX_LINKS = 5_000  # consumer links one file may ask for (each is a write and an audit event)
 
 
 def parse_catalog(
@@ -124,15 +126,34 @@ def parse_catalog(
         if kind == "API":
             _read_api(result, number, name, metadata, spec, owner, resolve_text)
         else:
-            provides = [entity_ref_name(str(r)) for r in spec.get("providesApis") or [] if isinstance(r, str)]
-            consumes = [entity_ref_name(str(r)) for r in spec.get("consumesApis") or [] if isinstance(r, str)]
+            provides = _refs(spec, "providesApis", f"{where} (Component {name})")
+            consumes = _refs(spec, "consumesApis", f"{where} (Component {name})")
             result.components.append(CatalogComponent(name.lower(), owner, provides, consumes, number))
+    # A component consuming C APIs and providing P links each pair: C×P writes, counted before any.
+    links = sum(len(c.consumes) * max(1, len(c.provides)) for c in result.components)
+    if links > MAX_LINKS:
+        raise CatalogError(
+            f"The catalog asks for {links:,} consumer links; import at most {MAX_LINKS:,} at a time."
+        )
     total = sum(len(api.definition or b"") for api in result.apis)
     if total > max_bytes:
         raise CatalogError(
             f"The API definitions add up to {total:,} bytes (a $text file counts once per use); the limit is {max_bytes:,}."
         )
     return result
+
+
+def _refs(spec: dict[str, Any], key: str, where: str) -> list[str]:
+    """The API names in a Component's ``providesApis``/``consumesApis``: a list of at most
+    :data:`MAX_REFS` entity references (a string is not a list of one-letter references)."""
+    value = spec.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CatalogError(f"{where}: spec.{key} must be a list of API references.")
+    if len(value) > MAX_REFS:
+        raise CatalogError(f"{where}: spec.{key} lists {len(value):,} APIs; the limit is {MAX_REFS}.")
+    return [entity_ref_name(r) for r in value if isinstance(r, str)]
 
 
 def _read_api(

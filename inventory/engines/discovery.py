@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote, unquote, urlsplit
 
+from inventory.engines.path_match import PathPattern, TemplateIndex
+
 __all__ = [
     "Aggregate",
     "EndpointStats",
@@ -34,6 +36,7 @@ __all__ = [
     "Match",
     "Matcher",
     "SkippedLine",
+    "TooManyUnreadableLines",
     "aggregate",
     "detect_log_format",
     "iter_records",
@@ -46,6 +49,7 @@ MAX_LINE_LENGTH = 32 * 1024
 MAX_TEMPLATE_LENGTH = 500
 EXCERPT_LENGTH = 120
 MAX_SKIPPED_EXAMPLES = 5
+MAX_UNREADABLE_LINES = 100_000  # what the portal passes as aggregate(max_unreadable=...)
 
 # Methods we accept. Anything else in a request line is scanner noise / binary junk.
 HTTP_METHODS = frozenset(
@@ -82,6 +86,10 @@ HTTP_METHODS = frozenset(
 
 class LogFormatError(ValueError):
     """The log format could not be recognised (or an unknown ``fmt`` was asked for)."""
+
+
+class TooManyUnreadableLines(LogFormatError):
+    """Most of the log could not be read (see ``aggregate(max_unreadable=...)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +453,7 @@ def normalize_path(path: str) -> str:
 # Parsing
 # --------------------------------------------------------------------------------------------
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_QUOTED = r'"((?:[^"\\]++|\\.)*+)"'  # possessive: nothing to give back, so nothing backtracks
 _NGINX_RE = re.compile(
     r'(?:([^\s"\[]+) )?'  # Apache vhost_combined: "host:port " prefix
     r'[^\s"\[]+ [^\s"\[]+ (?:[^\s"\[]+|"[^"]*") '  # remote_addr ident remote_user
@@ -455,7 +463,18 @@ _NGINX_RE = re.compile(
     r"(.*)",  # referer, user agent, extra fields
     re.DOTALL,
 )
-_QUOTED_RE = re.compile(_QUOTED)
+
+
+# One quoted field, or an unclosed one running to the end. The possessive runs never give back
+# what they took, and an unclosed field consumes the rest of the line instead of failing, so the
+# scan never restarts inside it: linear. (``findall`` of the plain quoted-string pattern restarted
+# at every quote of an unclosed field: a line of escaped quotes, ``"a\\"\\"\\"…``, cost O(n²).)
+_QUOTED_FIELD_RE = re.compile(r'"((?:[^"\\]++|\\.)*+)("?)')
+
+
+def _quoted_fields(text: str) -> list[str]:
+    """The closed double-quoted fields of ``text`` (backslash escapes kept, as in the log)."""
+    return [m.group(1) for m in _QUOTED_FIELD_RE.finditer(text) if m.group(2)]
 
 
 def _parse_request_line(request: str) -> tuple[str, str | None, str] | str:
@@ -519,7 +538,7 @@ class _Parser:
             if rest.endswith('"') and "\\" not in rest[start:]:
                 trailing_host = rest[start + 1 : -1]  # fast path: the last field is a plain quoted string
             else:
-                fields = _QUOTED_RE.findall(rest)
+                fields = _quoted_fields(rest)
                 if len(fields) >= 3:
                     trailing_host = fields[-1]
         host = _resolve_host((authority, vhost, trailing_host), self.default_host)
@@ -676,9 +695,19 @@ def _iter(lines: Iterable[str], parse: Callable[[str], LogRecord | str]) -> Iter
 _STATUS_KEYS = {code: str(code) for code in range(100, 600)}
 
 
-def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int = 100_000) -> Aggregate:
+def aggregate(
+    records: Iterable[LogRecord | SkippedLine],
+    *,
+    max_endpoints: int = 100_000,
+    max_unreadable: int | None = None,
+) -> Aggregate:
     """Group records by (host, method, normalised path). Memory is bounded by ``max_endpoints``;
-    a record that would create an endpoint beyond the cap is counted as skipped."""
+    a record that would create an endpoint beyond the cap is counted as skipped.
+
+    With ``max_unreadable``, raise :class:`TooManyUnreadableLines` as soon as more lines than that
+    were skipped *and* they outnumber the lines read: a file of junk (10 MB of newlines is five
+    million lines) is refused after a bounded amount of work instead of being walked to the end.
+    """
     result = Aggregate()
     endpoints = result.endpoints
     examples = result.skipped_examples
@@ -695,6 +724,11 @@ def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int 
                     examples.append(rec)
             else:
                 skipped += 1
+            if max_unreadable is not None and skipped > max_unreadable and skipped > parsed:
+                raise TooManyUnreadableLines(
+                    f"More than {max_unreadable:,} lines could not be read (up to line {lines:,}); "
+                    "is this the right log format?"
+                )
             continue
         template = templates.get(rec.path)
         if template is None:
@@ -733,82 +767,78 @@ def aggregate(records: Iterable[LogRecord | SkippedLine], *, max_endpoints: int 
 # Matching against the registry
 # --------------------------------------------------------------------------------------------
 
-_PARAM_RE = re.compile(r"\{[^{}/]*\}")
+
+def _literal_segment(raw: str) -> str:
+    """A literal template segment, normalised exactly like an observed path segment."""
+    decoded = unquote(raw)
+    return _classify(decoded) or _canonical_segment(decoded)
 
 
-def _compile_template(template: str) -> tuple[str, re.Pattern[str] | None]:
-    """A documented template → (canonical string, regex or None when it has no parameters).
+def _compile_template(template: str) -> tuple[str, PathPattern | None]:
+    """A documented template → (canonical string, pattern or None when it has no parameters).
 
     Literal segments are normalised exactly like observed paths (so a documented ``/v1/2024/x``
     is ``/v1/{id}/x``); ``{param}`` matches one whole segment, which includes the discovered
     placeholders ``{id}``/``{uuid}``/``{hash}``. Partial parameters (``{name}.json``) work too.
+    Matching is segment by segment (:mod:`inventory.engines.path_match`), never a regex.
     """
     path = template.split("?", 1)[0].split("#", 1)[0]
-    literals: list[str] = []
-    regexes: list[str] = []
-    has_param = False
-    for seg in path.split("/"):
-        if not seg or seg == ".":
-            continue
-        if _PARAM_RE.search(seg):
-            has_param = True
-            regex, pos = "", 0
-            for pm in _PARAM_RE.finditer(seg):
-                regex += re.escape(_canonical_segment(unquote(seg[pos : pm.start()]))) + "[^/]+"
-                pos = pm.end()
-            regex += re.escape(_canonical_segment(unquote(seg[pos:])))
-            literals.append(seg)
-            regexes.append(regex)
-        else:
-            decoded = unquote(seg)
-            literal = _classify(decoded) or _canonical_segment(decoded)
-            literals.append(literal)
-            regexes.append(re.escape(literal))
-    canonical = "/" + "/".join(literals)
-    if not has_param:
-        return canonical, None
-    return canonical, re.compile("/" + "/".join(regexes))
+    raw_segments = [seg for seg in path.split("/") if seg and seg != "."]
+    pattern = PathPattern.compile(
+        raw_segments,
+        literal_segment=_literal_segment,
+        literal_piece=lambda piece: _canonical_segment(unquote(piece)),
+    )
+    canonical = "/" + "/".join(
+        compiled if isinstance(compiled, str) else raw
+        for raw, compiled in zip(raw_segments, pattern.segments, strict=True)
+    )
+    return canonical, (pattern if pattern.has_parameters else None)
 
 
 class _OpIndex:
     def __init__(self, operations: Iterable[KnownOperation]) -> None:
         self.exact: dict[tuple[str, str], KnownOperation] = {}
-        self.patterns: dict[str, list[tuple[re.Pattern[str], KnownOperation]]] = {}
-        for op in operations:
+        # Templated operations per method, indexed segment by segment: an endpoint is not compared
+        # with every template of the API (100,000 endpoints × 4,000 operations was 400 million matches).
+        self.templates: dict[str, TemplateIndex] = {}
+        for order, op in enumerate(operations):
             method = str(op.method or "").upper()
-            canonical, regex = _compile_template(str(op.path_template or "/"))
-            if regex is None:
+            canonical, pattern = _compile_template(str(op.path_template or "/"))
+            if pattern is None:
                 self.exact.setdefault((method, canonical), op)
             else:
-                self.patterns.setdefault(method, []).append((regex, op))
+                self.templates.setdefault(method, TemplateIndex()).add(pattern, order, op)
 
     def find(self, method: str, paths: tuple[str, ...]) -> KnownOperation | None:
+        """The exact operation, else the first declared template that matches any of ``paths``."""
         methods = (method, "GET") if method == "HEAD" else (method,)
         for m in methods:
             for path in paths:
                 op = self.exact.get((m, path))
                 if op is not None:
                     return op
-            for regex, op in self.patterns.get(m, ()):
-                for path in paths:
-                    if regex.fullmatch(path):
-                        return op
+            index = self.templates.get(m)
+            if index is None:
+                continue
+            found = [hit for path in paths if (hit := index.first(path)) is not None]
+            if found:
+                first = min(found, key=lambda hit: hit[0])[1]
+                assert isinstance(first, KnownOperation)
+                return first
         return None
 
 
 @dataclass(frozen=True, slots=True)
 class _Mount:
     base_path: str  # canonical, "" for root
-    base_regex: re.Pattern[str] | None  # when the base path has {variables}
+    base_pattern: PathPattern | None  # when the base path has {variables}
     api: KnownApi
     ops: _OpIndex
 
     def remainder(self, path: str) -> str | None:
-        if self.base_regex is not None:
-            m = self.base_regex.match(path)
-            if m is None:
-                return None
-            return path[m.end() :] or "/"
+        if self.base_pattern is not None:
+            return self.base_pattern.remainder(path)
         base = self.base_path
         if not base:
             return path
@@ -872,12 +902,12 @@ class Matcher:
                 if split is None:
                     continue
                 host, raw_base = split
-                base_path, base_regex = self._compile_base(raw_base)
+                base_path, base_pattern = self._compile_base(raw_base)
                 key = (host, base_path, id(api))
                 if key in seen:
                     continue
                 seen.add(key)
-                by_host.setdefault(host, []).append(_Mount(base_path, base_regex, api, ops))
+                by_host.setdefault(host, []).append(_Mount(base_path, base_pattern, api, ops))
         for mounts in by_host.values():
             mounts.sort(key=lambda m: (-len(m.base_path), m.api.retired))
         self._by_host = by_host
@@ -889,11 +919,11 @@ class Matcher:
         self._by_name = by_name
 
     @staticmethod
-    def _compile_base(raw: str) -> tuple[str, re.Pattern[str] | None]:
-        canonical, regex = _compile_template(raw or "/")
-        if regex is None:
+    def _compile_base(raw: str) -> tuple[str, PathPattern | None]:
+        canonical, pattern = _compile_template(raw or "/")
+        if pattern is None:
             return ("" if canonical == "/" else canonical), None
-        return canonical, re.compile(regex.pattern + r"(?=/|$)")
+        return canonical, pattern
 
     def _mounts(self, host: str) -> list[_Mount]:
         normalized = _normalize_host(host or "") or (host or "").strip().lower()

@@ -27,6 +27,11 @@ Decisions worth knowing:
 * Field lengths are capped to what the inventory stores (name 300, version 100, purl 600 characters);
   longer values are rejected rather than silently truncated.
 * At most :data:`MAX_WARNINGS` warnings are kept; the last one says how many were left out.
+* Work is bounded by the input size and by caps, each refused with a short error: at most
+  :data:`MAX_COMPONENTS` entries per file, purls of :data:`MAX_PURL_TEXT_LENGTH` characters,
+  requirement lines of :data:`MAX_REQUIREMENT_LINE` characters, and a poetry.lock of
+  :data:`MAX_POETRY_LOCK_BYTES` with at most :data:`MAX_TOML_TOKENS` values. No pattern here
+  backtracks on the input: comment stripping is a plain scan, and every regex is linear.
 """
 
 from __future__ import annotations
@@ -66,6 +71,16 @@ MAX_WARNINGS = 100
 MAX_NAME_LENGTH = 300  # the inventory's Component column sizes
 MAX_VERSION_LENGTH = 100
 MAX_PURL_LENGTH = 600
+MAX_PURL_TEXT_LENGTH = 2_400  # a purl as written in the file, before parsing (escapes make it longer)
+MAX_COMPONENTS = 20_000  # entries read from one file, duplicates included
+MAX_REQUIREMENT_LINE = 4_096  # one physical line of a requirements file
+MAX_REQUIREMENT_LINES = 100_000
+MAX_POETRY_LOCK_BYTES = 3 * 1024 * 1024  # Python's TOML parser is slow: about 0.5 s a megabyte
+MAX_TOML_TOKENS = 150_000  # newlines, commas, "=", "{" and "[": a bound on the parser's work
+MAX_JSON_VALUES = 500_000  # commas, "[" and "{": a 10 MB SBOM of fully described components has about 200,000
+MAX_TOML_KEY_DOTS = 32  # dotted keys cost the TOML parser O(parts²)
+# What str.splitlines() splits on.
+_LINE_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 KIND_LIBRARY = "library"
 KIND_FRAMEWORK = "framework"
@@ -457,6 +472,17 @@ def _dedupe(components: Iterable[ParsedComponent]) -> list[ParsedComponent]:
     return list(seen.values())
 
 
+class _Collected(list[ParsedComponent]):
+    """The components read so far; refuses to grow past :data:`MAX_COMPONENTS`."""
+
+    def add(self, component: ParsedComponent) -> None:
+        if len(self) >= MAX_COMPONENTS:
+            raise SbomError(
+                f"the file lists more than {MAX_COMPONENTS:,} components; the limit is {MAX_COMPONENTS:,}"
+            )
+        self.append(component)
+
+
 def _decode(data: bytes) -> str:
     if not data:
         raise SbomError("the file is empty")
@@ -471,16 +497,29 @@ def _decode(data: bytes) -> str:
 
 
 def _check_depth(value: Any) -> None:
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """Level by level, iteratively; about four times faster than a stack of (node, depth) pairs."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
         if depth > MAX_JSON_DEPTH:
             raise SbomError(f"the JSON document is nested more than {MAX_JSON_DEPTH} levels deep")
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below: list[Any] = []
+        push = below.append
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    push(child)
+        level = below
 
 
 def _load_json(text: str) -> Any:
+    # Counted before decoding: the decoder allocates every value, so 10 MB of "[]," or tiny objects
+    # takes seconds however little of it the parser then reads.
+    separators = text.count(",") + text.count("[") + text.count("{")
+    if separators > MAX_JSON_VALUES:
+        raise SbomError(f"the JSON document holds too many values (more than {MAX_JSON_VALUES:,})")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -496,10 +535,27 @@ def _load_json(text: str) -> Any:
 
 # --------------------------------------------------------------------------- detection
 
+# Linear: no two neighbouring parts can match the same text (the second \s* only follows extras).
 _REQUIREMENT_START = re.compile(
-    r"^(?:-{1,2}[A-Za-z]|[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*(?:===?|~=|!=|<=?|>=?|;|@|\(|$))"
+    r"^(?:-{1,2}[A-Za-z]|[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\]\s*)?(?:===?|~=|!=|<=?|>=?|;|@|\(|$))"
 )
-_COMMENT = re.compile(r"(^|\s+)#.*$")
+
+
+def _is_comment(line: str) -> bool:
+    """The whole line is a comment (``#`` after optional whitespace)."""
+    return line.lstrip().startswith("#")
+
+
+def _strip_comment(line: str) -> str:
+    """pip's ``(^|\\s+)#.*$`` without a regex: cut at the first ``#`` that starts the line or follows
+    whitespace, with the whitespace before it. The pattern was O(n²) on a line of spaces (it was
+    tried at every position of the run); this is one scan."""
+    start = 0
+    while (hash_at := line.find("#", start)) != -1:
+        if hash_at == 0 or line[hash_at - 1].isspace():
+            return line[:hash_at].rstrip()
+        start = hash_at + 1
+    return line
 
 
 def _basename(filename: str) -> str:
@@ -536,10 +592,7 @@ def _detect(filename: str, text: str) -> tuple[str, Any]:
     if by_name is not None:
         return by_name, None
     stripped = text.lstrip()
-    if not name.endswith(".json") and (
-        re.search(r"^\s*\[\[package\]\]\s*$", text, re.MULTILINE)
-        or (re.search(r"^\s*\[metadata\]\s*$", text, re.MULTILINE) and "content-hash" in text)
-    ):
+    if not name.endswith(".json") and _looks_like_poetry_lock(text):
         return POETRY_LOCK, None
     if name.endswith(".json") or stripped[:1] in ("{", "["):
         value = _load_json(text)
@@ -557,6 +610,27 @@ def _detect(filename: str, text: str) -> tuple[str, Any]:
     raise SbomError(
         "unrecognised file: expected a CycloneDX JSON SBOM, requirements.txt, poetry.lock or package-lock.json"
     )
+
+
+def _looks_like_poetry_lock(text: str) -> bool:
+    """A ``[[package]]`` line, or a ``[metadata]`` line and a content hash. Checked line by line: the
+    MULTILINE pattern ``^\\s*\\[\\[package\\]\\]`` let ``\\s*`` run over every following blank line from
+    every line start, O(n²) on a file of blank lines."""
+    if "[[package]]" in text and any(line.strip() == "[[package]]" for line in _lines(text)):
+        return True
+    return (
+        "[metadata]" in text
+        and "content-hash" in text
+        and any(line.strip() == "[metadata]" for line in _lines(text))
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """``text.splitlines()``, refused beyond :data:`MAX_REQUIREMENT_LINES` lines before splitting."""
+    count = sum(text.count(brk) for brk in _LINE_BREAKS)
+    if count > MAX_REQUIREMENT_LINES:
+        raise SbomError(f"the file has more than {MAX_REQUIREMENT_LINES:,} lines")
+    return text.splitlines()
 
 
 def detect_format(filename: str, data: bytes) -> str:
@@ -642,11 +716,10 @@ def _parse_cyclonedx(doc: Any, warnings: _Warnings) -> list[ParsedComponent]:
         return []
     if not isinstance(components, list):
         raise SbomError("components must be a list")
-    result: list[ParsedComponent] = []
-    # Iterative walk (depth is bounded by MAX_JSON_DEPTH anyway), document order preserved.
-    stack: list[Iterator[tuple[str, Any]]] = [
-        iter([(f"components[{i}]", c) for i, c in enumerate(components)])
-    ]
+    result = _Collected()
+    # Iterative walk (depth is bounded by MAX_JSON_DEPTH anyway), document order preserved. Position
+    # strings are built lazily, one entry at a time.
+    stack: list[Iterator[tuple[str, Any]]] = [_positions("components", components)]
     while stack:
         item = next(stack[-1], None)
         if item is None:
@@ -658,13 +731,19 @@ def _parse_cyclonedx(doc: Any, warnings: _Warnings) -> list[ParsedComponent]:
         bom_ref = _optional_str(raw, "bom-ref", where)
         if root_ref is None or bom_ref != root_ref:  # the application itself is not one of its components
             direct = None if direct_refs is None else bom_ref in direct_refs
-            result.append(_cyclonedx_component(raw, where, direct))
+            result.add(_cyclonedx_component(raw, where, direct))
         children = raw.get("components")
         if children is not None:
             if not isinstance(children, list):
                 raise SbomError(f"{where}.components must be a list")
-            stack.append(iter([(f"{where}.components[{i}]", c) for i, c in enumerate(children)]))
+            stack.append(_positions(f"{where}.components", children))
     return result
+
+
+def _positions(prefix: str, items: list[Any]) -> Iterator[tuple[str, Any]]:
+    """(position, item) pairs, each position string built only when its item is reached."""
+    for i, item in enumerate(items):
+        yield f"{prefix}[{i}]", item
 
 
 def _cyclonedx_direct_refs(dependencies: Any, root_ref: str | None, warnings: _Warnings) -> set[str] | None:
@@ -687,7 +766,9 @@ def _cyclonedx_direct_refs(dependencies: Any, root_ref: str | None, warnings: _W
         if not isinstance(depends_on, list) or not all(isinstance(r, str) for r in depends_on):
             raise SbomError(f"{where}.dependsOn must be a list of strings")
         if root_ref is not None and ref == root_ref:
-            direct = (direct or set()) | set(depends_on)
+            if direct is None:
+                direct = set()
+            direct.update(depends_on)  # in place: a union per entry copied the set each time, O(n²)
     if direct is None and dependencies:
         warnings.add("the dependency graph does not start at metadata.component; direct dependencies unknown")
     return direct
@@ -703,6 +784,10 @@ def _cyclonedx_component(raw: dict[str, Any], where: str, direct: bool | None) -
     cdx_type = _optional_str(raw, "type", where)
     group = _optional_str(raw, "group", where)
     purl_text = _optional_str(raw, "purl", where)
+    if len(name) > MAX_NAME_LENGTH:
+        raise SbomError(f"{where}: package name is longer than {MAX_NAME_LENGTH} characters")
+    if purl_text and len(purl_text) > MAX_PURL_TEXT_LENGTH:
+        raise SbomError(f"{where}: purl is longer than {MAX_PURL_TEXT_LENGTH:,} characters")
     if purl_text and purl_text.strip():
         try:
             purl = PackageURL.from_string(purl_text.strip())
@@ -754,29 +839,36 @@ _TRAILING_OPTION = re.compile(r"\s-{1,2}[A-Za-z]")
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Join backslash continuations and strip comments, like pip. Yields (first line number, line)."""
+    """Join backslash continuations and strip comments, like pip. Yields (first line number, line).
+
+    A physical line longer than :data:`MAX_REQUIREMENT_LINE` is refused, naming it."""
     pending: list[str] = []
     first = 0
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.endswith("\\") or _COMMENT.match(line):
-            if _COMMENT.match(line):
+    for number, line in enumerate(_lines(text), 1):
+        if len(line) > MAX_REQUIREMENT_LINE:
+            raise SbomError(
+                f"line {number} is longer than {MAX_REQUIREMENT_LINE:,} characters ({len(line):,})"
+            )
+        comment = _is_comment(line)
+        if not line.endswith("\\") or comment:
+            if comment:
                 line = " " + line
             if pending:
                 pending.append(line)
-                yield first, _COMMENT.sub("", "".join(pending)).strip()
+                yield first, _strip_comment("".join(pending)).strip()
                 pending = []
             else:
-                yield number, _COMMENT.sub("", line).strip()
+                yield number, _strip_comment(line).strip()
         else:
             if not pending:
                 first = number
             pending.append(line[:-1])
     if pending:
-        yield first, _COMMENT.sub("", "".join(pending)).strip()
+        yield first, _strip_comment("".join(pending)).strip()
 
 
 def _parse_requirements(text: str, warnings: _Warnings) -> list[ParsedComponent]:
-    result: list[ParsedComponent] = []
+    result = _Collected()
     for number, line in _logical_lines(text):
         if not line:
             continue
@@ -786,6 +878,8 @@ def _parse_requirements(text: str, warnings: _Warnings) -> list[ParsedComponent]
             continue
         match = _TRAILING_OPTION.search(line)
         requirement_text = line[: match.start()].strip() if match else line
+        if len(requirement_text) > MAX_REQUIREMENT_LINE:  # continuation lines add up
+            raise SbomError(f"{where}: the requirement is longer than {MAX_REQUIREMENT_LINE:,} characters")
         try:
             requirement = Requirement(requirement_text)
         except InvalidRequirement as exc:
@@ -812,7 +906,7 @@ def _parse_requirements(text: str, warnings: _Warnings) -> list[ParsedComponent]
                 shown = requirement_text.split(";", 1)[0].strip()
                 warnings.add(f"{where}: unpinned requirement '{_short(shown)}'")
         purl = _new_purl(where, "pypi", None, name, version or None)
-        result.append(_component(purl, version=version, cdx_type=None, direct=True, where=where))
+        result.add(_component(purl, version=version, cdx_type=None, direct=True, where=where))
     return result
 
 
@@ -832,7 +926,31 @@ def _requirement_option(line: str, where: str, warnings: _Warnings) -> None:
 # --------------------------------------------------------------------------- poetry.lock
 
 
+def _check_toml_work(text: str) -> None:
+    """Refuse what would keep Python's TOML parser busy for long, before it starts: it takes about
+    0.5 s a megabyte, 10 µs a value, and O(parts²) on a dotted key (``a.a.a…``)."""
+    size = len(text.encode())
+    if size > MAX_POETRY_LOCK_BYTES:
+        raise SbomError(
+            f"the poetry.lock is too large ({size:,} bytes; the limit is {MAX_POETRY_LOCK_BYTES:,})"
+        )
+    tokens = sum(text.count(c) for c in "\n,={[")
+    if tokens > MAX_TOML_TOKENS:
+        raise SbomError(f"the poetry.lock holds too many values (more than {MAX_TOML_TOKENS:,} separators)")
+    packages = text.count("[[package]]")
+    if packages > MAX_COMPONENTS:
+        raise SbomError(
+            f"the file lists more than {MAX_COMPONENTS:,} components; the limit is {MAX_COMPONENTS:,}"
+        )
+    if text.count(".") > MAX_TOML_KEY_DOTS:
+        for number, line in enumerate(text.split("\n"), 1):
+            equals = line.find("=")
+            if line.count(".", 0, equals if equals != -1 else len(line)) > MAX_TOML_KEY_DOTS:
+                raise SbomError(f"line {number}: a key or table name with more than {MAX_TOML_KEY_DOTS} dots")
+
+
 def _parse_poetry_lock(text: str, warnings: _Warnings) -> list[ParsedComponent]:
+    _check_toml_work(text)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -848,7 +966,7 @@ def _parse_poetry_lock(text: str, warnings: _Warnings) -> list[ParsedComponent]:
         raise SbomError("not a poetry.lock: no [[package]] entries and no [metadata] table")
     if not isinstance(packages, list):
         raise SbomError("not a poetry.lock: 'package' must be an array of tables ([[package]])")
-    result: list[ParsedComponent] = []
+    result = _Collected()
     for index, package in enumerate(packages, 1):
         where = f"[[package]] #{index}"
         if not isinstance(package, dict):
@@ -861,7 +979,7 @@ def _parse_poetry_lock(text: str, warnings: _Warnings) -> list[ParsedComponent]:
             raise SbomError(f"{where} ({_short(name, 60)}) has no version")
         name, version = canonicalize_name(name.strip()), version.strip()
         purl = _new_purl(where, "pypi", None, name, version)
-        result.append(_component(purl, version=version, cdx_type=None, direct=None, where=where))
+        result.add(_component(purl, version=version, cdx_type=None, direct=None, where=where))
     return result
 
 
@@ -931,7 +1049,7 @@ def _parse_npm_packages(packages: dict[str, Any], warnings: _Warnings) -> list[P
             deps = root.get(key)
             if isinstance(deps, dict):
                 root_deps.update(deps)
-    result: list[ParsedComponent] = []
+    result = _Collected()
     marker = "node_modules/"
     for key, entry in packages.items():
         if key == "":
@@ -954,8 +1072,13 @@ def _parse_npm_packages(packages: dict[str, Any], warnings: _Warnings) -> list[P
         top_level = key == marker + path_name
         direct = None if root_deps is None else top_level and path_name in root_deps
         purl = _npm_purl(name, version, where)
-        result.append(_component(purl, version=version, cdx_type=None, direct=direct, where=where))
+        result.add(_component(purl, version=version, cdx_type=None, direct=direct, where=where))
     return result
+
+
+def _npm_positions(where: str, nested: dict[str, Any]) -> Iterator[tuple[str, str, Any, bool]]:
+    for key, value in nested.items():
+        yield f"{where}.dependencies[{_repr(key)}]", key, value, False
 
 
 def _parse_npm_v1(doc: dict[str, Any], warnings: _Warnings) -> list[ParsedComponent]:
@@ -966,9 +1089,11 @@ def _parse_npm_v1(doc: dict[str, Any], warnings: _Warnings) -> list[ParsedCompon
         return []
     if not isinstance(dependencies, dict):
         raise SbomError("dependencies must be an object")
-    result: list[ParsedComponent] = []
+    result = _Collected()
+    # Generators: the position string of an entry is built when it is reached, not for all its
+    # siblings at once (at depth 128 each is kilobytes long).
     stack: list[Iterator[tuple[str, str, Any, bool]]] = [
-        iter([(f"dependencies[{_repr(k)}]", k, v, True) for k, v in dependencies.items()])
+        ((f"dependencies[{_repr(k)}]", k, v, True) for k, v in dependencies.items())
     ]
     while stack:
         item = next(stack[-1], None)
@@ -983,14 +1108,12 @@ def _parse_npm_v1(doc: dict[str, Any], warnings: _Warnings) -> list[ParsedCompon
             name, version = resolved
             direct = None if root_requires is None else top_level and key in root_requires
             purl = _npm_purl(name, version, where)
-            result.append(_component(purl, version=version, cdx_type=None, direct=direct, where=where))
+            result.add(_component(purl, version=version, cdx_type=None, direct=direct, where=where))
         nested = entry.get("dependencies")
         if nested is not None:
             if not isinstance(nested, dict):
                 raise SbomError(f"{where}.dependencies must be an object")
-            stack.append(
-                iter([(f"{where}.dependencies[{_repr(k)}]", k, v, False) for k, v in nested.items()])
-            )
+            stack.append(_npm_positions(where, nested))
     return result
 
 

@@ -48,16 +48,26 @@ class _HashingLines:
         self.size = 0
 
     def __iter__(self) -> Iterator[str]:
+        # A line longer than the engine accepts is cut here: enough of it is kept for the engine to
+        # see that it is too long (and show an excerpt), the rest is dropped unread. Without the cut,
+        # a file with no newline made ``pending`` grow with each chunk and re-split it every time.
+        keep = 4 * (discovery.MAX_LINE_LENGTH + 1)  # a UTF-8 character is at most 4 bytes
         pending = b""
+        cut = False  # the current line already passed ``keep``
         for chunk in self._chunks:
             self.size += len(chunk)
             if self.size > self._max:
                 raise ValidationError({"file": f"Log file too large (limit {self._max:,} bytes)."})
             self.sha256.update(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", errors="replace")
+            *ends, tail = chunk.split(b"\n")
+            for piece in ends:
+                line = pending if cut else pending + piece
+                yield line[:keep].decode("utf-8", errors="replace")
+                pending, cut = b"", False
+            if not cut:
+                pending += tail
+                if len(pending) > keep:
+                    pending, cut = pending[:keep], True
         if pending:
             yield pending.decode("utf-8", errors="replace")
 
@@ -117,7 +127,10 @@ def discovery_ingest(
         except discovery.LogFormatError as exc:
             raise ValidationError({"file": str(exc)}) from exc
     records = discovery.iter_records(itertools.chain(head, line_iter), fmt=fmt, default_host=default_host)
-    agg = discovery.aggregate(records)
+    try:
+        agg = discovery.aggregate(records, max_unreadable=discovery.MAX_UNREADABLE_LINES)
+    except discovery.TooManyUnreadableLines as exc:
+        raise ValidationError({"file": f"{exc} Nothing was recorded."}) from exc
     if agg.parsed == 0:
         examples = "; ".join(f"line {s.line_number}: {s.reason}" for s in agg.skipped_examples[:3])
         raise ValidationError({"file": f"No line of the log could be read as {fmt}. {examples}"})

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Literal
@@ -37,6 +38,9 @@ KINDS = ("company", "division", "department", "team", "office", "unit")
 DEFAULT_KIND = "unit"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 NAME_MAX = 200
+MAX_ROWS = 500_000  # rows (CSV) or records (JSON) in one file
+MAX_COLUMNS = 64
+SHOWN_MAX = 80  # characters of a value repeated in an error message
 EMAIL_MAX = 254
 USERNAME_MAX = 150
 
@@ -112,6 +116,16 @@ def username_for(email: str) -> str:
     return re.sub(r"[^\w.@+-]", "-", email.lower())[:USERNAME_MAX]
 
 
+def _shown(value: str) -> str:
+    """repr() of a value for an error message, shortened: a 100 KB field must not make a 100 KB message."""
+    return repr(value if len(value) <= SHOWN_MAX else value[: SHOWN_MAX - 1] + "…")
+
+
+def _listed(names: list[str], limit: int = 10) -> str:
+    shown = ", ".join(_shown(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+
+
 def default_name(slug: str) -> str:
     return slug.replace("-", " ").title()
 
@@ -167,18 +181,19 @@ def _csv_rows(text: str) -> tuple[list[_Row], list[RowError]]:
         return [], [RowError(1, f"unreadable CSV header: {exc}")]
     if header is None or not any(h.strip() for h in header):
         return [], [RowError(0, "The file is empty.")]
+    if len(header) > MAX_COLUMNS:
+        return [], [RowError(1, f"the header has {len(header):,} columns; expected {', '.join(COLUMNS)}.")]
     names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    unknown = [n for n in names if n not in COLUMNS]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(names)  # names.count() per name was O(columns²) on a header of a million commas
+    missing = [c for c in REQUIRED_COLUMNS if c not in counts]
+    unknown = [n for n in counts if n not in COLUMNS]
+    repeated = sorted(n for n, count in counts.items() if count > 1)
     if missing:
         errors.append(RowError(1, f"missing required column(s): {', '.join(missing)}."))
     if unknown:
-        errors.append(
-            RowError(1, f"unknown column(s): {', '.join(map(repr, unknown))}; expected {', '.join(COLUMNS)}.")
-        )
+        errors.append(RowError(1, f"unknown column(s): {_listed(unknown)}; expected {', '.join(COLUMNS)}."))
     if repeated:
-        errors.append(RowError(1, f"column(s) given more than once: {', '.join(repeated)}."))
+        errors.append(RowError(1, f"column(s) given more than once: {_listed(repeated)}."))
     if errors:
         return [], errors
 
@@ -196,6 +211,8 @@ def _csv_rows(text: str) -> tuple[list[_Row], list[RowError]]:
         last_line = reader.line_num
         if not any(f.strip() for f in fields):
             continue  # blank line
+        if len(rows) >= MAX_ROWS:
+            return [], [RowError(0, f"The file has more than {MAX_ROWS:,} rows; split it.")]
         if len(fields) != len(names):
             errors.append(RowError(start, f"expected {len(names)} fields, found {len(fields)}."))
             continue
@@ -211,8 +228,14 @@ def _json_rows(text: str) -> tuple[list[_Row], list[RowError]]:
     except json.JSONDecodeError as exc:
         # Before any record exists, the physical position is the only useful pointer.
         return [], [RowError(0, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.")]
+    except RecursionError:  # "[[[[…": the decoder recurses once per level
+        return [], [RowError(0, "not valid JSON for an org chart: nested far too deeply.")]
+    except ValueError as exc:  # e.g. an integer longer than Python's digit limit
+        return [], [RowError(0, f"not valid JSON: {str(exc)[:200]}.")]
     if not isinstance(doc, list):
         return [], [RowError(0, "The JSON file must be an array of objects, one per row.")]
+    if len(doc) > MAX_ROWS:
+        return [], [RowError(0, f"The file has more than {MAX_ROWS:,} records; split it.")]
     rows: list[_Row] = []
     errors: list[RowError] = []
     for number, record in enumerate(doc, start=1):
@@ -223,9 +246,7 @@ def _json_rows(text: str) -> tuple[list[_Row], list[RowError]]:
         if unknown:
             errors.append(
                 RowError(
-                    number,
-                    f"unknown key(s) {', '.join(map(repr, unknown))}; expected {', '.join(COLUMNS)}.",
-                    "record",
+                    number, f"unknown key(s) {_listed(unknown)}; expected {', '.join(COLUMNS)}.", "record"
                 )
             )
             continue
@@ -267,6 +288,12 @@ def parse_org_chart(data: bytes, *, fmt: Format, existing_units: ExistingUnits |
     where = "record" if fmt == "json" else "line"
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise InvalidOrgChart([RowError(0, "The file is empty.")])
+    # Counted before parsing (a CSV row takes at least one line, a JSON record one "{"), so that a
+    # file far over the cap is refused at once rather than after reading half a million rows.
+    if fmt == "json" and data.count(b"{") > MAX_ROWS:
+        raise InvalidOrgChart([RowError(0, f"The file has more than {MAX_ROWS:,} records; split it.")])
+    if fmt == "csv" and data.count(b"\n") > MAX_ROWS + 1:
+        raise InvalidOrgChart([RowError(0, f"The file has more than {MAX_ROWS:,} rows; split it.")])
     text = _decode(data)
     rows, errors = _json_rows(text) if fmt == "json" else _csv_rows(text)
     if not rows and not errors:
@@ -291,20 +318,23 @@ def parse_org_chart(data: bytes, *, fmt: Format, existing_units: ExistingUnits |
         if not slug:
             err(line, "unit is required.")
         elif not SLUG_RE.match(slug):
-            err(line, f"unit {slug!r} is not a valid slug (lowercase letters, digits, hyphens; 1-63).")
+            err(line, f"unit {_shown(slug)} is not a valid slug (lowercase letters, digits, hyphens; 1-63).")
         if parent is not None and not SLUG_RE.match(parent):
-            err(line, f"parent {parent!r} is not a valid slug (lowercase letters, digits, hyphens; 1-63).")
+            err(
+                line,
+                f"parent {_shown(parent)} is not a valid slug (lowercase letters, digits, hyphens; 1-63).",
+            )
         if len(name) > NAME_MAX:
             err(line, f"unit_name is longer than {NAME_MAX} characters.")
         if kind and kind not in KINDS:
-            err(line, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}.")
+            err(line, f"unknown kind {_shown(kind)}; use one of {', '.join(KINDS)}.")
         unit_ok = len(errors) == problems
         if bool(email) != bool(role):
             err(line, "email and role must be given together (or both left empty for a unit alone).")
         if role and role not in ROLES:
-            err(line, f"unknown role {role!r}; use one of {', '.join(ROLES)}.")
+            err(line, f"unknown role {_shown(role)}; use one of {', '.join(ROLES)}.")
         if email and not _valid_email(email):
-            err(line, f"invalid email {email!r}.")
+            err(line, f"invalid email {_shown(email)}.")
         row_ok = len(errors) == problems
         if not unit_ok:
             continue
@@ -325,7 +355,7 @@ def parse_org_chart(data: bytes, *, fmt: Format, existing_units: ExistingUnits |
             if draft.name and draft.name != name:
                 err(
                     line,
-                    f"unit {slug!r} is named {name!r} here but {draft.name!r} on {where} {draft.name_line}.",
+                    f"unit {slug!r} is named {_shown(name)} here but {_shown(draft.name)} on {where} {draft.name_line}.",
                 )
                 continue
             draft.name, draft.name_line = name, draft.name_line or line
@@ -446,9 +476,11 @@ def _parents_first(units: Iterable[PlannedUnit]) -> list[PlannedUnit]:
     placed: set[str] = set()
     for start in by_slug:
         chain: list[str] = []
+        in_chain: set[str] = set()  # "slug not in chain" on the list was O(depth²) on a deep tree
         slug: str | None = start
-        while slug is not None and slug in by_slug and slug not in placed and slug not in chain:
+        while slug is not None and slug in by_slug and slug not in placed and slug not in in_chain:
             chain.append(slug)
+            in_chain.add(slug)
             slug = by_slug[slug].parent
         for s in reversed(chain):
             placed.add(s)

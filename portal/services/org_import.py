@@ -6,7 +6,7 @@ event, and one ``org_chart.import`` event summarises the run.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 
 from portal import audit
@@ -116,7 +117,7 @@ def _apply(actor: Actor, plan: OrgChartPlan, source: str) -> OrgChartImportResul
     users_existing = len(users_by_email)
     users_created = 0
     new_users = {key: first for key, first in plan.users().items() if key not in users_by_email}
-    usernames = _free_usernames([first.email for first in new_users.values()])
+    usernames = free_usernames([first.email for first in new_users.values()])
     for key, first in new_users.items():
         try:
             users_by_email[key] = user_create(
@@ -208,22 +209,37 @@ def _existing_memberships(
     return held
 
 
-def _free_usernames(emails: list[str]) -> dict[str, str]:
-    """{email: an unused username derived from it}, with one query unless names collide."""
+def free_usernames(emails: list[str]) -> dict[str, str]:
+    """{email: an unused username derived from it}.
+
+    One query per 500 names, and one more per 500 names that collide (with an account or with each
+    other), fetching by prefix every numbered name they could take. Numbering then continues per name
+    from where it stopped: it used to restart at 2 for each email (O(n²) for many emails that map
+    to one name, such as ``a!b@x`` and ``a#b@x``) with a query for each number tried.
+    """
     wanted = {email: username_for(email) for email in emails}
+    bases = sorted(set(wanted.values()))
     taken: set[str] = set()
-    for chunk in _chunks(sorted(set(wanted.values()))):
+    for chunk in _chunks(bases):
         taken.update(User.objects.filter(username__in=chunk).values_list("username", flat=True))
+    per_base = Counter(wanted.values())
+    colliding = [base for base in bases if base in taken or per_base[base] > 1]
+    for chunk in _chunks(colliding):
+        prefixes = Q()
+        for base in chunk:
+            prefixes |= Q(username__startswith=base[: USERNAME_MAX - 8])  # room for "-9999999"
+        taken.update(User.objects.filter(prefixes).values_list("username", flat=True))
+    last_number: dict[str, int] = {}
     out: dict[str, str] = {}
     for email, base in wanted.items():
-        candidate, n = base, 1
-        # Rare: the name is held by another account, or two emails map to one name. Number it.
-        while candidate in taken:
-            n += 1
-            suffix = f"-{n}"
-            candidate = base[: USERNAME_MAX - len(suffix)] + suffix
-            if candidate not in taken and User.objects.filter(username=candidate).exists():
-                taken.add(candidate)
+        candidate = base
+        if candidate in taken:
+            n = last_number.get(base, 1)
+            while candidate in taken:
+                n += 1
+                suffix = f"-{n}"
+                candidate = base[: USERNAME_MAX - len(suffix)] + suffix
+            last_number[base] = n
         taken.add(candidate)
         out[email] = candidate
     return out

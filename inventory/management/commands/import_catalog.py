@@ -4,12 +4,20 @@ import getpass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.engines.catalog import safe_relative
 from inventory.services.catalog_import import CatalogRejected, catalog_import
 from portal.audit import Actor
 from portal.models import OrgUnit
+
+
+def _read_limited(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it is larger than ``limit`` (the rest is not read)."""
+    with path.open("rb") as fh:
+        data = fh.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 class Command(BaseCommand):
@@ -36,11 +44,18 @@ class Command(BaseCommand):
         # An operator at the shell is trusted; the audit trail names them.
         actor = Actor.system(f"operator:{getpass.getuser()}:import_catalog")
         failed = False
+        limit = settings.PORTAL_UPLOAD_MAX_BYTES  # the web's limit: the command is no way around it
         for path in options["files"]:
             try:
-                data = path.read_bytes()
+                data = _read_limited(path, limit)
             except OSError as exc:
                 raise CommandError(f"{path}: cannot read ({exc.strerror}).") from exc
+            if data is None:
+                failed = True
+                self.stderr.write(
+                    f"{path}: rejected, nothing imported: larger than the {limit:,}-byte limit."
+                )
+                continue
             base = path.resolve().parent
 
             def resolve_text(rel: str, base: Path = base) -> bytes | None:
@@ -50,7 +65,10 @@ class Command(BaseCommand):
                 target = (base / norm).resolve()
                 if not target.is_relative_to(base) or not target.is_file():
                     return None
-                return target.read_bytes()
+                # Read no more than can be accepted: a larger file is refused by parse_catalog's
+                # total, which this one byte over the limit is enough to trip.
+                with target.open("rb") as fh:
+                    return fh.read(limit + 1)
 
             try:
                 result = catalog_import(
