@@ -93,18 +93,10 @@ class ApiListCreate(generics.ListAPIView):
     query_serializer = ApiQuerySerializer
 
     def get_queryset(self) -> Any:
-        query = validated_query(self.request, ApiQuerySerializer)
-        unit_slug = query.pop("unit", None)
-        form = ApiFilterForm(query, user=self.request.user)
+        form = ApiFilterForm(validated_query(self.request, ApiQuerySerializer), user=self.request.user)
         if not form.is_valid():
             raise DrfValidationError(form.errors)  # type: ignore[arg-type]  # DRF reads ErrorDict, codes too
-        filters = form.filters()
-        if unit_slug is not None:
-            unit = selectors.unit_visible(self.request.user, unit_slug)
-            if unit is None:  # missing or outside the caller's sight: nothing of it to list, alike
-                return Api.objects.none()
-            filters["unit"] = unit
-        return selectors.api_list(self.request.user, filters, columns=selectors.LIST_COLUMNS)
+        return selectors.api_list(self.request.user, form.filters(), columns=selectors.LIST_COLUMNS)
 
     @extend_schema(request=ApiCreateSerializer, responses={201: ApiSerializer})
     def post(self, request: Request) -> Response:

@@ -76,15 +76,6 @@ class ApiFilterForm(forms.Form):
             # The page offers the units the user can see as a menu; any slug still validates the same.
             self.fields["unit"].widget = forms.Select(choices=[("", "Any"), *selectors.units_menu(user)])
 
-    def clean_unit(self) -> OrgUnit | None:
-        slug = self.cleaned_data.get("unit")
-        if not slug:
-            return None
-        unit = selectors.unit_visible(self.user, slug)
-        if unit is None:  # missing or outside the user's sight: the same answer
-            raise forms.ValidationError("Unknown unit.")
-        return unit
-
     def filters(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v not in ("", None)}
 

@@ -84,7 +84,10 @@ def api_list(user: Any, filters: dict[str, Any], *, columns: tuple[str, ...] = (
         qs = qs.only(*columns)
     if q := (filters.get("q") or "").strip():
         qs = qs.filter(Q(name__icontains=q) | Q(slug__icontains=q) | Q(description__icontains=q))
-    if unit := filters.get("unit"):
+    if unit_slug := filters.get("unit"):
+        unit = unit_visible(user, unit_slug)
+        if unit is None:  # missing or outside the user's sight: nothing of it to list, alike
+            return qs.none()
         qs = qs.filter(org_unit__path__startswith=unit.path)
     for name in ("lifecycle", "exposure", "data_classification", "status"):
         if value := filters.get(name):

@@ -25,6 +25,23 @@ def test_it_lists_only_apis_in_scope(org, alice, login):
     assert "theirs" not in body
 
 
+def test_an_unknown_or_hidden_unit_filter_lists_nothing_in_html_and_rest_alike(org, alice, login):
+    """One rule in the selector: a unit slug outside the user's sight and one that does not exist
+    both give an empty list, on the page and over REST, so neither can be probed."""
+    from tests.inventory.test_api import token_client
+
+    ApiFactory(org_unit=org.team, slug="mine")
+    ApiFactory(org_unit=org.other_team, slug="theirs")
+    page, rest = login(alice), token_client(alice)
+    for unit in ("other-team", "no-such-unit"):
+        body = page.get(url("list"), {"unit": unit}).content.decode()
+        assert "No APIs match" in body and "mine" not in body
+        response = rest.get("/api/v1/inventory/apis/", {"unit": unit})
+        assert response.status_code == 200 and response.json()["results"] == []
+    assert "mine" in page.get(url("list"), {"unit": "team"}).content.decode()
+    assert [a["slug"] for a in rest.get("/api/v1/inventory/apis/", {"unit": "team"}).json()["results"]] == ["mine"]
+
+
 def test_it_filters_and_searches(org, ciso, login):
     ApiFactory(org_unit=org.team, slug="alpha-payments", exposure="public")
     ApiFactory(org_unit=org.sibling, slug="beta-orders")
