@@ -39,7 +39,9 @@ def test_an_unknown_or_hidden_unit_filter_lists_nothing_in_html_and_rest_alike(o
         response = rest.get("/api/v1/inventory/apis/", {"unit": unit})
         assert response.status_code == 200 and response.json()["results"] == []
     assert "mine" in page.get(url("list"), {"unit": "team"}).content.decode()
-    assert [a["slug"] for a in rest.get("/api/v1/inventory/apis/", {"unit": "team"}).json()["results"]] == ["mine"]
+    assert [a["slug"] for a in rest.get("/api/v1/inventory/apis/", {"unit": "team"}).json()["results"]] == [
+        "mine"
+    ]
 
 
 def test_it_filters_and_searches(org, ciso, login):

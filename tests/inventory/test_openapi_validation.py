@@ -29,12 +29,12 @@ def _doc(minor: str = "0", *, schema: dict[str, Any] | None = None, **extra: Any
 
 
 def _timed_parse(data: bytes) -> tuple[float, Any]:
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         result: Any = parse_spec(data)
     except SpecError as exc:
         result = exc
-    return time.perf_counter() - started, result
+    return time.process_time() - started, result
 
 
 # --- The pattern attack ----------------------------------------------------------------------------------
@@ -108,10 +108,10 @@ def test_a_regex_format_default_is_checked_without_python_re():
 
 
 def test_user_regex_is_linear_and_bounded():
-    started = time.perf_counter()
+    started = time.process_time()
     assert user_regex.search(EVIL_PATTERN, "a" * 100_000 + "!") is False
     assert user_regex.search("b+", "a" * 100_000 + "b") is True
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert user_regex.search(r"(a)\1", "aa") is None  # cannot run on RE2: no answer, not a guess
     assert user_regex.compile("a{1000}{1000}{1000}") is None  # over the memory bound
     assert user_regex.is_valid_syntax("(?=a)") and not user_regex.is_valid_syntax("(")

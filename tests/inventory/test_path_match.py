@@ -80,31 +80,31 @@ def test_adjacent_parameters_against_a_long_path_are_fast() -> None:
     """Ten adjacent parameters compiled to ``[^/]+`` ten times, which backtracked polynomially."""
     ops = [KnownOperation("GET", "/{a}{b}{c}{d}{e}{f}{g}{h}{i}{j}x", False, 1)]
     matcher = Matcher([KnownApi(1, ["https://h.example"], False, ops)])
-    started = time.perf_counter()
+    started = time.process_time()
     for length in (300, 3_000, 30_000):
         assert matcher.match("h.example", "GET", "/" + "a" * length).kind == "undocumented"
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert matcher.match("h.example", "GET", "/" + "a" * 10 + "x").kind == "documented"
     assert matcher.match("h.example", "GET", "/" + "a" * 9 + "x").kind == "undocumented"
 
 
 def test_many_literals_in_one_segment_are_fast() -> None:
     template = "/" + "{p}a" * 200 + "{q}"
-    started = time.perf_counter()
+    started = time.process_time()
     pattern = _pattern(template)
     assert not pattern.fullmatch("/" + "a" * 100_000 + "/")
     assert not pattern.fullmatch("/" + "b" * 100_000)
     assert pattern.fullmatch("/" + "a" * 100_000)
     assert pattern.fullmatch("/" + "xa" * 200 + "y")
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def test_many_braces_in_one_segment_are_split_fast() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     assert split_parameters("{" * 100_000 + "}") == (["{" * 99_999, ""], [1])
     assert split_parameters("{" * 100_000) is None
     assert split_parameters("{x}" * 50_000) == (["", ""], [50_000])
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
 
 
 def _first_by_trying_each(templates: list[str], path: str) -> int | None:
@@ -128,8 +128,8 @@ def test_many_endpoints_against_many_operations_are_fast() -> None:
     """Each endpoint used to be tried against every template of its API: endpoints × operations."""
     ops = [KnownOperation("GET", f"/v1/resource-{i}/{{id}}", False, i) for i in range(4_000)]
     matcher = Matcher([KnownApi(1, ["https://h.example"], False, ops)])
-    started = time.perf_counter()
+    started = time.process_time()
     kinds = [matcher.match("h.example", "GET", f"/v1/thing-{i}/{{id}}").kind for i in range(20_000)]
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert set(kinds) == {"undocumented"}
     assert matcher.match("h.example", "GET", "/v1/resource-3999/{id}").operation_key == 3999

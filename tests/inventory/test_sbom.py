@@ -278,9 +278,9 @@ def test_cyclonedx_large_document_is_fast() -> None:
     ]
     deps = [{"ref": "app", "dependsOn": [f"c{i}" for i in range(0, 5000, 2)]}]
     data = _cdx(components, dependencies=deps)
-    started = time.perf_counter()
+    started = time.process_time()
     parsed = parse_sbom(data, filename="bom.json")
-    assert time.perf_counter() - started < 5
+    assert time.process_time() - started < 5
     assert len(parsed.components) == 5000
     assert sum(c.direct for c in parsed.components) == 2500
 

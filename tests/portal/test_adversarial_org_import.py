@@ -28,9 +28,9 @@ HEADER = b"unit,unit_name,kind,parent,email,role\n"
 
 
 def timed(action: Callable[[], T], bound: float = BOUND) -> T:
-    started = time.perf_counter()
+    started = time.process_time()
     result = action()
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < bound, f"took {elapsed:.2f}s (bound {bound}s)"
     return result
 
@@ -38,10 +38,10 @@ def timed(action: Callable[[], T], bound: float = BOUND) -> T:
 def refused(data: bytes, fmt: Any) -> str:
     """The message of the InvalidOrgChart that parsing ``data`` raises, within the bound."""
     assert len(data) <= LIMIT
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(InvalidOrgChart) as caught:
         parse_org_chart(data, fmt=fmt)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < BOUND, f"took {elapsed:.2f}s (bound {BOUND}s)"
     return str(caught.value)
 
