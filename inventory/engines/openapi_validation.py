@@ -30,7 +30,8 @@ the meta-schemas and their validators, loaded once.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 from urllib.parse import unquote
@@ -188,13 +189,60 @@ def _not_checked(validator: Any, value: Any, instance: Any, schema: Any) -> Iter
     return iter(())
 
 
+# Checking a default is work an uploader chooses: shared ``$ref``s under anyOf/oneOf make it a tree
+# walk exponential in the depth of the chain (8 refs × 6 levels is 8⁶ evaluations from 2 KB). Every
+# keyword evaluated spends one unit of a per-document budget; when it runs out, the remaining
+# defaults are not checked (the document is accepted, as for a pattern RE2 cannot run). A default
+# bigger than ``MAX_DEFAULT_VALUES`` is not checked either: ``uniqueItems`` on a mixed list is
+# quadratic in jsonschema.
+DEFAULT_CHECK_BUDGET = 20_000
+MAX_DEFAULT_VALUES = 500
+
+
+class _OverBudget(Exception):
+    pass
+
+
+_budget: ContextVar[list[int] | None] = ContextVar("openapi_default_budget", default=None)
+
+
+def _spending(keyword: Callable[..., Any]) -> Callable[..., Any]:
+    def spend(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        left = _budget.get()
+        if left is not None:
+            left[0] -= 1
+            if left[0] < 0:
+                raise _OverBudget
+        return keyword(validator, value, instance, schema)
+
+    return spend
+
+
+def _budgeted(base: Any, overrides: dict[str, Any]) -> Any:
+    keywords = {**base.VALIDATORS, **overrides}
+    return extend(base, {name: _spending(fn) for name, fn in keywords.items()})
+
+
+def _value_count(value: Any, limit: int) -> int:
+    """How many JSON values ``value`` holds, counting no further than ``limit``."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return count
+
+
 _RE2_KEYWORDS = {
     "pattern": _re2_pattern,
     "patternProperties": _re2_pattern_properties,
     "additionalProperties": _re2_additional_properties,
 }
-_RE2_OAS30 = extend(OAS30Validator, _RE2_KEYWORDS)
-_RE2_OAS31 = extend(OAS31Validator, {**_RE2_KEYWORDS, "unevaluatedProperties": _not_checked})
+_RE2_OAS30 = _budgeted(OAS30Validator, _RE2_KEYWORDS)
+_RE2_OAS31 = _budgeted(OAS31Validator, {**_RE2_KEYWORDS, "unevaluatedProperties": _not_checked})
 
 
 def _re2_format_checker(base: Any) -> Any:
@@ -221,6 +269,7 @@ class _Rules:
         self.visited: set[int] = set()
         self.acyclic: set[int] = set()
         self._resolver: Any = None
+        self.default_budget = [DEFAULT_CHECK_BUDGET]  # keyword evaluations left for checking defaults
         dialect = doc.get("jsonSchemaDialect", OAS31_BASE_DIALECT_ID) if minor == "1" else None
         self.dialect = dialect
 
@@ -472,10 +521,19 @@ class _Rules:
                     stack.append((child, (*at, key)))
 
     def value(self, schema: dict[str, Any], instance: Any, where: Where) -> None:
-        """``instance`` (a default) is valid against ``schema``; patterns run on RE2."""
+        """``instance`` (a default) is valid against ``schema``; patterns run on RE2. Within the
+        document's budget only (``DEFAULT_CHECK_BUDGET``): past it, defaults are not checked."""
+        if self.default_budget[0] <= 0 or _value_count(instance, MAX_DEFAULT_VALUES) > MAX_DEFAULT_VALUES:
+            return
         cls = _RE2_OAS31 if self.minor == "1" else _RE2_OAS30
         validator = cls(schema, _resolver=self.resolver(), format_checker=_FORMATS[self.minor])
-        error = next(iter(validator.iter_errors(instance)), None)
+        token = _budget.set(self.default_budget)
+        try:
+            error = next(iter(validator.iter_errors(instance)), None)
+        except _OverBudget:
+            return
+        finally:
+            _budget.reset(token)
         if error is not None:
             at, message = describe(error)
             raise Invalid((*where, *at), message)

@@ -68,6 +68,11 @@ def _plain_tag(value: str) -> str:
 
 
 _SLOW = object()  # the fast conversion does not handle this spelling; SafeConstructor does
+# A plain number longer than this stays text: no API document means a 100-digit number, and
+# SafeConstructor's conversions are quadratic in length (YAML 1.1 base 60: ``1:0:0:…``) or refuse
+# past 4,300 digits (Python's int limit, a ValueError).
+MAX_NUMBER_CHARS = 100
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 _DECIMAL_INT = frozenset("0123456789")
 _BOOLS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
 
@@ -197,11 +202,12 @@ class _Builder:
             if not event.implicit[0]:  # quoted, literal or folded: text
                 return event.value
             value = event.value
-            if value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
+            long = len(value) > MAX_NUMBER_CHARS
+            if not long and value.isdigit() and value.isascii() and (value[0] != "0" or value == "0"):
                 return int(value)  # the commonest non-text scalar, without the resolver's regexes
             tag = _plain_tag(value)
-            if tag == _STR:
-                return value
+            if tag == _STR or (tag in _NUMBERS and (long or ":" in value)):
+                return value  # text; base 60 (``1:30``) is YAML 1.1 only and stays text, as in 1.2
             if tag == _MERGE:  # only meaningful as a mapping key; see key()
                 return _MERGE_KEY
             fast = _FAST.get(tag)
@@ -244,6 +250,10 @@ class _Builder:
     def key(self, value: Any, event: Any, kind: type) -> Any:
         if value is _MERGE_KEY:
             return value
+        if isinstance(value, int | float) and not isinstance(value, bool) and not -(2**31) < value < 2**31:
+            # Python hashes big numbers predictably (n mod 2⁶¹−1): thousands of colliding keys would
+            # make each insert probe every earlier key. As text, they hash like any string.
+            return str(value)
         try:
             hash(value)
         except TypeError:

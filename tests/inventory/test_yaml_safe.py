@@ -58,3 +58,35 @@ def test_it_checks_size_before_parsing():
 
 def test_dates_stay_text():
     assert load_safely(b"version: 2024-01-01\n", max_bytes=100) == {"version": "2024-01-01"}
+
+
+# --- Scalars and keys that cost more than their size -----------------------------------------------------
+
+
+def _cpu(action):  # noqa: ANN001, ANN202
+    started = time.process_time()
+    result = action()
+    return time.process_time() - started, result
+
+
+def test_a_long_base_sixty_number_stays_text_in_linear_time():
+    """YAML 1.1 reads ``1:0:0:…`` as base 60, a quadratic conversion (640 KB took 15 s)."""
+    data = b"a: 1" + b":0" * 320_000 + b"\n"
+    elapsed, loaded = _cpu(lambda: load_safely(data, max_bytes=10_000_000))
+    assert elapsed < 2, f"{elapsed:.2f} s"
+    assert loaded["a"] == data[3:-1].decode()
+    assert load_safely(b"a: '1:30'\nb: 1:30\n", max_bytes=100) == {"a": "1:30", "b": "1:30"}
+
+
+def test_a_number_longer_than_python_converts_is_text_not_a_crash():
+    loaded = load_safely(b"a: " + b"1" * 5000 + b"\nb: 12\n", max_bytes=10_000)
+    assert loaded == {"a": "1" * 5000, "b": 12}
+
+
+def test_big_number_keys_with_colliding_hashes_are_inserted_in_linear_time():
+    """Python hashes n as n mod 2**61-1: keys k*(2**61-1) all collide (20,000 took 9.4 s)."""
+    data = b"".join(b"%d: 1\n" % ((2**61 - 1) * k) for k in range(1, 20_001))
+    elapsed, loaded = _cpu(lambda: load_safely(data, max_bytes=10_000_000))
+    assert elapsed < 2, f"{elapsed:.2f} s"
+    assert len(loaded) == 20_000 and str(2**61 - 1) in loaded
+    assert load_safely(b"200: ok\n", max_bytes=100) == {200: "ok"}  # small numbers stay numbers
