@@ -162,33 +162,49 @@ class _TrieNode:
         self.first: tuple[int, object] | None = None  # (order, value) of the first template ending here
 
 
+# An uploaded spec decides the templates and anyone sending traffic decides the paths, so both ends
+# of a match are bounded: at most this many different parameter segments branch from one place of
+# the trie (a real API has a handful: ``{id}``, ``{id}.json``…), and one path tries at most this
+# many parameter segments in all (the walk may branch at every depth).
+MAX_PARAMETER_BRANCHES = 64
+MAX_TRIES_PER_PATH = 512
+
+
 class TemplateIndex:
     """Templates indexed segment by segment, so that matching a path does not try every template.
 
     Literal segments are looked up in a dict; parameter segments are tried only where the templates
     that reach them branch. :meth:`first` returns the value of the first template added (lowest
-    ``order``) that matches the path, exactly as trying the templates one by one in order would.
+    ``order``) that matches the path, exactly as trying the templates one by one in order would,
+    within the bounds above: a template past ``MAX_PARAMETER_BRANCHES`` is not indexed, and a path
+    that needs more than ``MAX_TRIES_PER_PATH`` tries gets the best match found until then (or none,
+    and discovery reports it as undocumented: a finding to look at, never a stalled worker).
     """
 
     def __init__(self) -> None:
         self._root = _TrieNode()
 
-    def add(self, pattern: PathPattern, order: int, value: object) -> None:
+    def add(self, pattern: PathPattern, order: int, value: object) -> bool:
+        """Index ``pattern``; False when it would branch too widely (see ``MAX_PARAMETER_BRANCHES``)."""
         node = self._root
         for segment in pattern.segments:
             children: dict[Any, _TrieNode] = node.literals if isinstance(segment, str) else node.parameters
             child = children.get(segment)
             if child is None:
+                if not isinstance(segment, str) and len(children) >= MAX_PARAMETER_BRANCHES:
+                    return False
                 child = children[segment] = _TrieNode()
             node = child
         if node.first is None or order < node.first[0]:
             node.first = (order, value)
+        return True
 
     def first(self, path: str) -> tuple[int, object] | None:
         """(order, value) of the first template matching ``path`` (which starts with ``/``), or None."""
         parts = [] if path == "/" else path.split("/")[1:]
         best: tuple[int, object] | None = None
         stack = [(self._root, 0)]
+        tries = 0
         while stack:
             node, depth = stack.pop()
             if depth == len(parts):
@@ -201,6 +217,9 @@ class TemplateIndex:
                 stack.append((literal, depth + 1))
             if segment:
                 for pattern, child in node.parameters.items():
+                    tries += 1
+                    if tries > MAX_TRIES_PER_PATH:
+                        return best
                     if pattern.matches(segment):
                         stack.append((child, depth + 1))
         return best

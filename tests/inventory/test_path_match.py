@@ -133,3 +133,18 @@ def test_many_endpoints_against_many_operations_are_fast() -> None:
     assert time.process_time() - started < 2.0
     assert set(kinds) == {"undocumented"}
     assert matcher.match("h.example", "GET", "/v1/resource-3999/{id}").operation_key == 3999
+
+
+def test_thousands_of_parameter_shapes_at_one_place_do_not_multiply_the_work() -> None:
+    """A valid spec of 4,000 templates ``/{a}``, ``/{a}{b}``, … made every logged path try each one
+    (55 ms a path). Only ``MAX_PARAMETER_BRANCHES`` shapes branch from one place; the rest are not
+    indexed, and their paths are reported as undocumented instead of stalling the worker."""
+    from inventory.engines.path_match import MAX_PARAMETER_BRANCHES
+
+    index = TemplateIndex()
+    added = [index.add(_pattern("/" + "".join(f"{{p{j}}}" for j in range(k))), k, k) for k in range(1, 4001)]
+    assert added.count(True) == MAX_PARAMETER_BRANCHES
+    started = time.process_time()
+    hits = [index.first("/" + "x" * (i % 5000 + 1)) for i in range(2_000)]
+    assert time.process_time() - started < 1.0
+    assert hits[0] == (1, 1)  # the first template still matches
