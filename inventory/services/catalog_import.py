@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import Http404
 
 from inventory.engines import catalog
-from inventory.models import Api
+from inventory.models import Api, ApiStatus
 from inventory.services.consumers import consumer_service_save, dependency_add
 from inventory.services.registration import api_upsert
 from inventory.services.review import API_WORKFLOW, api_transition
@@ -101,15 +101,19 @@ def catalog_import(
 
 
 def _approve(*, actor: Actor, api: Api, result: CatalogImportResult) -> Api:
-    """Submit and approve as the operator, through the workflow table: only records this import
-    submits itself (drafts, or sent back for changes). A record that lacks what submission requires
-    stays a draft, and one waiting for review stays waiting: both are reported, not approved."""
+    """Submit and approve drafts as the operator, through the workflow table. A draft that lacks
+    what submission requires stays a draft; a record waiting for review, or sent back by a reviewer,
+    stays as it is: each is reported, not approved."""
     api.refresh_from_db()
     submit = API_WORKFLOW.move("submit")
     if api.status in API_WORKFLOW.move("approve").sources:
         # Waiting for a person's review (submitted, or a material change to an approved record,
         # perhaps made by this very import): the operator's flag does not decide for the reviewers.
         result.problems.append(f"{api.slug}: waiting for review; not approved by the import.")
+        return api
+    if api.status == ApiStatus.CHANGES_REQUESTED:
+        # A reviewer said no: only a person's new review undoes that, not the operator's flag.
+        result.problems.append(f"{api.slug}: changes were requested; not approved by the import.")
         return api
     if api.status not in submit.sources:
         return api  # approved already, or deprecated, suspended, retired: nothing to approve

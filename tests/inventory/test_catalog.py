@@ -100,8 +100,15 @@ def test_approve_leaves_incomplete_records_as_drafts_and_says_why(org, catalog_d
     assert "ledger: not approved" in out and "a technical contact" in out
 
 
-@pytest.mark.parametrize("waiting", [ApiStatus.SUBMITTED, ApiStatus.REREVIEW])
-def test_approve_leaves_records_waiting_for_review_to_the_reviewers(org, catalog_dir, capsys, waiting):
+@pytest.mark.parametrize(
+    ("waiting", "said"),
+    [
+        (ApiStatus.SUBMITTED, "waiting for review"),
+        (ApiStatus.REREVIEW, "waiting for review"),
+        (ApiStatus.CHANGES_REQUESTED, "changes were requested"),
+    ],
+)
+def test_approve_leaves_records_waiting_for_review_to_the_reviewers(org, catalog_dir, capsys, waiting, said):
     """A record waiting for a person's review (a developer's material change, say) is not approved
     by an operator's routine import: that would skip the four-eyes review the change is waiting for."""
     api = register_api(org.team, "payments")
@@ -109,7 +116,7 @@ def test_approve_leaves_records_waiting_for_review_to_the_reviewers(org, catalog
     call_command("import_catalog", str(catalog_dir / "catalog-info.yaml"), "--approve")
     assert Api.objects.get(slug="payments").status == waiting
     assert not AuditEvent.objects.filter(action="api.approve").exists()
-    assert "payments: waiting for review; not approved by the import." in capsys.readouterr().out
+    assert f"payments: {said}; not approved by the import." in capsys.readouterr().out
 
 
 def test_an_import_that_changes_an_approved_record_materially_leaves_it_for_review(org, catalog_dir, ciso):
