@@ -134,6 +134,10 @@ def server_save(
     server.location, server.operating_system = location, operating_system
     server.full_clean()
     server.save()
+    if before is not None and before != audit.snapshot(server, list(before)):
+        # Every API running on this host shows it: what their reviewers see has changed.
+        for api in Api.objects.filter(environments__servers=server).distinct():
+            refresh_summary(api)
     audit.record(
         actor=actor,
         action="server.save",

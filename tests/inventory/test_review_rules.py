@@ -165,3 +165,35 @@ def test_a_reviewer_who_edits_a_record_under_review_cannot_approve_it(org, alice
     with pytest.raises(ValidationError, match="another reviewer"):
         review.api_approve(actor=actor(engineer), api=api)
     assert review.api_approve(actor=actor(ciso), api=api).status == ApiStatus.APPROVED
+
+
+def test_a_change_to_a_shared_server_moves_the_revision_of_every_api_on_it(org, alice, ciso):
+    """The server record is the team's, shown by every API that runs on it: changing it through
+    another API changes what this API's reviewer sees, so the approval bound to before is refused."""
+    from inventory.services import environments
+
+    first = register_api(org.team, "first", actor=actor(alice))
+    other = register_api(org.team, "other", actor=actor(alice))
+    env_first = environments.environment_save(
+        actor=actor(alice), api=first, name="production", base_urls=["https://a.example"]
+    )
+    env_other = environments.environment_save(
+        actor=actor(alice), api=other, name="production", base_urls=["https://b.example"]
+    )
+    environments.environment_attach_server(
+        actor=actor(alice), environment=env_first, hostname="db1", addresses=["10.0.0.5"]
+    )
+    review.api_submit(actor=actor(alice), api=first)
+    seen = Api.objects.get(pk=first.pk).revision
+    environments.environment_attach_server(
+        actor=actor(alice), environment=env_other, hostname="db1", addresses=["203.0.113.9"]
+    )
+    assert Api.objects.get(pk=first.pk).revision > seen
+    with pytest.raises(ValidationError, match="changed since you opened it"):
+        review.api_approve(actor=actor(ciso), api=first, revision=seen)
+    # Saving the host unchanged moves nothing.
+    now = Api.objects.get(pk=first.pk).revision
+    environments.environment_attach_server(
+        actor=actor(alice), environment=env_other, hostname="db1", addresses=["203.0.113.9"]
+    )
+    assert Api.objects.get(pk=first.pk).revision == now
