@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_DEPTH = 64  # nesting levels of mappings/sequences
 MAX_REF_HOPS = 32  # a $ref pointing at a $ref pointing at ...
 MAX_TEXT = 500  # summaries and response descriptions
+MAX_PATH = 500  # a path template is stored whole (it names the operation), so a longer one is refused
 MAX_VALIDATION_MESSAGE = 300
 MAX_VALUES = 1_000_000  # a 10 MB document with 4,000 operations holds ~500,000 (see yaml_safe.MAX_NODES)
 
@@ -458,6 +459,8 @@ def _operations(doc: dict[str, Any]) -> list[ParsedOperation]:
     for path, raw_item in paths.items():
         if not path.startswith("/"):
             continue  # x- extensions
+        if len(path) > MAX_PATH:
+            raise SpecError(f"The path {_short(path, 60)} is longer than {MAX_PATH} characters.")
         item = _resolve(doc, raw_item)
         if not isinstance(item, dict):
             continue

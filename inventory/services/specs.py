@@ -91,7 +91,7 @@ def _store(
             Operation(
                 spec=spec,
                 method=op.method,
-                path=op.path[:500],
+                path=op.path,
                 operation_id=op.operation_id[:200],
                 summary=op.summary[:500],
                 auth_required=op.auth_required,
@@ -107,7 +107,7 @@ def _store(
     by_key = {(o.method, o.path): o for o in operations}
     ResponseCode.objects.bulk_create(
         [
-            ResponseCode(operation=by_key[(op.method, op.path[:500])], code=code[:10], description=desc[:500])
+            ResponseCode(operation=by_key[(op.method, op.path)], code=code[:10], description=desc[:500])
             for op in parsed.operations
             for code, desc in op.responses.items()
         ],
@@ -138,9 +138,9 @@ def _widening(current: Spec, operations: list[Any]) -> str:
         (method, path): auth
         for method, path, auth in current.operations.values_list("method", "path", "auth_required")
     }
-    added = [op for op in operations if (op.method, op.path[:500]) not in before]
+    added = [op for op in operations if (op.method, op.path) not in before]
     opened = [
-        op for op in operations if before.get((op.method, op.path[:500])) is True and not op.auth_required
+        op for op in operations if before.get((op.method, op.path)) is True and not op.auth_required
     ]
     parts = []
     if added:

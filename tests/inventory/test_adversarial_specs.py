@@ -274,3 +274,12 @@ def test_a_huge_mixed_unique_items_default_is_not_checked_pairwise():
     """jsonschema compares the items of a mixed list pairwise: 8,000 of them took 33 s."""
     schema = {"type": "array", "uniqueItems": True, "default": ["x", *range(8000)]}
     _assert_accepted(json.dumps(_document({}, {"S": schema})).encode())
+
+
+def test_a_path_longer_than_what_is_stored_is_refused_not_truncated():
+    """Two paths sharing their first 500 characters were truncated to one key: a 500 on upload."""
+    long = "/" + "a" * 520
+    doc = _document({long + "/x": {"get": {"responses": {"200": {"description": "ok"}}}}})
+    _assert_refused(json.dumps(doc).encode(), "longer than 500 characters")
+    doc = _document({"/" + "a" * 499: {"get": {"responses": {"200": {"description": "ok"}}}}})
+    _assert_accepted(json.dumps(doc).encode())
