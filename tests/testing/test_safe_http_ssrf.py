@@ -215,3 +215,23 @@ def test_private_ranges_need_the_allowlist_and_public_addresses_do_not():
     assert policy.refusal(ipaddress.ip_address("127.0.0.1")) is not None
     assert policy.refusal(ipaddress.ip_address("93.184.216.34")) is None
     assert policy.refusal(ipaddress.ip_address("2606:4700::1111")) is None
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::ffff:0:a9fe:a9fe",  # SIIT IPv4-translated
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "::ffff:0:7f00:1",  # SIIT loopback
+    ],
+)
+def test_ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it(address):
+    """Python calls these global; a translator on the path would deliver them to metadata or loopback."""
+    assert AddressPolicy.from_cidrs([]).refusal(ipaddress.ip_address(address)) is not None
+
+
+def test_loopback_ipv6_still_follows_the_allowlist():
+    assert AddressPolicy.from_cidrs(["::1/128"]).refusal(ipaddress.ip_address("::1")) is None
+    assert AddressPolicy.from_cidrs([]).refusal(ipaddress.ip_address("::1")) is not None

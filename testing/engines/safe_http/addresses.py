@@ -64,10 +64,15 @@ ALWAYS_REFUSED: tuple[tuple[IPNetwork, str], ...] = tuple(
         ("fe80::/10", "link-local"),
         ("fec0::/10", "site-local (deprecated)"),
         ("ff00::/8", "multicast"),
+        # RFC 8215's local-use NAT64 prefix: where the embedded IPv4 sits depends on the prefix
+        # length a site picked, so it cannot be judged; nothing legitimate is scanned through it.
+        ("64:ff9b:1::/48", "a local-use NAT64 address"),
     )
 )
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d (:: and ::1 excepted)
+SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 6145 IPv4-translated ::ffff:0:a.b.c.d
 
 
 class InvalidHost(ValueError):
@@ -123,10 +128,10 @@ def parse_ip(host: str) -> IPAddress | None:
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), if any."""
+    """The IPv4 address an IPv6 address carries (mapped, compatible, SIIT, NAT64, 6to4), if any."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
-    if address in NAT64:
+    if address in NAT64 or address in SIIT or (address in IPV4_COMPATIBLE and int(address) > 1):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address.sixtofour is not None:
         return address.sixtofour
@@ -174,7 +179,8 @@ class AddressPolicy:
         for network, why in ALWAYS_REFUSED:
             if address.version == network.version and address in network:
                 return f"{address} is {why}"
-        if address.is_global:
+        # Python calls some reserved IPv6 space global (::/8 beyond the forms above): not for us.
+        if address.is_global and not (address.version == 6 and address.is_reserved):
             return None
         if any(address.version == n.version and address in n for n in self.allowed_networks):
             return None
