@@ -270,12 +270,23 @@ class SpecDiffView:
     changed: int
 
 
+SPEC_DIFF_CACHE_SECONDS = 24 * 3600
+
+
 def spec_diff(old: Spec, new: Spec, *, search: str = "") -> SpecDiffView:
     """What changed from ``old`` to ``new``; with ``search``, only the operations whose path contains
-    it. Four queries whatever the size of the specs."""
+    it. Four queries whatever the size of the specs, none once the pair's diff is cached."""
+    from django.core.cache import cache
+
     from inventory.engines import openapi
 
-    diff = openapi.diff_operations(spec_operations(old), spec_operations(new))
+    # Versions never change, and their content names them: the diff of two is computed once (0.5 s
+    # at 4,000 operations) and every later page, search or viewer reads it from the shared cache.
+    key = f"inventory:spec-diff:{old.sha256}:{new.sha256}"
+    diff = cache.get(key)
+    if diff is None:
+        diff = openapi.diff_operations(spec_operations(old), spec_operations(new))
+        cache.set(key, diff, SPEC_DIFF_CACHE_SECONDS)
     needle = search.casefold()
 
     def kept(path: str) -> bool:

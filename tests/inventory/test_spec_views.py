@@ -173,3 +173,20 @@ def test_a_diff_version_that_does_not_fit_an_integer_is_a_404(api, alice, login)
     SpecFactory(api=api, data=SPEC_V1)
     SpecFactory(api=api, data=SPEC_V2)
     assert login(alice).get(url("spec_diff", api.slug), {"from": "9" * 30, "to": 2}).status_code == 404
+
+
+def test_a_diff_is_computed_once_per_pair_of_versions(api, alice, login):
+    """Every page, search or viewer of the same two versions reads the diff from the cache."""
+    from django.core.cache import cache
+
+    client = login(alice)
+    SpecFactory(api=api, data=_spec_with(30))
+    SpecFactory(api=api, data=_spec_with(30, start=100))
+    cache.clear()
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url("spec_diff", api.slug), {"from": 1, "to": 2}).status_code == 200
+    with CaptureQueriesContext(connection) as again:
+        body = client.get(url("spec_diff", api.slug), {"from": 1, "to": 2, "q": "items0"}).content.decode()
+    operation_reads = [q for q in again if "inventory_operation" in q["sql"]]
+    assert operation_reads == [] and len(again) < len(first)
+    assert "Added operations" in body
