@@ -100,13 +100,15 @@ def two_factor_setup(request: AuthenticatedRequest) -> HttpResponse:
     device = two_factor.totp_device_pending(user=user)
     # Replacing a device that works asks for the password and a current code first: a session left
     # open must not be enough to move someone's second factor to an attacker's phone.
-    form = (
-        ReplaceDeviceForm(request.POST or None, user=user) if replacing else OtpCodeForm(request.POST or None)
-    )
+    form = ReplaceDeviceForm(request.POST or None) if replacing else OtpCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             codes = two_factor.totp_enrol(
-                actor=Actor.from_request(request), device=device, code=form.cleaned_data["code"]
+                actor=Actor.from_request(request),
+                device=device,
+                code=form.cleaned_data["code"],
+                password=form.cleaned_data.get("password"),
+                current_code=form.cleaned_data.get("current_code"),
             )
         except ValidationError as exc:
             web.add_service_errors(form, exc)
@@ -149,10 +151,20 @@ def two_factor_verify(request: AuthenticatedRequest) -> HttpResponse:
 def recovery_codes_regenerate(request: AuthenticatedRequest) -> HttpResponse:
     if not second_factor_proved(request.user):
         return redirect("two_factor_verify")
-    form = ReauthForm(request.POST or None, user=request.user)
-    if request.method != "POST" or not form.is_valid():
+    form = ReauthForm(request.POST or None)
+    codes: list[str] | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = two_factor.recovery_codes_regenerate(
+                actor=Actor.from_request(request),
+                user=request.user,
+                password=form.cleaned_data["password"],
+                current_code=form.cleaned_data["current_code"],
+            )
+        except ValidationError as exc:
+            web.add_service_errors(form, exc)
+    if codes is None:
         return render(request, "account/recovery_codes_confirm.html", {"form": form})
-    codes = two_factor.recovery_codes_regenerate(actor=Actor.from_request(request), user=request.user)
     return render(
         request,
         "account/recovery_codes.html",

@@ -112,8 +112,8 @@ class AuditFilterForm(forms.Form):
 
 
 class ReauthForm(forms.Form):
-    """Proof that the person at the keyboard still holds the account: the current password and a
-    current code (TOTP or recovery). Asked before the second factor itself is replaced."""
+    """The current password and a current code (TOTP or recovery), which
+    ``two_factor.reauthenticate`` checks before the second factor is replaced or renewed."""
 
     password = forms.CharField(
         label="Current password",
@@ -126,24 +126,6 @@ class ReauthForm(forms.Form):
         min_length=6,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "class": "form-control"}),
     )
-
-    def __init__(self, *args: object, user: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.user = user
-
-    def clean(self) -> dict[str, Any]:
-        from django_otp import match_token
-
-        data = super().clean() or {}
-        password, code = data.get("password"), data.get("current_code")
-        if password is None or code is None:
-            return data
-        code = code.replace(" ", "").replace("-", "")
-        # The code is only tried (and a recovery code only spent) once the password is right; the
-        # answer is the same either way.
-        if not self.user.check_password(password) or match_token(self.user, code) is None:  # type: ignore[attr-defined]
-            raise forms.ValidationError("The password or the code is not right.")
-        return data
 
 
 class ReplaceDeviceForm(ReauthForm, OtpCodeForm):

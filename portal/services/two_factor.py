@@ -58,18 +58,42 @@ def _replace_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def totp_enrol(*, actor: Actor, device: TOTPDevice, code: str) -> list[str]:
-    """Confirm ``device`` with its first ``code``; it replaces any earlier device of its user.
+REAUTH_FAILED = "The password or the code is not right."
+
+
+def reauthenticate(*, user: User, password: str | None, current_code: str | None) -> None:
+    """Proof that the person at the keyboard still holds the account: the current password and a
+    current code (TOTP or recovery). Asked before the second factor itself is replaced or renewed:
+    a session left open must not be enough to move someone's second factor to an attacker's phone.
+
+    The code is only tried (and a recovery code only spent) once the password is right; the answer
+    is the same either way. Raises ``ValidationError``.
+    """
+    code = (current_code or "").replace(" ", "").replace("-", "")
+    if not password or not code or not user.check_password(password) or match_token(user, code) is None:  # type: ignore[no-untyped-call]
+        raise ValidationError(REAUTH_FAILED)
+
+
+def totp_enrol(
+    *,
+    actor: Actor,
+    device: TOTPDevice,
+    code: str,
+    password: str | None = None,
+    current_code: str | None = None,
+) -> list[str]:
+    """Confirm ``device`` with its first ``code``; it replaces any earlier device of its user, which
+    needs the user's ``password`` and a ``current_code`` of that device (``reauthenticate``).
 
     Returns the new recovery codes, to show once. A wrong code raises ``ValidationError`` on "code".
-    Replacing a working device needs re-authentication first (``ReplaceDeviceForm``): the caller's job,
-    as it is the caller who holds the password typed.
     """
     if device.confirmed:
         raise ValidationError({"code": "This device is already enrolled."})
+    user = device.user
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).exists():
+        reauthenticate(user=user, password=password, current_code=current_code)
     if not device.verify_token(code):  # type: ignore[no-untyped-call]
         raise ValidationError({"code": WRONG_CODE})
-    user = device.user
     with transaction.atomic():
         earlier = TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk)
         replacing = earlier.exists()
@@ -96,9 +120,15 @@ def two_factor_verify(*, actor: Actor, user: User, code: str) -> Device | None:
     return device
 
 
-@transaction.atomic
-def recovery_codes_regenerate(*, actor: Actor, user: User) -> list[str]:
-    """New recovery codes for ``user``; the old ones stop working. Returns them, to show once."""
+def recovery_codes_regenerate(*, actor: Actor, user: User, password: str, current_code: str) -> list[str]:
+    """New recovery codes for ``user`` after re-authentication; the old ones stop working. Returns
+    them, to show once."""
+    reauthenticate(user=user, password=password, current_code=current_code)
+    with transaction.atomic():
+        return _recovery_codes_renewed(actor=actor, user=user)
+
+
+def _recovery_codes_renewed(*, actor: Actor, user: User) -> list[str]:
     codes = _replace_recovery_codes(user)
     audit.record(actor=actor, action="user.2fa_recovery_codes", obj=user)
     return codes

@@ -10,6 +10,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from portal.audit import Actor
 from portal.models import AuditEvent, RecoveryCodeDevice
 from portal.services import two_factor
+from tests.factories import TEST_PASSWORD
+
+
+def _next_code(device: TOTPDevice) -> str:
+    """The code of the next time step: the current one is spent once used (no replay)."""
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=1):0{device.digits}d}"
 
 
 def _code(device: TOTPDevice, offset: int = 0) -> str:
@@ -61,7 +67,21 @@ def test_a_new_device_replaces_the_old_one_and_says_so(ciso):
     new = two_factor.totp_device_pending(user=ciso)
     assert new.pk != old.pk
 
-    two_factor.totp_enrol(actor=Actor(user=ciso), device=new, code=_code(new))
+    # Replacing a working device needs the password and a current code, whoever calls the service.
+    for password, current in (("wrong-password-123", _next_code(old)), (TEST_PASSWORD, None), (None, None)):
+        with pytest.raises(ValidationError, match="password or the code"):
+            two_factor.totp_enrol(
+                actor=Actor(user=ciso), device=new, code=_code(new), password=password, current_code=current
+            )
+    assert list(TOTPDevice.objects.filter(user=ciso, confirmed=True).values_list("pk", flat=True)) == [old.pk]
+
+    two_factor.totp_enrol(
+        actor=Actor(user=ciso),
+        device=new,
+        code=_code(new),
+        password=TEST_PASSWORD,
+        current_code=_next_code(old),
+    )
 
     assert list(TOTPDevice.objects.filter(user=ciso).values_list("pk", flat=True)) == [new.pk]
     assert AuditEvent.objects.filter(action="user.2fa_replace", object_id=str(ciso.pk)).count() == 1
@@ -81,7 +101,13 @@ def test_regenerated_codes_replace_the_old_ones_and_verify_records_the_method(ci
     device = two_factor.totp_device_pending(user=ciso)
     old = two_factor.totp_enrol(actor=Actor(user=ciso), device=device, code=_code(device))
 
-    new = two_factor.recovery_codes_regenerate(actor=Actor(user=ciso), user=ciso)
+    with pytest.raises(ValidationError, match="password or the code"):
+        two_factor.recovery_codes_regenerate(
+            actor=Actor(user=ciso), user=ciso, password="wrong-password-123", current_code=_code(device)
+        )
+    new = two_factor.recovery_codes_regenerate(
+        actor=Actor(user=ciso), user=ciso, password=TEST_PASSWORD, current_code=_next_code(device)
+    )
 
     assert not set(old) & set(new)
     proved = two_factor.two_factor_verify(actor=Actor(user=ciso), user=ciso, code=new[0])
