@@ -36,6 +36,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
 }
 
 
+NO_NUL = "^[^\\u0000]*$"
+
+
 class PortalAutoSchema(AutoSchema):
     def get_tags(self) -> list[str]:
         # "inventory.api" → "inventory". extend_schema(tags=...) on a view still overrides this.
@@ -64,6 +67,15 @@ class PortalAutoSchema(AutoSchema):
             if max_length is not None:
                 schema["maxItems"] = max_length
         return schema
+
+    def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
+        super()._insert_field_validators(field, schema)
+        if (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"pattern", "enum", "format", "anyOf", "oneOf"} & set(schema)
+        ):
+            schema["pattern"] = NO_NUL  # DRF refuses a NUL in any text field: the schema says so
 
     def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)  # type: ignore[arg-type]

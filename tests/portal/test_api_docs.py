@@ -92,3 +92,12 @@ def test_a_method_an_endpoint_lacks_is_a_405_in_the_error_shape(alice, login):  
     response = login(alice).delete("/api/v1/me/")
     assert_error(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]
+
+
+def test_text_fields_say_they_refuse_a_nul_and_keep_their_own_patterns(alice, login):  # noqa: ANN001
+    """DRF refuses a NUL character in any text field: a schema that allowed it would have clients
+    send what is refused (Schemathesis found it). Fields with their own pattern keep it."""
+    components = _schema(login(alice))["components"]["schemas"]
+    write = components["ApiWriteRequest"]["properties"]
+    assert write["technical_contact_name"]["pattern"] == "^[^\\u0000]*$"
+    assert components["ApiCreateRequest"]["properties"]["slug"]["pattern"] != "^[^\\u0000]*$"
