@@ -82,6 +82,7 @@ class RawServer:
                         if request is None:
                             return
                         outer.requests.append(request)
+                        _this_connection.keep_alive = outer.keep_alive
                         outer.behaviour(conn, request)
                         if not outer.keep_alive:
                             return
@@ -113,11 +114,18 @@ class RawServer:
 # behaviours -----------------------------------------------------------------------------------------
 
 
+_this_connection = threading.local()  # what the handler thread serving the answer knows
+
+
 def respond(
     conn: socket.socket, status: int = 200, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
 ) -> None:
     head = f"HTTP/1.1 {status} X\r\n"
     names = {n.lower() for n, _ in headers}
+    if not getattr(_this_connection, "keep_alive", True) and "connection" not in names:
+        # The handler closes after this answer: say so, or the client may reuse the socket and
+        # race the close (a real server that closes without saying so is a test of its own).
+        head += "Connection: close\r\n"
     if "content-length" not in names and "transfer-encoding" not in names:
         head += f"Content-Length: {len(body)}\r\n"
     for name, value in headers:
