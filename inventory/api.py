@@ -421,7 +421,6 @@ class LogUpload(UploadView):
 
     @extend_schema(request={"multipart/form-data": LogUploadSerializer}, responses={201: LogIngestSerializer})
     def post(self, request: Request) -> Response:
-        from django.conf import settings
 
         data = _validated(LogUploadSerializer, request.data)
         upload = data["file"]
@@ -431,7 +430,6 @@ class LogUpload(UploadView):
             filename=upload.name,
             fmt=data.get("format"),
             default_host=data.get("host", ""),
-            max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
         )
         ingest = result.ingest
         return Response(

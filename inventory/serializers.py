@@ -214,7 +214,9 @@ class DiscoveredQuerySerializer(serializers.Serializer):
 
 class TransitionSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=API_WORKFLOW.choices())
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    comment = serializers.CharField(
+        required=False, allow_blank=True, max_length=API_WORKFLOW.note_max_length, default=""
+    )
     revision = serializers.IntegerField(
         required=False,
         min_value=1,

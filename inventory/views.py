@@ -723,7 +723,6 @@ def discovery_upload(request: HttpRequest) -> HttpResponse:
                 filename=upload.name,
                 fmt=form.cleaned_data["format"] or None,
                 default_host=form.cleaned_data["host"],
-                max_bytes=settings.PORTAL_UPLOAD_MAX_BYTES,
             )
         except ValidationError as exc:
             web.add_service_errors(form, exc)

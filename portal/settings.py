@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    # Trigram search indexes (inventory migration 0006) on PostgreSQL; inert on SQLite.
+    # Trigram search indexes (inventory migration 0008) on PostgreSQL; inert on SQLite.
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",

@@ -113,6 +113,10 @@ class Workflow(Generic[M]):
     _by_action: dict[str, Move] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.revision_field is None and any(m.binds_revision for m in self.moves):
+            raise ValueError(
+                f"The {self.audit_prefix} workflow binds moves to a revision but names no revision_field"
+            )
         self._by_action = {}
         for move in self.moves:
             if move.action in self._by_action:

@@ -104,19 +104,19 @@ def discovery_ingest(
     filename: str = "",
     fmt: str | None = None,
     default_host: str = "",
-    max_bytes: int | None = None,
+    max_bytes: int = settings.PORTAL_UPLOAD_MAX_BYTES,
 ) -> IngestResult:
     """Stream a log, aggregate its endpoints, classify them against the registry and record the result.
 
     A log touches every team's APIs (findings, last-seen times), so it takes review rights over the
-    whole company, not over one subtree.
+    whole company, not over one subtree. At most ``max_bytes`` are read: the upload limit unless
+    the caller streams a file from disk (``discover_from_logs``: ``PORTAL_DISCOVERY_LOG_MAX_BYTES``).
     """
     if len(default_host) > DEFAULT_HOST_MAX_LENGTH:
         raise ValidationError({"host": f"A host name has at most {DEFAULT_HOST_MAX_LENGTH} characters."})
     if actor.user is not None:
         require_company_wide(actor.user, Cap.INVENTORY_REVIEW)
-    limit = max_bytes if max_bytes is not None else settings.PORTAL_DISCOVERY_LOG_MAX_BYTES
-    lines = _HashingLines(chunks, limit)
+    lines = _HashingLines(chunks, max_bytes)
     line_iter = iter(lines)
     head = list(itertools.islice(line_iter, 20))
     if not any(line.strip() for line in head):

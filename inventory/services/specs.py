@@ -139,9 +139,7 @@ def _widening(current: Spec, operations: list[Any]) -> str:
         for method, path, auth in current.operations.values_list("method", "path", "auth_required")
     }
     added = [op for op in operations if (op.method, op.path) not in before]
-    opened = [
-        op for op in operations if before.get((op.method, op.path)) is True and not op.auth_required
-    ]
+    opened = [op for op in operations if before.get((op.method, op.path)) is True and not op.auth_required]
     parts = []
     if added:
         parts.append(f"{len(added)} operation{'s' if len(added) != 1 else ''} added")

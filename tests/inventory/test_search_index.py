@@ -1,5 +1,5 @@
 """The inventory search (``?q=``) matches any case in the name, the slug and the description, and on
-PostgreSQL it is served by the trigram indexes of inventory migration 0006 instead of reading every
+PostgreSQL it is served by the trigram indexes of inventory migration 0008 instead of reading every
 row: the index expressions must be exactly what Django writes for ``icontains``."""
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -43,6 +44,9 @@ class Command(BaseCommand):
                 filename=path.name,
                 fmt=options["format"],
                 default_host=options["host"],
+                # Streamed from disk, memory flat: an operator's access log may be far bigger
+                # than an upload.
+                max_bytes=settings.PORTAL_DISCOVERY_LOG_MAX_BYTES,
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
