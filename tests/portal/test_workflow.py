@@ -79,3 +79,13 @@ def test_each_move_writes_its_stamps_and_values_at_the_moves_time(org, make_memb
     api.refresh_from_db()
     assert (api.status, api.lifecycle) == (S.DEPRECATED, Lifecycle.DEPRECATED)
     assert api.reviewed_by == reviewer  # deprecating is not a review act
+
+
+def test_a_workflow_that_binds_a_move_to_a_revision_must_name_the_revision_field():
+    """Otherwise the binding would be silently skipped: a review act checked against nothing."""
+    from inventory.models import Api
+
+    move = Move("approve", "Approve", ("submitted",), "approved", "inventory.review", binds_revision=True)
+    with pytest.raises(ValueError, match="names no revision_field"):
+        Workflow(model=Api, moves=[move], audit_prefix="x")
+    assert Workflow(model=Api, moves=[move], audit_prefix="x", revision_field="revision").move("approve")
