@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -20,30 +19,11 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from inventory.engines import catalog, discovery, sbom
-from inventory.services.components import component_declare
 from inventory.services.discovered import discovery_ingest
 from portal.audit import Actor
+from tests.timing import timed, timed_error
 
 LIMIT = settings.PORTAL_UPLOAD_MAX_BYTES
-BOUND = 3.0  # CPU seconds (not wall: a loaded CI machine slows the clock, not the work); the quadratic versions took minutes
-T = TypeVar("T")
-
-
-def timed(action: Callable[[], T], bound: float = BOUND) -> T:
-    started = time.process_time()
-    result = action()
-    elapsed = time.process_time() - started
-    assert elapsed < bound, f"took {elapsed:.2f}s (bound {bound}s)"
-    return result
-
-
-def timed_error(error: type[Exception], action: Callable[[], Any], bound: float = BOUND) -> Exception:
-    started = time.process_time()
-    with pytest.raises(error) as caught:
-        action()
-    elapsed = time.process_time() - started
-    assert elapsed < bound, f"took {elapsed:.2f}s (bound {bound}s)"
-    return caught.value
 
 
 def fill(line: str, size: int = LIMIT) -> str:
@@ -335,18 +315,3 @@ def test_import_catalog_command_has_the_web_limit(tmp_path: Any) -> None:
     with override_settings(PORTAL_UPLOAD_MAX_BYTES=100), pytest.raises(CommandError):
         call_command("import_catalog", str(path), stderr=err)
     assert "larger than the 100-byte limit" in err.getvalue()
-
-
-@pytest.mark.django_db
-def test_a_declared_component_whose_purl_outgrows_the_column(api: Any) -> None:
-    """A 300-character name of "%" is a 900-character purl: a database error (500) on PostgreSQL."""
-    with pytest.raises(ValidationError, match="longer than 600 characters"):
-        component_declare(
-            actor=Actor.system("test"),
-            api=api,
-            ecosystem="generic",
-            name="%" * 300,
-            version="1",
-            kind="runtime",
-        )
-    assert not api.components.exists()
