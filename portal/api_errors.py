@@ -11,6 +11,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from portal.workflow import StateConflict
+
 log = logging.getLogger("portal.api")
 
 _MESSAGES = {
@@ -21,6 +23,7 @@ _MESSAGES = {
     status.HTTP_405_METHOD_NOT_ALLOWED: "Method not allowed.",
     status.HTTP_406_NOT_ACCEPTABLE: "Not acceptable.",
     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "Request too large.",
+    status.HTTP_409_CONFLICT: "The record is not in a state for this.",
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "Unsupported media type.",
     status.HTTP_429_TOO_MANY_REQUESTS: "Too many requests.",
 }
@@ -43,9 +46,18 @@ def error_body(request: Any, code: str, message: str, fields: dict | None = None
     return {"error": body}
 
 
+class Conflict(exceptions.ValidationError):
+    """A 409 in the one error shape, with the same ``fields`` a 400 has (see ``StateConflict``)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, StateConflict):
+        exc = Conflict(_django_validation_fields(exc))
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_fields(exc))
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()

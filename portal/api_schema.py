@@ -30,6 +30,11 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
         "proved its second factor, or the request came over plain HTTP where HTTPS is required.",
     ),
     404: ("NotFound", "No such object, or one outside the caller's sight (the same answer)."),
+    409: (
+        "Conflict",
+        "Well-formed, but the record's state refuses it now: a move the workflow does not allow from "
+        "its status or whose conditions are not met, a record changed since the revision given.",
+    ),
     413: ("TooLarge", "The request body is larger than the portal accepts."),
     415: ("UnsupportedMediaType", "The body's Content-Type is not one this operation reads."),
     429: ("Throttled", "Too many requests; the Retry-After header says when to try again."),
@@ -90,9 +95,12 @@ class PortalAutoSchema(AutoSchema):
         codes = {401, 403, 429}
         has_body = self.method in ("POST", "PUT", "PATCH") and bool(self._get_request_body())
         has_query = any(p.get("in") == "query" for p in self._get_parameters())
-        # A write can also break a rule of the record's state ("a draft has nothing to confirm").
         if has_query or self.method not in ("GET", "HEAD", "OPTIONS"):
             codes.add(400)
+        if self.method not in ("GET", "HEAD", "OPTIONS"):
+            # A well-formed write the record's state refuses ("a draft has nothing to confirm",
+            # a move the workflow does not allow now, a record changed since it was read).
+            codes.add(409)
         if "{" in self.path or self._is_paginated():
             codes.add(404)  # an object out of sight, or a page past the last one
         if has_body:

@@ -51,7 +51,14 @@ class Note(StrEnum):
     REQUIRED = "required"
 
 
-class IllegalTransition(ValidationError):
+class StateConflict(ValidationError):
+    """A well-formed request the object's current state refuses: a move not allowed from its status,
+    a guard that does not pass, a record changed since the reviewer read it, a finding already
+    dismissed. Pages show it like any refusal; the REST API answers 409 instead of 400, so a client
+    can tell "fix your request" from "the record is not in a state for this"."""
+
+
+class IllegalTransition(StateConflict):
     """The move does not exist from the object's current status (or not at all)."""
 
 
@@ -173,7 +180,7 @@ def _check_revision(workflow: Workflow[M], move: Move, actor: Actor, obj: M, see
     if seen is None:
         raise ValidationError({"revision": f"Say which revision you reviewed (it is {current} now)."})
     if seen != current:
-        raise ValidationError(
+        raise StateConflict(
             {
                 "revision": f"The record changed since you opened it (revision {seen}, now {current}). "
                 "Review it again."
@@ -219,7 +226,7 @@ def transition(
             note = ""
         problems = workflow.blocked(move, obj, actor)
         if problems:
-            raise ValidationError(problems)
+            raise StateConflict(problems)
         _check_revision(workflow, move, actor, obj, seen_revision)
         before = {workflow.status_field: current}
         now = timezone.now()

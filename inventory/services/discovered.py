@@ -27,6 +27,7 @@ from portal.access import Cap, authorize, authorize_unit, require_company_wide
 from portal.audit import Actor
 from portal.models import OrgUnit
 from portal.validators import check_fields
+from portal.workflow import StateConflict
 
 # A host name as DNS allows it (and as DiscoveredEndpoint.host stores it).
 DEFAULT_HOST_MAX_LENGTH = 253
@@ -245,7 +246,7 @@ def discovered_dismiss(*, actor: Actor, item: DiscoveredEndpoint, reason: str) -
     if not reason.strip():
         raise ValidationError({"reason": "Say why this is dismissed."})
     if item.state != DiscoveredEndpoint.State.NEW:
-        raise ValidationError(f"Already {item.get_state_display().lower()}.")
+        raise StateConflict(f"Already {item.get_state_display().lower()}.")
     try:
         check_fields(DiscoveredEndpoint, dismissed_reason=reason.strip())
     except ValidationError as exc:

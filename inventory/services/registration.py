@@ -26,6 +26,7 @@ from portal import audit
 from portal.access import Cap, authorize, authorize_unit
 from portal.audit import Actor
 from portal.models import OrgUnit
+from portal.workflow import StateConflict
 
 API_FIELDS = [
     "name", "description", "technical_contact_name", "technical_contact_email", "lifecycle", "version",
@@ -175,7 +176,7 @@ def api_confirm(*, actor: Actor, api: Api) -> Api:
     authorize(actor, Cap.INVENTORY_SUBMIT, api)
     api = Api.objects.select_for_update().select_related("org_unit").get(pk=api.pk)
     if not can_confirm(api):
-        raise ValidationError(f"A {api.get_status_display().lower()} record has nothing to confirm yet.")
+        raise StateConflict(f"A {api.get_status_display().lower()} record has nothing to confirm yet.")
     now = timezone.now()
     Api.objects.filter(pk=api.pk).update(confirmed_at=now, stale_notified_at=None)
     api.confirmed_at, api.stale_notified_at = now, None

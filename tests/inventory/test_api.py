@@ -235,7 +235,7 @@ def test_the_review_workflow_over_rest(ci, ciso):
         {"action": "approve", "revision": seen},
         format="json",
     )
-    assert stale.status_code == 400 and "changed since you opened it" in json.dumps(stale.json())
+    assert stale.status_code == 409 and "changed since you opened it" in json.dumps(stale.json())
     assert Api.objects.get(slug="payments").status == ApiStatus.SUBMITTED
     seen = reviewer.get("/api/v1/inventory/apis/payments/").json()["revision"]
     response = reviewer.post(
@@ -247,7 +247,7 @@ def test_the_review_workflow_over_rest(ci, ciso):
     illegal = reviewer.post(
         "/api/v1/inventory/apis/payments/transitions/", {"action": "submit"}, format="json"
     )
-    assert illegal.status_code == 400
+    assert illegal.status_code == 409
     assert "Cannot submit for review from approved" in json.dumps(illegal.json())
 
 
@@ -573,3 +573,16 @@ def test_a_json_body_over_the_json_limit_is_refused_without_being_parsed(ci):
     # Valid JSON, so only the size limit makes it a parse error (it would otherwise fail validation).
     assert response.status_code == 400 and response.json()["error"]["code"] == "parse_error"
     assert time.perf_counter() - started < 2.0
+
+
+def test_a_request_the_records_state_refuses_is_a_409_and_a_malformed_one_a_400(ci):
+    """409: well-formed, but not now (confirming a draft, a move not allowed from its status).
+    400: the request itself is wrong (an unknown action). Both in the one error shape."""
+    register(ci)
+    draft = ci.post("/api/v1/inventory/apis/payments/confirm/", format="json")
+    assert draft.status_code == 409
+    assert draft.json()["error"]["code"] == "conflict" and "nothing to confirm" in json.dumps(draft.json())
+    retire = ci.post("/api/v1/inventory/apis/payments/transitions/", {"action": "retire"}, format="json")
+    assert retire.status_code == 409
+    unknown = ci.post("/api/v1/inventory/apis/payments/transitions/", {"action": "explode"}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "invalid"

@@ -43,18 +43,19 @@ SAMPLE_FILES = {
 }
 FORMATS = {"/discovery/logs/": discovery.FORMATS, "/spec/": (), "/components/": sbom.FORMATS}
 SEED = 20261203
-# Where a valid request may still be refused with a 400 because of the record's state or a rule
-# across fields that JSON Schema cannot express: confirming a draft, a move the workflow does not
-# allow from the current status, dismissing twice, naming exactly one consumer (a registered API
-# you can see, or a service), a window's fields by its kind. Only positive_data_acceptance is told.
+# A well-formed request the record's state refuses is a 409, which the check accepts (confirming a
+# draft, a move the workflow does not allow now, dismissing twice). Where a valid request may still
+# be a 400, because of a rule across fields that JSON Schema cannot express, only
+# positive_data_acceptance is told: a note that only some moves require, naming exactly one
+# consumer (a registered API you can see, or a service), a window's fields by its kind, a baseline's
+# percentiles in order (p50 ≤ p95 ≤ p99).
 STATE_DEPENDENT = [
-    r"/apis/\{slug\}/confirm/$",
-    r"/apis/\{slug\}/transitions/$",
-    r"/apis/\{slug\}/consumers/$",
-    r"/apis/\{slug\}/windows/$",
-    r"/discovered/\{id\}/dismiss/$",
+    ("POST", r"/apis/\{slug\}/transitions/$"),
+    ("PUT", r"/environments/\{environment\}/baseline/$"),
+    ("POST", r"/apis/\{slug\}/consumers/$"),
+    ("POST", r"/apis/\{slug\}/windows/$"),
 ]
-ACCEPTED_OR_REFUSED_BY_STATE = ["2xx", "400", "401", "403", "404", "409", "429"]
+ACCEPTED_OR_REFUSED_BY_A_CROSS_FIELD_RULE = ["2xx", "400", "401", "403", "404", "409", "429"]
 EXCLUDED = r"/tokens/\{id\}/revoke/$"
 
 
@@ -65,11 +66,11 @@ def bearer_for(user: Any) -> dict[str, str]:
 def load_schema(live_server: Any, headers: dict[str, str], **settings: Any) -> Any:
     operations = [
         {
-            "include-method": "POST",
+            "include-method": method,
             "include-path-regex": pattern,
-            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_OR_REFUSED_BY_STATE}},
+            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_OR_REFUSED_BY_A_CROSS_FIELD_RULE}},
         }
-        for pattern in STATE_DEPENDENT
+        for method, pattern in STATE_DEPENDENT
     ]
     config = SchemathesisConfig.from_dict(
         {
