@@ -68,7 +68,9 @@ def load_schema(live_server: Any, headers: dict[str, str], **settings: Any) -> A
         {
             "include-method": method,
             "include-path-regex": pattern,
-            "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED_OR_REFUSED_BY_A_CROSS_FIELD_RULE}},
+            "checks": {
+                "positive_data_acceptance": {"expected-statuses": ACCEPTED_OR_REFUSED_BY_A_CROSS_FIELD_RULE}
+            },
         }
         for method, pattern in STATE_DEPENDENT
     ]
