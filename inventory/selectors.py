@@ -188,10 +188,12 @@ def windows_of(user: Any, api: Api) -> list[WindowRow]:
     ]
 
 
-def spec_version_of(user: Any, api: Api, number: int) -> Spec:
-    """One stored version of ``api``'s spec, with its text (for the download); Http404 if none."""
+def spec_version(user: Any, api: Api, number: int, *, with_content: bool = False) -> Spec:
+    """One stored version of ``api``'s spec; Http404 if there is none (or the API is hidden). Its
+    document (up to 10 MB) is read only ``with_content`` (the download)."""
     _require_view(user, api)
-    spec: Spec = get_object_or_404(Spec.objects.filter(api=api), number=number)
+    versions = Spec.objects.filter(api=api)
+    spec: Spec = get_object_or_404(versions if with_content else versions.defer("content"), number=number)
     return spec
 
 
@@ -234,11 +236,6 @@ def spec_search_text(raw: Any) -> str:
 def spec_versions(api: Api) -> list[dict[str, Any]]:
     """Every version of the API's spec, newest first, without the documents themselves."""
     return list(api.specs.order_by("-number").values("number", "uploaded_at", "sha256", "info_version"))
-
-
-def spec_version(api: Api, number: int) -> Spec | None:
-    """One version of the API's spec (its document left in the database)."""
-    return api.specs.defer("content").filter(number=number).first()
 
 
 def spec_operations_page(spec: Spec, *, search: str = "") -> QuerySet[Operation]:

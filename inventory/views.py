@@ -435,10 +435,8 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
         old_number = int(request.GET.get("from") or next(n for n in numbers if n < new_number))
     except (ValueError, OverflowError, StopIteration):
         raise Http404 from None
-    old = selectors.spec_version(api, old_number)
-    new = selectors.spec_version(api, new_number)
-    if old is None or new is None:
-        raise Http404
+    old = selectors.spec_version(request.user, api, old_number)
+    new = selectors.spec_version(request.user, api, new_number)
     search = selectors.spec_search_text(request.GET.get("q"))
     diff = selectors.spec_diff(old, new, search=search)
     page = web.offset_page(request, diff.entries, size=DIFF_SHOWN, max_page=SPEC_MAX_PAGE)
@@ -462,7 +460,7 @@ def spec_diff(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def spec_raw(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     api = _api(request, slug)
-    spec = selectors.spec_version_of(request.user, api, number)
+    spec = selectors.spec_version(request.user, api, number, with_content=True)
     extension = "json" if spec.format == "json" else "yaml"
     response = HttpResponse(spec.content, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{api.slug}-v{spec.number}.{extension}"'
