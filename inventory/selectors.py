@@ -216,7 +216,8 @@ def api_components(api: Api) -> QuerySet[Component]:
 
 
 def spec_current(api: Api) -> Spec | None:
-    return api.specs.filter(is_current=True).first()
+    """The current version, without its document (up to 10 MB; only the download reads it)."""
+    return api.specs.defer("content").filter(is_current=True).first()
 
 
 def spec_operations_with_codes(spec: Spec) -> QuerySet[Operation]:
