@@ -800,7 +800,8 @@ class _OpIndex:
     def __init__(self, operations: Iterable[KnownOperation]) -> None:
         self.exact: dict[tuple[str, str], KnownOperation] = {}
         # Templated operations per method, indexed segment by segment: an endpoint is not compared
-        # with every template of the API (100,000 endpoints × 4,000 operations was 400 million matches).
+        # with every template of the API (100,000 endpoints × 4,000 operations would be 400 million
+        # matches).
         self.templates: dict[str, TemplateIndex] = {}
         for order, op in enumerate(operations):
             method = str(op.method or "").upper()

@@ -1,10 +1,9 @@
 """Match request paths against documented path templates, segment by segment. Pure: no Django, no regex.
 
-A template such as ``/files/{name}.json`` used to be compiled into a regular expression
-(``/files/[^/]+\\.json``). A template with adjacent parameters (``/{a}{b}{c}…x``) then compiled to
-``[^/]+[^/]+[^/]+…x``, which Python's backtracking engine needs polynomial time to reject; and the
-template is stored, so the slow match is triggered later by anyone sending a request through the
-gateway. Here nothing backtracks:
+Why not a regular expression: a template with adjacent parameters (``/{a}{b}{c}…x``) would compile
+to ``[^/]+[^/]+[^/]+…x``, which Python's backtracking engine needs polynomial time to reject; and
+templates are stored, so the slow match would be triggered later by anyone sending a request through
+the gateway. Here nothing backtracks:
 
 * paths are split on ``/``; a template matches only a path with the same number of segments;
 * a segment without parameters is compared literally;

@@ -184,7 +184,7 @@ def _csv_rows(text: str) -> tuple[list[_Row], list[RowError]]:
     if len(header) > MAX_COLUMNS:
         return [], [RowError(1, f"the header has {len(header):,} columns; expected {', '.join(COLUMNS)}.")]
     names = [h.strip().lower() for h in header]
-    counts = Counter(names)  # names.count() per name was O(columns²) on a header of a million commas
+    counts = Counter(names)  # not names.count() per name: O(columns²) on a header of a million commas
     missing = [c for c in REQUIRED_COLUMNS if c not in counts]
     unknown = [n for n in counts if n not in COLUMNS]
     repeated = sorted(n for n, count in counts.items() if count > 1)
@@ -476,7 +476,7 @@ def _parents_first(units: Iterable[PlannedUnit]) -> list[PlannedUnit]:
     placed: set[str] = set()
     for start in by_slug:
         chain: list[str] = []
-        in_chain: set[str] = set()  # "slug not in chain" on the list was O(depth²) on a deep tree
+        in_chain: set[str] = set()  # beside the list: "slug in chain" on it is O(depth²) on a deep tree
         slug: str | None = start
         while slug is not None and slug in by_slug and slug not in placed and slug not in in_chain:
             chain.append(slug)

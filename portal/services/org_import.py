@@ -214,8 +214,8 @@ def free_usernames(emails: list[str]) -> dict[str, str]:
 
     One query per 500 names, and one more per 500 names that collide (with an account or with each
     other), fetching by prefix every numbered name they could take. Numbering then continues per name
-    from where it stopped: it used to restart at 2 for each email (O(n²) for many emails that map
-    to one name, such as ``a!b@x`` and ``a#b@x``) with a query for each number tried.
+    from where it stopped, with no query per number tried: restarting at 2 for each email would be
+    O(n²) for many emails that map to one name, such as ``a!b@x`` and ``a#b@x``.
     """
     wanted = {email: username_for(email) for email in emails}
     bases = sorted(set(wanted.values()))
