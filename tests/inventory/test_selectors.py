@@ -138,9 +138,10 @@ def test_a_spec_version_is_read_only_through_its_api(org, api, alice, charlie):
     other = ApiFactory(org_unit=org.team, slug="other")
     SpecFactory(api=other)
 
-    assert selectors.spec_version_of(alice, api, 1).api_id == api.pk
-    assert "openapi" in selectors.spec_version_of(alice, api, 1).content
+    assert selectors.spec_version(alice, api, 1).api_id == api.pk
+    assert "openapi" in selectors.spec_version(alice, api, 1, with_content=True).content
+    assert "content" in selectors.spec_version(alice, api, 1).get_deferred_fields()
     with pytest.raises(Http404):
-        selectors.spec_version_of(alice, api, 2)  # the other API's version 1 is not this one's 2
+        selectors.spec_version(alice, api, 2)  # the other API's version 1 is not this one's 2
     with pytest.raises(Http404):
-        selectors.spec_version_of(charlie, api, 1)
+        selectors.spec_version(charlie, api, 1)
