@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from django import forms
-from django.db.models import Field, Model
 from django.forms.fields import BaseTemporalField
 from django.utils.dateparse import parse_datetime
 
@@ -32,26 +31,25 @@ from inventory.models import (
 from inventory.selectors import SORTS
 from inventory.services.discovered import DEFAULT_HOST_MAX_LENGTH
 from inventory.services.review import API_WORKFLOW
+from portal.field_limits import max_length_of
 from portal.models import OrgUnit
 from portal.validators import validate_upload_size
-
-
-def _max_length(model: type[Model], name: str) -> int:
-    """A text field's limit as its model declares it: the model (and the service's full_clean)
-    holds the rule; the form only repeats it so the browser can stop typing there."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, Field) and field.max_length is not None
-    return field.max_length
 
 
 def _blank(choices: Any) -> list[tuple[str, str]]:
     return [("", "Any"), *choices]
 
 
+# The inventory list's own bounds (no model holds them): ApiFilterForm applies them for the page, the
+# CSV export and the REST list, whose ApiQuerySerializer says them again in the schema.
+SEARCH_MAX_LENGTH = 100
+COMPLETENESS_RANGE = (0, 100)  # the score is a percentage (selectors.completeness_of)
+
+
 class ApiFilterForm(forms.Form):
     """Filters of the inventory list, shared by the HTML page, the CSV export and the REST list."""
 
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(required=False, max_length=SEARCH_MAX_LENGTH, label="Search")
     unit = forms.SlugField(required=False, label="Owner unit (and below)")
     lifecycle = forms.ChoiceField(required=False, choices=_blank(Lifecycle.choices))
     exposure = forms.ChoiceField(required=False, choices=_blank(Exposure.choices))
@@ -64,8 +62,18 @@ class ApiFilterForm(forms.Form):
         widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
         label="Has spec",
     )
-    min_completeness = forms.IntegerField(required=False, min_value=0, max_value=100, label="Completeness ≥")
-    max_completeness = forms.IntegerField(required=False, min_value=0, max_value=100, label="Completeness ≤")
+    min_completeness = forms.IntegerField(
+        required=False,
+        min_value=COMPLETENESS_RANGE[0],
+        max_value=COMPLETENESS_RANGE[1],
+        label="Completeness ≥",
+    )
+    max_completeness = forms.IntegerField(
+        required=False,
+        min_value=COMPLETENESS_RANGE[0],
+        max_value=COMPLETENESS_RANGE[1],
+        label="Completeness ≤",
+    )
     stale = forms.BooleanField(required=False, label="Stale only")
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS])
 
@@ -82,9 +90,9 @@ class ApiFilterForm(forms.Form):
 
 class ApiCreateForm(forms.Form):
     org_unit = forms.ModelChoiceField(queryset=OrgUnit.objects.none(), label="Owning team")
-    name = forms.CharField(max_length=_max_length(Api, "name"))
+    name = forms.CharField(max_length=max_length_of(Api, "name"))
     slug = forms.SlugField(
-        max_length=_max_length(Api, "slug"),
+        max_length=max_length_of(Api, "slug"),
         help_text="Lowercase identifier used by CI and URLs, e.g. payments-api",
     )
 
@@ -102,15 +110,15 @@ class ApiCreateForm(forms.Form):
 
 
 class BasicsForm(forms.Form):
-    name = forms.CharField(max_length=_max_length(Api, "name"))
+    name = forms.CharField(max_length=max_length_of(Api, "name"))
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
-    version = forms.CharField(max_length=_max_length(Api, "version"), required=False)
+    version = forms.CharField(max_length=max_length_of(Api, "version"), required=False)
     lifecycle = forms.ChoiceField(choices=Lifecycle.choices)
 
 
 class ContactForm(forms.Form):
     technical_contact_name = forms.CharField(
-        max_length=_max_length(Api, "technical_contact_name"), required=False, label="Name"
+        max_length=max_length_of(Api, "technical_contact_name"), required=False, label="Name"
     )
     technical_contact_email = forms.EmailField(required=False, label="Email")
 
@@ -149,7 +157,9 @@ SECTIONS: dict[str, tuple[str, type[forms.Form]]] = {
 
 
 class EnvironmentForm(forms.Form):
-    name = forms.SlugField(max_length=_max_length(Environment, "name"), help_text="e.g. staging, production")
+    name = forms.SlugField(
+        max_length=max_length_of(Environment, "name"), help_text="e.g. staging, production"
+    )
     base_urls = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), help_text="One URL per line", label="Base URLs"
     )
@@ -160,10 +170,10 @@ class EnvironmentForm(forms.Form):
 
 
 class ServerForm(forms.Form):
-    hostname = forms.CharField(max_length=_max_length(Server, "hostname"))
+    hostname = forms.CharField(max_length=max_length_of(Server, "hostname"))
     addresses = forms.CharField(required=False, help_text="IP addresses, comma separated")
-    location = forms.CharField(max_length=_max_length(Server, "location"), required=False)
-    operating_system = forms.CharField(max_length=_max_length(Server, "operating_system"), required=False)
+    location = forms.CharField(max_length=max_length_of(Server, "location"), required=False)
+    operating_system = forms.CharField(max_length=max_length_of(Server, "operating_system"), required=False)
 
     def clean_addresses(self) -> list[str]:
         return [a.strip() for a in self.cleaned_data["addresses"].split(",") if a.strip()]
@@ -200,12 +210,12 @@ class WindowForm(forms.Form):
     """The shape of a downtime window; which fields a kind needs, and overlaps, are the service's rules."""
 
     kind = forms.ChoiceField(choices=AvailabilityWindow.Kind.choices)
-    description = forms.CharField(max_length=_max_length(AvailabilityWindow, "description"), required=False)
+    description = forms.CharField(max_length=max_length_of(AvailabilityWindow, "description"), required=False)
     environment = forms.CharField(
-        required=False, max_length=_max_length(Environment, "name"), help_text="Empty: every environment"
+        required=False, max_length=max_length_of(Environment, "name"), help_text="Empty: every environment"
     )
     timezone = forms.CharField(
-        max_length=_max_length(AvailabilityWindow, "timezone"), initial="UTC", required=False
+        max_length=max_length_of(AvailabilityWindow, "timezone"), initial="UTC", required=False
     )
     weekdays = forms.TypedMultipleChoiceField(
         coerce=int,
@@ -228,9 +238,9 @@ class WindowForm(forms.Form):
 class DependencyForm(forms.Form):
     consumer_api = forms.SlugField(required=False, label="Consumer API (slug)")
     consumer_service = forms.CharField(
-        required=False, max_length=_max_length(ConsumerService, "name"), label="…or consumer service name"
+        required=False, max_length=max_length_of(ConsumerService, "name"), label="…or consumer service name"
     )
-    note = forms.CharField(required=False, max_length=_max_length(ApiDependency, "note"))
+    note = forms.CharField(required=False, max_length=max_length_of(ApiDependency, "note"))
 
 
 class UploadForm(forms.Form):
@@ -242,12 +252,12 @@ class DeclareComponentForm(forms.Form):
 
     kind = forms.ChoiceField(choices=Component.Kind.choices, initial=Component.Kind.RUNTIME)
     ecosystem = forms.CharField(
-        max_length=_max_length(Component, "ecosystem"),
+        max_length=max_length_of(Component, "ecosystem"),
         initial="generic",
         help_text="purl type: pypi, npm, maven, generic…",
     )
-    name = forms.CharField(max_length=_max_length(Component, "name"))
-    version = forms.CharField(max_length=_max_length(Component, "version"), required=False)
+    name = forms.CharField(max_length=max_length_of(Component, "name"))
+    version = forms.CharField(max_length=max_length_of(Component, "version"), required=False)
 
 
 class TransitionForm(forms.Form):
@@ -260,7 +270,7 @@ class TransitionForm(forms.Form):
 
 
 class DismissForm(forms.Form):
-    reason = forms.CharField(max_length=_max_length(DiscoveredEndpoint, "dismissed_reason"))
+    reason = forms.CharField(max_length=max_length_of(DiscoveredEndpoint, "dismissed_reason"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):

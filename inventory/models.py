@@ -73,6 +73,8 @@ class Limits:
     CONSUMERS = 1000
     DECLARED_COMPONENTS = 200
     SERVER_ADDRESSES = 64
+    AUTH_SCHEMES = 10  # entries of Api.auth_schemes as given (repeats are merged after the count)
+    PROTOCOLS = 10  # entries of Api.protocols, likewise
 
 
 # Records in use: what the gateway serves and the staleness clock is about. A draft is still being written.

@@ -5,27 +5,35 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inventory.engines import discovery, sbom
+from inventory.engines import availability, discovery, sbom
+from inventory.forms import COMPLETENESS_RANGE, SEARCH_MAX_LENGTH
 from inventory.models import (
     Api,
+    ApiDependency,
     ApiStatus,
     AuthScheme,
     AvailabilityWindow,
     Classification,
     Component,
+    ConsumerService,
     DiscoveredEndpoint,
     Environment,
     Exposure,
     Lifecycle,
     Limits,
     Operation,
+    PerformanceBaseline,
     Protocol,
     SbomImport,
+    Server,
     Spec,
 )
 from inventory.selectors import SORTS
+from inventory.services.discovered import DEFAULT_HOST_MAX_LENGTH
+from inventory.services.environments import BASE_URL_MAX_LENGTH, SERVER_ADDRESS_MAX_LENGTH
 from inventory.services.review import API_WORKFLOW
 from portal.api_fields import WallClockDateTimeField
+from portal.field_limits import digits_of, max_length_of, value_range_of
 from portal.models import OrgUnit
 from portal.serializers import StrictModelSerializer, StrictSerializer
 from portal.validators import validate_upload_size
@@ -48,7 +56,7 @@ class EnvironmentSerializer(StrictModelSerializer):
     base_urls = serializers.ListField(
         child=serializers.RegexField(
             BASE_URL_PATTERN,
-            max_length=500,
+            max_length=BASE_URL_MAX_LENGTH,
             error_messages={
                 "invalid": "This is not an absolute URL (https://host/path, without credentials, "
                 "query or fragment)."
@@ -129,7 +137,7 @@ class ApiListSerializer(serializers.ModelSerializer):
     {
         "type": "array",
         "items": {"type": "string", "enum": AuthScheme.values},
-        "maxItems": 10,
+        "maxItems": Limits.AUTH_SCHEMES,
         # The service's rule, said in the schema: "none" stands alone.
         "anyOf": [{"items": {"not": {"enum": [AuthScheme.NONE]}}}, {"maxItems": 1}],
     }
@@ -144,28 +152,37 @@ class ApiWriteSerializer(StrictSerializer):
     The PUT-by-slug upsert and PATCH: the slug is in the URL, the unit needed only to create."""
 
     org_unit = serializers.SlugField(
-        required=False, max_length=63, help_text="Slug of the owning team (required to create)."
+        required=False,
+        max_length=max_length_of(OrgUnit, "slug"),
+        help_text="Slug of the owning team (required to create).",
     )
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    technical_contact_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = serializers.CharField(max_length=max_length_of(Api, "name"))
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length_of(Api, "description")
+    )
+    technical_contact_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length_of(Api, "technical_contact_name")
+    )
     technical_contact_email = serializers.EmailField(required=False, allow_blank=True)
     lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False)
-    version = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    version = serializers.CharField(
+        required=False, allow_blank=True, max_length=max_length_of(Api, "version")
+    )
     exposure = serializers.ChoiceField(choices=Exposure.choices, required=False)
     data_classification = serializers.ChoiceField(choices=Classification.choices, required=False)
     handles_personal_data = serializers.BooleanField(required=False)
     auth_schemes = AuthSchemesField(
-        child=serializers.ChoiceField(choices=AuthScheme.choices), required=False, max_length=10
+        child=serializers.ChoiceField(choices=AuthScheme.choices),
+        required=False,
+        max_length=Limits.AUTH_SCHEMES,
     )
     protocols = serializers.ListField(
-        child=serializers.ChoiceField(choices=Protocol.choices), required=False, max_length=10
+        child=serializers.ChoiceField(choices=Protocol.choices), required=False, max_length=Limits.PROTOCOLS
     )
     availability_target = serializers.DecimalField(
-        max_digits=6,
-        decimal_places=3,
-        min_value=0,
-        max_value=100,
+        *digits_of(Api, "availability_target"),
+        min_value=value_range_of(Api, "availability_target")[0],
+        max_value=value_range_of(Api, "availability_target")[1],
         required=False,
         allow_null=True,
         coerce_to_string=False,
@@ -185,8 +202,12 @@ class ApiWriteSerializer(StrictSerializer):
 class ApiCreateSerializer(ApiWriteSerializer):
     """POST to the collection: the new record's slug and owning team are required."""
 
-    org_unit = serializers.SlugField(max_length=63, help_text="Slug of the owning team.")
-    slug = serializers.SlugField(max_length=63, help_text="Lowercase identifier used by CI and URLs.")
+    org_unit = serializers.SlugField(
+        max_length=max_length_of(OrgUnit, "slug"), help_text="Slug of the owning team."
+    )
+    slug = serializers.SlugField(
+        max_length=max_length_of(Api, "slug"), help_text="Lowercase identifier used by CI and URLs."
+    )
 
 
 class ApiQuerySerializer(serializers.Serializer):
@@ -194,15 +215,23 @@ class ApiQuerySerializer(serializers.Serializer):
     so the page, the CSV export and the REST list filter alike. Same names as the form's fields
     (tests/inventory/test_api_query.py keeps them together)."""
 
-    q = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Search")
-    unit = serializers.SlugField(required=False, max_length=63, help_text="Owner unit (and below)")
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=SEARCH_MAX_LENGTH, help_text="Search"
+    )
+    unit = serializers.SlugField(
+        required=False, max_length=max_length_of(OrgUnit, "slug"), help_text="Owner unit (and below)"
+    )
     lifecycle = serializers.ChoiceField(choices=Lifecycle.choices, required=False)
     exposure = serializers.ChoiceField(choices=Exposure.choices, required=False)
     data_classification = serializers.ChoiceField(choices=Classification.choices, required=False)
     status = serializers.ChoiceField(choices=ApiStatus.choices, required=False)
     has_spec = serializers.BooleanField(required=False)
-    min_completeness = serializers.IntegerField(required=False, min_value=0, max_value=100)
-    max_completeness = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    min_completeness = serializers.IntegerField(
+        required=False, min_value=COMPLETENESS_RANGE[0], max_value=COMPLETENESS_RANGE[1]
+    )
+    max_completeness = serializers.IntegerField(
+        required=False, min_value=COMPLETENESS_RANGE[0], max_value=COMPLETENESS_RANGE[1]
+    )
     stale = serializers.BooleanField(required=False, help_text="Stale only")
     sort = serializers.ChoiceField(choices=[(k, k) for k in SORTS], required=False)
 
@@ -248,16 +277,18 @@ class UploadSerializer(serializers.Serializer):
 
 class DeclareComponentSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=Component.Kind.choices)
-    ecosystem = serializers.SlugField(max_length=50, default="generic")
-    name = serializers.CharField(max_length=300)
-    version = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    ecosystem = serializers.SlugField(max_length=max_length_of(Component, "ecosystem"), default="generic")
+    name = serializers.CharField(max_length=max_length_of(Component, "name"))
+    version = serializers.CharField(
+        max_length=max_length_of(Component, "version"), required=False, allow_blank=True, default=""
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The stored purl percent-encodes the parts, so parts within their limits can still make
         # one too long for its column (a 500 on PostgreSQL before this check).
         from packageurl import PackageURL
 
-        limit = Component._meta.get_field("purl").max_length or 0
+        limit = max_length_of(Component, "purl")
         try:
             purl = PackageURL(
                 type=attrs["ecosystem"].strip().lower() or "generic",
@@ -360,7 +391,7 @@ class DiscoveredSerializer(serializers.ModelSerializer):
 
 
 class DismissSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=500)
+    reason = serializers.CharField(max_length=max_length_of(DiscoveredEndpoint, "dismissed_reason"))
 
 
 class LogUploadSerializer(serializers.Serializer):
@@ -373,29 +404,52 @@ class LogUploadSerializer(serializers.Serializer):
     format = serializers.ChoiceField(
         choices=discovery.FORMATS, required=False, help_text="Detected from the first lines when left out."
     )
-    host = serializers.CharField(required=False, allow_blank=True, max_length=253, default="")
+    host = serializers.CharField(
+        required=False, allow_blank=True, max_length=DEFAULT_HOST_MAX_LENGTH, default=""
+    )
+
+
+def _baseline_ms(name: str) -> serializers.IntegerField:
+    low, high = value_range_of(PerformanceBaseline, name)
+    assert low is not None and high is not None, f"PerformanceBaseline.{name} declares its range"
+    return serializers.IntegerField(min_value=low, max_value=high)
+
+
+def _baseline_decimal(name: str) -> serializers.DecimalField:
+    low, high = value_range_of(PerformanceBaseline, name)
+    return serializers.DecimalField(
+        *digits_of(PerformanceBaseline, name), min_value=low, max_value=high, coerce_to_string=False
+    )
 
 
 class BaselineSerializer(StrictSerializer):
-    p50_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
-    p95_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
-    p99_ms = serializers.IntegerField(min_value=0, max_value=3_600_000)
-    requests_per_second = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, coerce_to_string=False
-    )
-    error_rate_percent = serializers.DecimalField(
-        max_digits=6, decimal_places=3, min_value=0, max_value=100, coerce_to_string=False
-    )
+    p50_ms = _baseline_ms("p50_ms")
+    p95_ms = _baseline_ms("p95_ms")
+    p99_ms = _baseline_ms("p99_ms")
+    requests_per_second = _baseline_decimal("requests_per_second")
+    error_rate_percent = _baseline_decimal("error_rate_percent")
 
 
 class WindowSerializer(StrictSerializer):
     id = serializers.IntegerField(read_only=True)
     kind = serializers.ChoiceField(choices=AvailabilityWindow.Kind.choices)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    environment = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
-    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    description = serializers.CharField(
+        max_length=max_length_of(AvailabilityWindow, "description"),
+        required=False,
+        allow_blank=True,
+        default="",
+    )
+    environment = serializers.CharField(
+        max_length=max_length_of(Environment, "name"), required=False, allow_blank=True, default=""
+    )
+    timezone = serializers.CharField(
+        max_length=max_length_of(AvailabilityWindow, "timezone"), required=False, default="UTC"
+    )
     weekdays = serializers.ListField(
-        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list, max_length=7
+        child=serializers.IntegerField(min_value=0, max_value=len(availability.WEEKDAY_NAMES) - 1),
+        required=False,
+        default=list,
+        max_length=len(availability.WEEKDAY_NAMES),
     )
     start_time = serializers.TimeField(required=False, allow_null=True, default=None)
     end_time = serializers.TimeField(required=False, allow_null=True, default=None)
@@ -410,21 +464,29 @@ class WindowSerializer(StrictSerializer):
 
 
 class ServerSerializer(StrictSerializer):
-    hostname = serializers.CharField(max_length=253)
+    hostname = serializers.CharField(max_length=max_length_of(Server, "hostname"))
     addresses = serializers.ListField(
-        child=serializers.CharField(max_length=45),
+        child=serializers.CharField(max_length=SERVER_ADDRESS_MAX_LENGTH),
         required=False,
         default=list,
         max_length=Limits.SERVER_ADDRESSES,
     )
-    location = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    operating_system = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    location = serializers.CharField(
+        max_length=max_length_of(Server, "location"), required=False, allow_blank=True, default=""
+    )
+    operating_system = serializers.CharField(
+        max_length=max_length_of(Server, "operating_system"), required=False, allow_blank=True, default=""
+    )
 
 
 class ConsumerSerializer(StrictSerializer):
     consumer_api = serializers.SlugField(required=False, allow_blank=True, default="")
-    consumer_service = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    consumer_service = serializers.CharField(
+        max_length=max_length_of(ConsumerService, "name"), required=False, allow_blank=True, default=""
+    )
+    note = serializers.CharField(
+        max_length=max_length_of(ApiDependency, "note"), required=False, allow_blank=True, default=""
+    )
 
 
 # --- Response bodies that are not one model -------------------------------------------------------

@@ -91,7 +91,7 @@ def make_recurring(
     days = tuple(sorted(set(weekdays)))
     if not days:
         raise WindowError("Choose at least one weekday.")
-    if any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+    if any(not isinstance(d, int) or not 0 <= d < len(WEEKDAY_NAMES) for d in days):
         raise WindowError("Weekdays are numbers from 0 (Monday) to 6 (Sunday).")
     zone(tz)
     if end <= start:

@@ -25,12 +25,13 @@ from inventory.services.registration import api_create
 from portal import audit
 from portal.access import Cap, authorize, authorize_unit, require_company_wide
 from portal.audit import Actor
+from portal.field_limits import max_length_of
 from portal.models import OrgUnit
 from portal.validators import check_fields
 from portal.workflow import StateConflict
 
-# A host name as DNS allows it (and as DiscoveredEndpoint.host stores it).
-DEFAULT_HOST_MAX_LENGTH = 253
+# A host name as DNS allows it: as DiscoveredEndpoint.host stores it, so the column holds the rule.
+DEFAULT_HOST_MAX_LENGTH = max_length_of(DiscoveredEndpoint, "host")
 
 _FINDING_FOR = {
     "shadow_api": DiscoveredEndpoint.Finding.SHADOW_API,

@@ -25,6 +25,11 @@ from portal.access import Cap, authorize, authorize_unit, in_scope, require
 from portal.audit import Actor
 from portal.models import OrgUnit
 
+# A base URL as text, before it is parsed; the REST schema says the same (inventory.serializers).
+BASE_URL_MAX_LENGTH = 500
+# An IP address as text: the longest IPv6 form (IPv4-mapped) is 45 characters.
+SERVER_ADDRESS_MAX_LENGTH = 45
+
 
 def _validate_base_urls(urls: list[str]) -> list[str]:
     from urllib.parse import urlsplit
@@ -35,8 +40,10 @@ def _validate_base_urls(urls: list[str]) -> list[str]:
         raise ValidationError({"base_urls": f"At most {Limits.BASE_URLS} base URLs per environment."})
     cleaned = []
     for url in urls:
-        if not isinstance(url, str) or len(url) > 500:
-            raise ValidationError({"base_urls": "Each base URL must be text of at most 500 characters."})
+        if not isinstance(url, str) or len(url) > BASE_URL_MAX_LENGTH:
+            raise ValidationError(
+                {"base_urls": f"Each base URL must be text of at most {BASE_URL_MAX_LENGTH} characters."}
+            )
         parts = urlsplit("")
         try:
             parts = urlsplit(url.strip())
@@ -117,6 +124,10 @@ def server_save(
         raise ValidationError({"addresses": f"At most {Limits.SERVER_ADDRESSES} addresses."})
     clean_addresses = []
     for addr in addresses or []:
+        if len(str(addr).strip()) > SERVER_ADDRESS_MAX_LENGTH:
+            raise ValidationError(
+                {"addresses": f"An IP address has at most {SERVER_ADDRESS_MAX_LENGTH} characters."}
+            )
         try:
             clean_addresses.append(str(ipaddress.ip_address(str(addr).strip())))
         except ValueError as exc:

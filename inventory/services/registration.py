@@ -35,9 +35,13 @@ API_FIELDS = [
 ]  # fmt: skip
 
 
-def _validate_choices(values: list[str], choices: type[models.TextChoices], label: str) -> list[str]:
+def _validate_choices(
+    values: list[str], choices: type[models.TextChoices], label: str, limit: int
+) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ValidationError({label: "Give a list of names."})
+    if len(values) > limit:
+        raise ValidationError({label: f"Give at most {limit} names."})
     unknown = sorted(set(values) - set(choices.values))
     if unknown:
         raise ValidationError(
@@ -47,8 +51,10 @@ def _validate_choices(values: list[str], choices: type[models.TextChoices], labe
 
 
 def _clean_api(api: Api) -> None:
-    api.auth_schemes = _validate_choices(api.auth_schemes or [], AuthScheme, "auth_schemes")
-    api.protocols = _validate_choices(api.protocols or [], Protocol, "protocols")
+    api.auth_schemes = _validate_choices(
+        api.auth_schemes or [], AuthScheme, "auth_schemes", Limits.AUTH_SCHEMES
+    )
+    api.protocols = _validate_choices(api.protocols or [], Protocol, "protocols", Limits.PROTOCOLS)
     if AuthScheme.NONE in api.auth_schemes and len(api.auth_schemes) > 1:
         raise ValidationError({"auth_schemes": "“None” cannot be combined with other schemes."})
     api.full_clean()

@@ -81,6 +81,15 @@ def test_the_query_serializer_names_the_forms_filters():
     assert set(ApiQuerySerializer().fields) == set(ApiFilterForm().fields)
 
 
+def test_the_query_serializer_bounds_the_filters_as_the_form_does():
+    ours, form = ApiQuerySerializer().fields, ApiFilterForm().fields
+    assert ours["q"].max_length == form["q"].max_length
+    for name in ("min_completeness", "max_completeness"):
+        assert (ours[name].min_value, ours[name].max_value) == (form[name].min_value, form[name].max_value)
+    for name in ("lifecycle", "exposure", "data_classification", "status", "sort"):
+        assert set(ours[name].choices) == {value for value, _ in form[name].choices if value}
+
+
 @pytest.mark.parametrize(
     "field, value",
     [

@@ -3,12 +3,13 @@ command) meets the same ones: each is checked here through the service, with no 
 
 from __future__ import annotations
 
+import ipaddress
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from inventory.models import Api, ApiDependency, Component, DiscoveredEndpoint, PerformanceBaseline
+from inventory.models import Api, ApiDependency, Component, DiscoveredEndpoint, PerformanceBaseline, Server
 from inventory.services import components, consumers, discovered, environments, registration, review
 from portal.audit import Actor
 from portal.models import ApiToken, AuditEvent
@@ -104,6 +105,42 @@ def test_a_default_host_longer_than_dns_allows_is_refused(org, ciso):
             actor=Actor(user=ciso), chunks=[b"x\n"], filename="a.log", default_host="h" * 254
         ),
     )
+
+
+def test_a_base_url_over_500_characters_is_refused(api, alice):
+    def save(length: int) -> object:
+        url = "https://a.example/" + "p" * (length - len("https://a.example/"))
+        return environments.environment_save(actor=Actor(user=alice), api=api, name="prod", base_urls=[url])
+
+    _refused("base_urls", lambda: save(501))
+    assert not api.environments.exists()
+    save(500)
+    assert len(api.environments.get().base_urls[0]) == 500
+
+
+def test_a_server_address_longer_than_an_ip_address_is_refused(api, alice):
+    # A scoped IPv6 address parses, zone and all, however long its zone: the length is the rule.
+    def save(address: str) -> object:
+        return environments.server_save(
+            actor=Actor(user=alice), org_unit=api.org_unit, hostname="pay-1.example", addresses=[address]
+        )
+
+    _refused("addresses", lambda: save("fe80::1%" + "z" * 38))  # 46 characters
+    assert not Server.objects.exists()
+    longest = "0000:0000:0000:0000:0000:ffff:192.168.100.200"  # 45, the longest IPv6 text without a zone
+    save(longest)
+    assert Server.objects.get().addresses == [str(ipaddress.ip_address(longest))]
+
+
+@pytest.mark.parametrize("field", ["auth_schemes", "protocols"])
+def test_more_profile_entries_than_the_limit_are_refused(api, alice, field):
+    value = {"auth_schemes": "oauth2", "protocols": "rest_https"}[field]
+    _refused(
+        field, lambda: registration.api_update(actor=Actor(user=alice), api=api, **{field: [value] * 11})
+    )
+    assert getattr(Api.objects.get(pk=api.pk), field) == []
+    registration.api_update(actor=Actor(user=alice), api=api, **{field: [value] * 10})
+    assert getattr(Api.objects.get(pk=api.pk), field) == [value]  # repeats merged
 
 
 def test_a_token_name_over_100_characters_is_refused_not_cut(alice):
