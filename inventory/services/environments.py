@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from inventory.models import (
@@ -146,9 +147,10 @@ def server_save(
     server.full_clean()
     server.save()
     if before is not None and before != audit.snapshot(server, list(before)):
-        # Every API running on this host shows it: what their reviewers see has changed.
-        for api in Api.objects.filter(environments__servers=server).distinct():
-            refresh_summary(api)
+        # Every API running on this host shows it: what their reviewers see has changed (one UPDATE
+        # however many APIs share the host; nothing the summary counts has).
+        on_host = Api.objects.filter(environments__servers=server).values("pk")
+        Api.objects.filter(pk__in=on_host).update(revision=F("revision") + 1)
     audit.record(
         actor=actor,
         action="server.save",
