@@ -22,7 +22,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
@@ -582,20 +581,3 @@ def diff_operations(old: list[ParsedOperation], new: list[ParsedOperation]) -> S
         if changes:
             changed.append({"method": after.method, "path": after.path, "changes": changes})
     return SpecDiff(added=added, removed=removed, changed=changed)
-
-
-# --- Observed traffic -----------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=2048)
-def path_template_regex(path: str) -> re.Pattern[str]:
-    """``/users/{id}/orders`` → ``^/users/[^/]+/orders/?$`` (a trailing slash is optional)."""
-    template = path.rstrip("/")
-    out = []
-    pos = 0
-    for match in _TEMPLATE_VAR_RE.finditer(template):
-        out.append(re.escape(template[pos : match.start()]))
-        out.append("[^/]+")
-        pos = match.end()
-    out.append(re.escape(template[pos:]))
-    return re.compile("^" + "".join(out) + "/?$")

@@ -16,7 +16,6 @@ from inventory.engines.openapi import (
     SpecError,
     diff_operations,
     parse_spec,
-    path_template_regex,
 )
 
 PETSTORE_30_YAML = b"""\
@@ -581,26 +580,6 @@ def test_diff_same_path_other_method_is_add_and_remove() -> None:
 def test_diff_of_empty_lists() -> None:
     assert diff_operations([], []).is_empty
     assert diff_operations([], [_op()]).added == [("GET", "/a")]
-
-
-# --- Path templates --------------------------------------------------------------------------------------
-
-
-def test_path_template_regex() -> None:
-    rx = path_template_regex("/users/{id}/orders")
-    assert rx.pattern == "^/users/[^/]+/orders/?$"
-    assert rx.match("/users/42/orders")
-    assert rx.match("/users/42/orders/")
-    assert not rx.match("/users//orders")
-    assert not rx.match("/users/4/2/orders")
-    assert not rx.match("/users/42/orders/7")
-
-    assert path_template_regex("/v1.0/items").match("/v1.0/items")
-    assert not path_template_regex("/v1.0/items").match("/v1x0/items")
-    assert path_template_regex("/files/{name}.{ext}").match("/files/report.pdf")
-    assert path_template_regex("/").match("/")
-    assert path_template_regex("/a/").match("/a")
-    assert path_template_regex("/a+(b)").match("/a+(b)")
 
 
 # --- Property tests --------------------------------------------------------------------------------------
