@@ -129,6 +129,12 @@ class Api(ScopedModel):
     missing = models.JSONField(default=list, blank=True)
     has_spec = models.BooleanField(default=False)
     component_count = models.PositiveIntegerField(default=0)
+    # The latest testing outcome, written by ``testing`` at the end of each run (worst over the
+    # API's plans) so lists show it without reading results.
+    test_status = models.CharField(max_length=20, blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    open_findings = models.PositiveIntegerField(default=0)
+    worst_open_severity = models.CharField(max_length=10, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,0 +1,97 @@
+"""Rows of testing's models for tests of reads (views, selectors, lists).
+
+Plans, runs, results and findings are written here with plain INSERTs, as a finished run would have
+left them; tests of the services that write them go through the services instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import factory
+from django.utils import timezone
+
+from testing.models import (
+    CheckOutcome,
+    CheckResult,
+    Finding,
+    FindingStatus,
+    RunStatus,
+    RunTrigger,
+    Severity,
+    TestPlan,
+    TestRun,
+)
+from tests.factories import EnvironmentFactory
+
+
+class TestPlanFactory(factory.django.DjangoModelFactory):
+    __test__ = False  # not a pytest test class
+
+    class Meta:
+        model = TestPlan
+        skip_postgeneration_save = True
+
+    environment = factory.SubFactory(EnvironmentFactory)
+    api = factory.LazyAttribute(lambda o: o.environment.api)
+    checks = factory.LazyFunction(lambda: ["tls", "auth_enforced", "error_hygiene"])
+    next_run_at = factory.LazyFunction(timezone.now)
+
+
+class TestRunFactory(factory.django.DjangoModelFactory):
+    __test__ = False  # not a pytest test class
+
+    class Meta:
+        model = TestRun
+        skip_postgeneration_save = True
+
+    plan = factory.SubFactory(TestPlanFactory)
+    api = factory.LazyAttribute(lambda o: o.plan.api)
+    slot = factory.Sequence(lambda n: f"manual:{n:032x}")
+    trigger = RunTrigger.SCHEDULE
+    status = RunStatus.PASSED
+    base_url = factory.LazyAttribute(lambda o: (o.plan.environment.base_urls or ["https://x.example"])[0])
+    checks = factory.LazyAttribute(lambda o: list(o.plan.checks))
+    created_at = factory.LazyFunction(timezone.now)
+    started_at = factory.LazyAttribute(lambda o: o.created_at)
+    finished_at = factory.LazyAttribute(lambda o: o.created_at + timedelta(seconds=3))
+
+
+class CheckResultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CheckResult
+        skip_postgeneration_save = True
+
+    run = factory.SubFactory(TestRunFactory)
+    check_key = "tls"
+    outcome = CheckOutcome.PASSED
+    severity = Severity.MEDIUM
+    summary = "passed"
+
+
+def fingerprint(api_id: int, environment_id: int, check: str, operation: str, detail: str) -> str:
+    raw = "\x1f".join([str(api_id), str(environment_id), check, operation, detail])
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Finding
+        skip_postgeneration_save = True
+
+    plan = factory.SubFactory(TestPlanFactory)
+    api = factory.LazyAttribute(lambda o: o.plan.api)
+    environment = factory.LazyAttribute(lambda o: o.plan.environment)
+    check_key = "auth_enforced"
+    operation = factory.Sequence(lambda n: f"GET /items/{n}")
+    detail = "no_401_without_credentials"
+    fingerprint = factory.LazyAttribute(
+        lambda o: fingerprint(o.api.pk, o.environment.pk, o.check_key, o.operation, o.detail)
+    )
+    title = factory.LazyAttribute(lambda o: f"{o.check_key}: {o.detail}")
+    severity = Severity.HIGH
+    owasp = "API2:2023"
+    status = FindingStatus.OPEN
+    first_seen = factory.LazyFunction(timezone.now)
+    last_seen = factory.LazyAttribute(lambda o: o.first_seen)
