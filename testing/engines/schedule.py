@@ -81,7 +81,7 @@ def next_run(*, kind: str, interval_minutes: int, cron: str, timezone: str, afte
     if kind == "cron":
         tz = ZoneInfo(validate_timezone(timezone))
         try:
-            value = _iter(cron, after.astimezone(tz)).get_next(datetime)
+            value: datetime = _iter(cron, after.astimezone(tz)).get_next(datetime)
         except (CroniterBadCronError, CroniterBadDateError, CroniterError, ValueError, KeyError) as exc:
             raise ValueError("The cron expression never fires within a year.") from exc
         return value.astimezone(UTC)
