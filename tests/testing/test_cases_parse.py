@@ -48,7 +48,11 @@ def test_it_parses_a_full_case_with_its_lines():
     assert (login.index, login.name, login.line) == (1, "login", 4)
     assert login.request.method == "POST" and login.request.has_json
     # YAML 1.2 scalars: "no" stays text; placeholders are kept as written.
-    assert login.request.json == {"user": "alice", "password": "{{ secrets.alice.password }}", "remember": "no"}
+    assert login.request.json == {
+        "user": "alice",
+        "password": "{{ secrets.alice.password }}",
+        "remember": "no",
+    }
     assert [(c.name, c.source) for c in login.captures] == [
         ("token", "$.access_token"),
         ("user_id", "$['user']['id']"),
@@ -86,7 +90,11 @@ def _step(request: str = "{method: GET, path: /}", extra: str = "") -> str:
 
 BAD = [
     # (document, line, words in the message)
-    ("name: c\nsteps:\n  - request: {method: GET, path: /}\n    expext: {status: 200}\n", 4, "unknown key 'expext'"),
+    (
+        "name: c\nsteps:\n  - request: {method: GET, path: /}\n    expext: {status: 200}\n",
+        4,
+        "unknown key 'expext'",
+    ),
     (_step("{method: TRACE, path: /}"), 3, "method 'TRACE' is not one of"),
     (_step("{method: GET, path: 'https://evil.example/'}"), 3, "relative to the API's base URL"),
     (_step("{method: GET, path: '//evil.example/x'}"), 3, "relative"),
@@ -106,16 +114,28 @@ BAD = [
     (_step(extra="    expect:\n      schema: {type: nope}\n"), 5, "not a valid JSON Schema"),
     (_step(extra="    expect:\n      schema: {pattern: '(?=a)b'}\n"), 5, "not a valid JSON Schema"),
     (_step(extra="    expect:\n      schema: {pattern: '(a)\\1'}\n"), 5, "not a valid JSON Schema"),
-    (_step(extra="    expect:\n      schema: {$ref: 'http://169.254.169.254/schema'}\n"), 5, "not a valid JSON Schema"),
+    (
+        _step(extra="    expect:\n      schema: {$ref: 'http://169.254.169.254/schema'}\n"),
+        5,
+        "not a valid JSON Schema",
+    ),
     (_step(extra="    expect:\n      headers: {X-A: {matches: '.*'}}\n"), 5, "unknown key 'matches'"),
     (_step(extra="    expect:\n      max_latency_ms: 0\n"), 5, "max_latency_ms"),
     (_step(extra="    capture:\n      secrets: $.a\n"), 5, "cannot be a variable name"),
-    ("name: c\nsteps:\n  - request: {method: GET, path: /}\n    request: {method: GET, path: /}\n", 4, "duplicate key"),
+    (
+        "name: c\nsteps:\n  - request: {method: GET, path: /}\n    request: {method: GET, path: /}\n",
+        4,
+        "duplicate key",
+    ),
     ("name: c\nsteps:\n  - request: {method: GET, path: /\n", 4, "malformed YAML"),
     ("name: c\nsteps:\n  - request: !!python/object:os.system {method: GET}\n", 3, "unsupported YAML tag"),
     ("name: c\nsteps: []\n", 2, "has no steps"),
     ("name: c\n", 1, "needs 'steps'"),
-    ("- name: c\n  steps: [{request: {method: GET, path: /}}]\n- name: c\n  steps: [{request: {method: GET, path: /}}]\n", 3, "two cases are named"),
+    (
+        "- name: c\n  steps: [{request: {method: GET, path: /}}]\n- name: c\n  steps: [{request: {method: GET, path: /}}]\n",
+        3,
+        "two cases are named",
+    ),
 ]
 
 
@@ -157,7 +177,9 @@ def test_it_bounds_cases_steps_and_strings():
 HOSTILE = {
     "billion laughs": (
         'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)),
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
+        ),
         "alias bomb",
     ),
     "deep nesting": ("name: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32"),
@@ -206,14 +228,29 @@ def test_jsonpath_subset_finds_and_bounds():
     assert compile_path("$.a[*]").find(doc) == [[1, {"d": 2}, 3]]
     assert compile_path("$.missing.x").find(doc) == []
     assert compile_path("$.a").singular and not compile_path("$.a[*]").singular
-    for bad in ("a.b", "$..a", "$.a[?(@.x)]", "$.a[0:1]", "$.a[1,2]", "$.a.*", "$[", "$['a", "$['a\\'b']", "$.a()", "$" + ".a" * 17):
+    for bad in (
+        "a.b",
+        "$..a",
+        "$.a[?(@.x)]",
+        "$.a[0:1]",
+        "$.a[1,2]",
+        "$.a.*",
+        "$[",
+        "$['a",
+        "$['a\\'b']",
+        "$.a()",
+        "$" + ".a" * 17,
+    ):
         with pytest.raises(PathError):
             compile_path(bad)
 
 
 def test_placeholders_are_plain_text_replacement():
     values = {"id": "42", "secrets.a.token": "t0k"}
-    assert render("/u/{{id}}/{{ id }}?t={{  secrets.a.token }}", values.__getitem__, limit=100) == "/u/42/42?t=t0k"
+    assert (
+        render("/u/{{id}}/{{ id }}?t={{  secrets.a.token }}", values.__getitem__, limit=100)
+        == "/u/42/42?t=t0k"
+    )
     assert only_placeholder("{{ id }}") == "id" and only_placeholder("x{{ id }}") is None
     with pytest.raises(TemplateError):
         render("{{ id }}" * 10, lambda _: "x" * 20, limit=100)

@@ -34,14 +34,20 @@ def api(conn: socket.socket, request: Request) -> None:
         else:
             _json(conn, 401, {"error": "bad credentials"})
     elif path == "/users/7" and authorized:
-        _json(conn, 200, {"id": 7, "name": "alice", "roles": ["admin", "dev"]}, [("Cache-Control", "no-store")])
+        _json(
+            conn, 200, {"id": 7, "name": "alice", "roles": ["admin", "dev"]}, [("Cache-Control", "no-store")]
+        )
     elif path.startswith("/users/"):
         _json(conn, 401 if not authorized else 404, {"error": "no", "path": path})
     elif path == "/orders" and request.method == "POST" and authorized:
         order = json.loads(request.body)
         _json(conn, 201, {"received": order, "types": {k: type(v).__name__ for k, v in order.items()}})
     elif path == "/echo":
-        _json(conn, 200, {"path": request.path, "query": query, "headers": request.headers, "body": request.body.decode()})
+        _json(
+            conn,
+            200,
+            {"path": request.path, "query": query, "headers": request.headers, "body": request.body.decode()},
+        )
     elif path == "/slow":
         time.sleep(0.15)
         _json(conn, 200, {"ok": True})
@@ -60,7 +66,9 @@ class Sender:
         self.base = server.url("").rstrip("/")
         self.client = SafeClient(
             allowed_networks=["127.0.0.0/8"],
-            limits=Limits(connect_timeout=2, read_timeout=2, total_timeout=3, per_host_rate=0, max_requests=budget),
+            limits=Limits(
+                connect_timeout=2, read_timeout=2, total_timeout=3, per_host_rate=0, max_requests=budget
+            ),
         )
         self.calls: list[tuple[str, str, dict]] = []
 
@@ -144,24 +152,74 @@ FAILURES = [
     ("{method: GET, path: /users/7}", "{status: 200}", "", "status: expected 200, got 401"),
     ("{method: GET, path: /users/7}", "{status: [200, 204]}", "", "status: expected 200 or 204, got 401"),
     ("{method: GET, path: /nowhere}", "", "", "status: expected a 2xx status, got 404"),
-    ("{method: GET, path: /echo}", "{headers: {Content-Type: text/plain}}", "",
-     'header Content-Type: expected "text/plain", got "application/json; charset=utf-8"'),
-    ("{method: GET, path: /echo}", "{headers: {Content-Type: {contains: xml}}}", "",
-     'header Content-Type: expected a value containing "xml", got "application/json; charset=utf-8"'),
-    ("{method: GET, path: /echo}", "{headers: {X-Frame-Options: DENY}}", "",
-     'header X-Frame-Options: expected "DENY", got no such header'),
-    ("{method: GET, path: /echo}", "{schema: {type: object, required: [id]}}", "",
-     'schema: expected a body valid against the schema, got $: "id" is a required property'),
-    ("{method: GET, path: '/echo?a=1'}", "{schema: {properties: {query: {properties: {a: {items: {type: integer}}}}}}}", "",
-     "schema: expected a body valid against the schema, got $['query']['a'][0]: \"1\" is not of type \"integer\""),
-    ("{method: GET, path: /echo}", "{jsonpath: {'$.path': /other}}", "", 'jsonpath $.path: expected "/other", got "/echo"'),
+    (
+        "{method: GET, path: /echo}",
+        "{headers: {Content-Type: text/plain}}",
+        "",
+        'header Content-Type: expected "text/plain", got "application/json; charset=utf-8"',
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "{headers: {Content-Type: {contains: xml}}}",
+        "",
+        'header Content-Type: expected a value containing "xml", got "application/json; charset=utf-8"',
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "{headers: {X-Frame-Options: DENY}}",
+        "",
+        'header X-Frame-Options: expected "DENY", got no such header',
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "{schema: {type: object, required: [id]}}",
+        "",
+        'schema: expected a body valid against the schema, got $: "id" is a required property',
+    ),
+    (
+        "{method: GET, path: '/echo?a=1'}",
+        "{schema: {properties: {query: {properties: {a: {items: {type: integer}}}}}}}",
+        "",
+        "schema: expected a body valid against the schema, got $['query']['a'][0]: \"1\" is not of type \"integer\"",
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "{jsonpath: {'$.path': /other}}",
+        "",
+        'jsonpath $.path: expected "/other", got "/echo"',
+    ),
     ("{method: GET, path: /echo}", "{jsonpath: {'$.missing': 1}}", "", "$.missing: expected 1, got nothing"),
-    ("{method: GET, path: '/echo?a=1'}", "{jsonpath: {'$.query.a[0]': 1}}", "", '$.query.a[0]: expected 1, got "1"'),
+    (
+        "{method: GET, path: '/echo?a=1'}",
+        "{jsonpath: {'$.query.a[0]': 1}}",
+        "",
+        '$.query.a[0]: expected 1, got "1"',
+    ),
     ("{method: GET, path: /slow}", "{max_latency_ms: 50}", "", "latency: expected at most 50 ms, got 1"),
-    ("{method: GET, path: /html}", "{jsonpath: {'$.a': 1}}", "", "body: expected JSON, got text/html, 15 bytes that are not JSON"),
-    ("{method: GET, path: /echo}", "", "{id: $.nothing}", "capture id: expected a value at $.nothing, got nothing"),
-    ("{method: GET, path: /echo}", "", "{tag: {header: ETag}}", "capture tag: expected a value at header ETag, got nothing"),
-    ("{method: GET, path: /big}", "", "{blob: $.blob}", "capture blob: expected at most 4096 characters, got 10000 characters"),
+    (
+        "{method: GET, path: /html}",
+        "{jsonpath: {'$.a': 1}}",
+        "",
+        "body: expected JSON, got text/html, 15 bytes that are not JSON",
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "",
+        "{id: $.nothing}",
+        "capture id: expected a value at $.nothing, got nothing",
+    ),
+    (
+        "{method: GET, path: /echo}",
+        "",
+        "{tag: {header: ETag}}",
+        "capture tag: expected a value at header ETag, got nothing",
+    ),
+    (
+        "{method: GET, path: /big}",
+        "",
+        "{blob: $.blob}",
+        "capture blob: expected at most 4096 characters, got 10000 characters",
+    ),
 ]
 
 
@@ -215,7 +273,7 @@ def test_it_keeps_secrets_out_of_messages_and_evidence(server):
 
 
 def test_it_redacts_a_captured_token_from_later_evidence(server):
-    text = LOGIN_FLOW.replace("jsonpath: {\"$.name\": alice,", "jsonpath: {\"$.name\": bob,")
+    text = LOGIN_FLOW.replace('jsonpath: {"$.name": alice,', 'jsonpath: {"$.name": bob,')
     (case,) = parse_cases(text)
     result = run_case(case, Sender(server), secrets=SECRETS)
     assert [s.outcome for s in result.steps][:2] == [StepOutcome.PASSED, StepOutcome.FAILED]

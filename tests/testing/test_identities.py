@@ -145,7 +145,10 @@ def test_it_logs_in_with_a_login_step(idp, client):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (lambda: _login(secrets={"password": "not-it-at-all"}), "the login request was answered with status 403"),
+        (
+            lambda: _login(secrets={"password": "not-it-at-all"}),
+            "the login request was answered with status 403",
+        ),
         (lambda: _login(path="/api/html-login"), "the login request: the answer is not JSON"),
         (lambda: _login(token_path="$.data.other"), "the login request: no token at $.data.other"),
         (lambda: _login(path="/missing"), "the login request was answered with status 404"),
@@ -200,7 +203,11 @@ def test_it_round_trips_every_kind_through_json(idp):
         assert from_json(text) == spec
         assert from_json(text.encode()) == spec
     # Secrets stay out of repr (logs), though the JSON holds them (it is encrypted at rest).
-    assert PASSWORD not in repr(specs[1]) and CLIENT_SECRET not in repr(specs[3]) and PASSWORD not in repr(specs[4])
+    assert (
+        PASSWORD not in repr(specs[1])
+        and CLIENT_SECRET not in repr(specs[3])
+        and PASSWORD not in repr(specs[4])
+    )
     assert PASSWORD in to_json(specs[1])
 
 
