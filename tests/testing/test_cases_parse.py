@@ -130,6 +130,7 @@ BAD = [
     ("name: c\nsteps:\n  - request: {method: GET, path: /\n", 4, "malformed YAML"),
     ("name: c\nsteps:\n  - request: !!python/object:os.system {method: GET}\n", 3, "unsupported YAML tag"),
     ("name: c\nsteps: []\n", 2, "has no steps"),
+    ("name: c\nsteps:\n  - request: {method: GET, path: /\x91}\n", 3, "control character (#x0091)"),
     ("name: c\n", 1, "needs 'steps'"),
     (
         "- name: c\n  steps: [{request: {method: GET, path: /}}]\n- name: c\n  steps: [{request: {method: GET, path: /}}]\n",

@@ -190,7 +190,10 @@ def load(text: str) -> list[Any]:
     size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > MAX_BYTES:
         raise CaseError(f"the document is {size:,} bytes; the limit is {MAX_BYTES:,}")
-    parser = CParser(text)
+    try:
+        parser = CParser(text)
+    except UnicodeError:
+        raise CaseError("the document is not valid Unicode text") from None
     try:
         loader = _Loader(parser)
         parser.get_event()  # StreamStartEvent
@@ -207,8 +210,13 @@ def load(text: str) -> list[Any]:
                 f"nested deeper than {MAX_DEPTH} levels", mark.line + 1 if mark else None
             ) from None
         raise CaseError(f"malformed YAML: {short(problem, 120)}", mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark, a position
+        line = text.count("\n", 0, max(0, exc.position)) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise CaseError(f"a control character (#x{code:04x}) is not allowed in YAML", line) from None
     except yaml.YAMLError as exc:
-        raise CaseError(f"malformed YAML: {short(exc, 120)}") from None
+        first = str(exc).splitlines()[0] if str(exc) else "syntax error"
+        raise CaseError(f"malformed YAML: {short(first, 120)}") from None
     except RecursionError:
         raise CaseError(f"nested deeper than {MAX_DEPTH} levels") from None
     finally:
