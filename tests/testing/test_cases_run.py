@@ -51,6 +51,8 @@ def api(conn: socket.socket, request: Request) -> None:
     elif path == "/slow":
         time.sleep(0.15)
         _json(conn, 200, {"ok": True})
+    elif path == "/moved":
+        respond(conn, 302, b"", [("Location", "/users/7")])
     elif path == "/html":
         respond(conn, 200, b"<html>hi</html>", [("Content-Type", "text/html")])
     elif path == "/big":
@@ -333,3 +335,20 @@ def test_it_lets_the_budget_stop_the_case(server):
     (case,) = parse_cases(LOGIN_FLOW)
     with pytest.raises(BudgetExceeded):
         run_case(case, Sender(server, budget=1), secrets=SECRETS)
+
+
+def test_it_shows_a_redirect_as_it_is(server):
+    text = """
+name: redirect
+steps:
+  - request: {method: GET, path: /moved, headers: {X-Key: "{{ secrets.alice.password }}"}}
+    capture: {next: {header: Location}}
+    expect: {status: 302}
+  - request: {method: GET, path: /echo, query: {from: "{{ next }}"}}
+    expect: {jsonpath: {"$.query.from[0]": /users/7}}
+"""
+    (case,) = parse_cases(text)
+    result = run_case(case, Sender(server), secrets=SECRETS)
+    assert result.passed, [s.message for s in result.steps]
+    # Not followed by the client (which would have carried the secret header along).
+    assert [r.path for r in server.requests] == ["/moved", "/echo?from=%2Fusers%2F7"]
