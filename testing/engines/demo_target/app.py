@@ -225,7 +225,9 @@ class DemoApp:
         return json_response(200, {"status": "ok"}, headers=HEALTH_HEADERS)
 
     def openapi(self, request: Request, params: dict[str, str]) -> Response:
-        return Response(200, spec.openapi_bytes(self.base_url or None), [("Content-Type", JSON), *BASELINE_HEADERS])
+        return Response(
+            200, spec.openapi_bytes(self.base_url or None), [("Content-Type", JSON), *BASELINE_HEADERS]
+        )
 
     def login(self, request: Request, params: dict[str, str]) -> Response:
         """FLAW (jwt_weaknesses; cleartext over plain HTTP): issues HS256 tokens signed with 'secret'."""
@@ -262,7 +264,9 @@ class DemoApp:
 
     def trace_products(self, request: Request, params: dict[str, str]) -> Response:
         """FLAW (http_methods): TRACE echoes the request, headers (cookies, tokens) included."""
-        return Response(200, request.raw_head.encode("latin-1", "replace"), [("Content-Type", "message/http")])
+        return Response(
+            200, request.raw_head.encode("latin-1", "replace"), [("Content-Type", "message/http")]
+        )
 
     def promotions(self, request: Request, params: dict[str, str]) -> Response:
         """FLAW (spec_conformance): 204 when there are no promotions; the document lists only 200."""
@@ -434,7 +438,10 @@ class DemoApp:
                 viewer = "guest"
         return json_response(
             200,
-            {"viewer": viewer, "items": [{"name": "revenue", "value": 125000.0}, {"name": "refunds", "value": 3100.0}]},
+            {
+                "viewer": viewer,
+                "items": [{"name": "revenue", "value": 125000.0}, {"name": "refunds", "value": 3100.0}],
+            },
         )
 
 
@@ -467,7 +474,8 @@ def _reflect_cors(request: Request) -> list[tuple[str, str]]:
 
 def _sql_traceback(q: str) -> Response:
     shown = q[:MAX_Q]
-    statement = f"SELECT id, name, price FROM products WHERE name LIKE '%{shown}%' ORDER BY id"
+    # Text for the fake traceback; no statement is ever run (there is no database).
+    statement = f"SELECT id, name, price FROM products WHERE name LIKE '%{shown}%' ORDER BY id"  # noqa: S608
     text = (
         "Traceback (most recent call last):\n"
         '  File "/srv/demo-api/venv/lib/python3.11/site-packages/demoframework/app.py", line 312, in dispatch\n'
@@ -480,7 +488,9 @@ def _sql_traceback(q: str) -> Response:
         f"SQL: {statement}\n"
     )
     return Response(
-        500, text.encode("utf-8", "replace"), [("Content-Type", "text/plain; charset=utf-8"), *BASELINE_HEADERS]
+        500,
+        text.encode("utf-8", "replace"),
+        [("Content-Type", "text/plain; charset=utf-8"), *BASELINE_HEADERS],
     )
 
 

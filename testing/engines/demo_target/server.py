@@ -13,6 +13,7 @@ A TLS handshake happens in the connection's thread, never in the accept loop.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import socket
@@ -51,6 +52,7 @@ def loopback_address(host: str) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -100,7 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         try:
-            query = dict(reversed(parse_qsl(split.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)))
+            query = dict(
+                reversed(parse_qsl(split.query, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS))
+            )
         except ValueError:
             self.send_error(400)
             return
@@ -141,6 +145,8 @@ class _Server(ThreadingHTTPServer):
         self.target = target
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self._slots = threading.BoundedSemaphore(target.max_connections)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -168,17 +174,28 @@ class _Server(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         request.settimeout(self.target.request_timeout)
         context = self.target.ssl_context
-        if context is None:
+        if context is not None:
+            try:
+                request = context.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return  # a failed handshake (a client refusing our certificate, a version probe)
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
             super().finish_request(request, client_address)
-            return
-        try:
-            wrapped = context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            return  # a failed handshake (a client refusing our certificate, a version probe)
-        try:
-            super().finish_request(wrapped, client_address)
         finally:
-            wrapped.close()
+            with self._connections_lock:
+                self._connections.discard(request)
+            if context is not None:
+                request.close()
+
+    def close_connections(self) -> None:
+        """Ends every open connection (keep-alive ones included), so a stopped target answers nothing."""
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that went away mid-answer is not news
@@ -271,6 +288,7 @@ class DemoTarget:
         self._stopping.set()  # wakes the slow endpoint
         server.shutdown()
         server.server_close()
+        server.close_connections()
         if thread is not None:
             thread.join(5)
         self._server, self._thread = None, None

@@ -12,6 +12,7 @@ temporary directory for the call and removed straight after.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -40,10 +41,8 @@ def self_signed_certificate(host: str = "127.0.0.1") -> tuple[bytes, bytes]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "demo-api.localhost")])
     now = datetime.datetime.now(datetime.UTC)
     alt_names: list[x509.GeneralName] = [x509.DNSName("localhost")]
-    try:
+    with contextlib.suppress(ValueError):
         alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        pass
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -63,10 +62,8 @@ def self_signed_certificate(host: str = "127.0.0.1") -> tuple[bytes, bytes]:
 
 def _allow_old(context: ssl.SSLContext) -> None:
     """Asks for TLS 1.0 and every cipher; each step may be refused by the local OpenSSL (then skipped)."""
-    try:
+    with contextlib.suppress(ssl.SSLError):
         context.set_ciphers(WEAK_CIPHERS)
-    except ssl.SSLError:
-        pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # ssl.TLSVersion.TLSv1 is deprecated: the point
         for _name, version in VERSIONS[:2]:

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 # The planted weakness: the first word of every JWT-cracking wordlist.
-JWT_SECRET = "secret"
+JWT_SECRET = "secret"  # noqa: S105 - planted on purpose (see FLAWS["jwt_weaknesses"])
 ISSUER = "demo-api"
 TOKEN_LIFETIME_S = 3600
 MAX_TOKEN = 4096

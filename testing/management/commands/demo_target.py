@@ -8,6 +8,7 @@ PORTAL_ENV=production. The API itself is ``testing.engines.demo_target``.
 from __future__ import annotations
 
 import signal
+import threading
 from types import FrameType
 from typing import Any
 
@@ -51,7 +52,8 @@ class Command(BaseCommand):
         def stop(signum: int, frame: FrameType | None) -> None:
             raise KeyboardInterrupt
 
-        signal.signal(signal.SIGTERM, stop)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)  # stops cleanly under a supervisor's SIGTERM too
         self.stdout.write(f"Demo target on {target.url} (OpenAPI document at {target.url}{SPEC_PATH})")
         if target.tls:
             self.stdout.write(f"TLS versions accepted: {', '.join(target.tls_versions) or 'none'}")
