@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -159,3 +160,25 @@ def walk_keys(value: Any, *, max_nodes: int = 5000, max_depth: int = 20) -> list
 def normalized_name(name: str) -> str:
     """A field name lower-cased with everything but letters and digits dropped (api_key == apiKey)."""
     return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def timed_samples(ctx: Context, ops: Sequence[OperationSpec], count: int) -> tuple[list[float], list[ScanResponse]]:
+    """Send ``count`` requests round-robin over ``ops`` and return the latencies (ms) of the answers
+    below 500, and every response. Requests are paced to the client's per-host rate by the caller's
+    own clock, because the client's ``elapsed`` includes any wait for the rate limiter and would
+    otherwise measure our pacing, not the API."""
+    interval = getattr(getattr(ctx.client, "rate", None), "interval", 0.0) or 0.0
+    samples: list[float] = []
+    responses: list[ScanResponse] = []
+    last = None
+    for index in range(count):
+        if last is not None and interval:
+            wait = last + interval * 1.05 - ctx.clock()
+            if wait > 0:
+                time.sleep(min(wait, 1.0))
+        last = ctx.clock()
+        response = call(ctx, ops[index % len(ops)])
+        responses.append(response)
+        if response.status is not None and response.status < 500 and response.ok:
+            samples.append(response.elapsed * 1000)
+    return samples, responses
