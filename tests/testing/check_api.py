@@ -37,11 +37,20 @@ def path_of(request: Request) -> str:
 
 def json_answer(payload: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Behaviour:
     body = json.dumps(payload).encode()
-    return lambda conn, request: respond(conn, status, body, [("Content-Type", "application/json"), *(headers or [])])
+    return lambda conn, request: respond(
+        conn, status, body, [("Content-Type", "application/json"), *(headers or [])]
+    )
 
 
-def text_answer(body: bytes, status: int = 200, content_type: str = "text/plain", headers: list[tuple[str, str]] | None = None) -> Behaviour:
-    return lambda conn, request: respond(conn, status, body, [("Content-Type", content_type), *(headers or [])])
+def text_answer(
+    body: bytes,
+    status: int = 200,
+    content_type: str = "text/plain",
+    headers: list[tuple[str, str]] | None = None,
+) -> Behaviour:
+    return lambda conn, request: respond(
+        conn, status, body, [("Content-Type", content_type), *(headers or [])]
+    )
 
 
 @dataclass

@@ -26,7 +26,9 @@ def _closed_port() -> int:
 def test_it_passes_when_any_answer_below_500_comes_back():
     # The base URL is a 404, which still proves the API is up.
     with RawServer(Api()) as server:
-        report = run_checks(_target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory)
+        report = run_checks(
+            _target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory
+        )
     result = report.checks[0]
     assert result.outcome == Outcome.PASSED and result.metrics == {"up": True}
     assert result.requests_sent == 1
@@ -35,7 +37,9 @@ def test_it_passes_when_any_answer_below_500_comes_back():
 def test_it_falls_back_to_the_first_safe_operation():
     api = Api({"/": lambda c, r: respond(c, 503, b"maintenance page"), "/health": json_answer({"ok": True})})
     with RawServer(api) as server:
-        report = run_checks(_target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory)
+        report = run_checks(
+            _target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory
+        )
         paths = [r.path for r in server.requests]
     assert report.checks[0].outcome == Outcome.PASSED
     assert paths == ["/", "/", "/health"]
@@ -55,7 +59,9 @@ def test_it_reports_a_down_api_with_its_blast_radius_as_critical():
 
 def test_it_is_high_without_consumers_and_counts_5xx_and_resets_as_down():
     with RawServer(Api({"/": lambda c, r: respond(c, 502, b"bad gateway"), "/health": reset})) as server:
-        report = run_checks(_target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory)
+        report = run_checks(
+            _target(server.url("").rstrip("/")), ["availability"], client_factory=client_factory
+        )
     result = report.checks[0]
     assert result.outcome == Outcome.FAILED and result.severity == Severity.HIGH
     assert "HTTP 502" in result.problems[0].message and "no consumer" in result.problems[0].message

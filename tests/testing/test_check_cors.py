@@ -22,7 +22,10 @@ def _cors(allow_for):
         headers = [("Content-Type", "application/json")]
         allowed = allow_for(origin, request.method)
         if allowed:
-            headers += [("Access-Control-Allow-Origin", allowed), ("Access-Control-Allow-Credentials", "true")]
+            headers += [
+                ("Access-Control-Allow-Origin", allowed),
+                ("Access-Control-Allow-Credentials", "true"),
+            ]
         return 200, b"{}", headers
 
     return handler(answer)
@@ -43,7 +46,9 @@ def test_it_finds_a_reflection_only_in_the_preflight():
     allow = lambda origin, method: origin if method == "OPTIONS" and origin.startswith("https") else ""  # noqa: E731
     with RawServer(Api(fallback=_cors(allow))) as server:
         report = run_checks(_target(server, OPS[:1]), ["cors"], client_factory=client_factory)
-    assert [(p.detail, p.operation) for p in report.checks[0].problems] == [("origin_reflected_with_credentials", "GET /me")]
+    assert [(p.detail, p.operation) for p in report.checks[0].problems] == [
+        ("origin_reflected_with_credentials", "GET /me")
+    ]
     assert "OPTIONS" in report.checks[0].problems[0].message
 
 

@@ -14,7 +14,12 @@ from tests.testing.servers import RawServer, reset
 INT_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 OPS = (
     OperationSpec("GET", "/items/{id}", auth_required=False, parameters=(INT_ID,)),
-    OperationSpec("GET", "/search", auth_required=False, parameters=({"name": "q", "in": "query", "schema": {"type": "string"}},)),
+    OperationSpec(
+        "GET",
+        "/search",
+        auth_required=False,
+        parameters=({"name": "q", "in": "query", "schema": {"type": "string"}},),
+    ),
     OperationSpec("POST", "/orders", auth_required=False),
 )
 TRACEBACK = b'Traceback (most recent call last):\n  File "/srv/app/views.py", line 12, in item\nValueError: invalid literal'
@@ -28,23 +33,33 @@ def _target(server: RawServer, ops=OPS, **kw) -> Target:
 def test_it_finds_leaks_a_5xx_and_version_banners():
     def search(request):
         assert query(request)["q"] == MALFORMED
-        return 400, b'{"error":"ERROR: unterminated quoted string at or near \\"\'\\""}', [("Content-Type", "application/json")]
+        return (
+            400,
+            b'{"error":"ERROR: unterminated quoted string at or near \\"\'\\""}',
+            [("Content-Type", "application/json")],
+        )
 
     debug_404 = b"<html><body>Page not found<p>You're seeing this error because you have <code>DEBUG = True</code></p></body></html>"
     api = Api(
         {
             "/search": handler(search),
             "/__scanner_no_such_route__%27%22%3C": text_answer(debug_404, 404, "text/html"),
-            "POST /orders": text_answer(b"<pre>/usr/local/lib/python3.11/site-packages/app.py</pre>", 400, "text/html"),
+            "POST /orders": text_answer(
+                b"<pre>/usr/local/lib/python3.11/site-packages/app.py</pre>", 400, "text/html"
+            ),
         },
-        fallback=lambda c, r: handler(
-            lambda req: (500, TRACEBACK, [("Server", "gunicorn/20.1.0"), ("X-Powered-By", "Express")])
-        )(c, r)
-        if path_of(r).startswith("/items/")
-        else BAD_REQUEST(c, r),
+        fallback=lambda c, r: (
+            handler(
+                lambda req: (500, TRACEBACK, [("Server", "gunicorn/20.1.0"), ("X-Powered-By", "Express")])
+            )(c, r)
+            if path_of(r).startswith("/items/")
+            else BAD_REQUEST(c, r)
+        ),
     )
     with RawServer(api) as server:
-        report = run_checks(_target(server, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory
+        )
         paths = [r.path for r in server.requests]
     result = report.checks[0]
     found = {(p.detail, p.operation) for p in result.problems}
@@ -63,7 +78,9 @@ def test_it_finds_leaks_a_5xx_and_version_banners():
 def test_it_passes_short_generic_errors():
     api = Api(fallback=BAD_REQUEST)
     with RawServer(api) as server:
-        report = run_checks(_target(server, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory
+        )
     assert report.checks[0].outcome == Outcome.PASSED, report.checks[0].problems
 
 
@@ -80,7 +97,9 @@ def test_it_reports_typed_input_accepted_and_a_verbose_error():
 def test_it_copes_with_garbage_and_stays_in_budget():
     ops = tuple(OperationSpec(m, f"/p{i}", auth_required=False) for i in range(20) for m in ("GET", "POST"))
     with RawServer(Api(fallback=reset)) as server:
-        report = run_checks(_target(server, ops, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, ops, intrusive_allowed=True), ["error_hygiene"], client_factory=client_factory
+        )
     result = report.checks[0]
     assert result.outcome == Outcome.PASSED and result.requests_sent == 8 + 1 + 4 <= result.request_budget
     with RawServer(Api(fallback=text_answer(b"\x00\xff" * 5000, 400, "application/octet-stream"))) as server:

@@ -44,7 +44,9 @@ def _flawed_api() -> Api:
             "/actuator/env": json_answer({"activeProfiles": ["prod"], "propertySources": []}),
             "/openapi.json": text_answer(OPENAPI, content_type="application/json"),
             "/graphql": handler(_introspection),
-            "/users/me": json_answer({"name": "alice", "apiKey": "ak_live_123", "password": "hunter2hunter2", "pin": "****"}),
+            "/users/me": json_answer(
+                {"name": "alice", "apiKey": "ak_live_123", "password": "hunter2hunter2", "pin": "****"}
+            ),
             "/health": json_answer({"status": "ok", "secret": "", "has_password": True}),
         }
     )
@@ -74,7 +76,9 @@ def test_it_finds_debug_paths_docs_and_secrets():
 
 def test_it_allows_public_docs_but_never_debug_paths():
     with RawServer(_flawed_api()) as server:
-        report = run_checks(_target(server, docs_public=True), ["exposed_debug"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, docs_public=True), ["exposed_debug"], client_factory=client_factory
+        )
         sent = {r.path for r in server.requests}
     details = {p.detail for p in report.checks[0].problems}
     assert "exposed_docs" not in details and "exposed_debug" in details
@@ -112,7 +116,9 @@ def test_its_walks_are_bounded():
     node["password"] = "x"
     assert secret_fields(deep) == []  # beyond the depth bound: not walked, not a crash
     assert secret_fields([{"db_password": "s3cret", "secret_question": "pet?"}]) == ["[].db_password"]
-    assert documented_secret_fields({"properties": {"private_key": {}}, "allOf": [{"properties": {"client_secret": {}}}]}) == [
+    assert documented_secret_fields(
+        {"properties": {"private_key": {}}, "allOf": [{"properties": {"client_secret": {}}}]}
+    ) == [
         "client_secret",
         "private_key",
     ]

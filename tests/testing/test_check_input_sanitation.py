@@ -32,7 +32,11 @@ def test_it_finds_a_5xx_an_unescaped_reflection_and_an_evaluated_template():
         if "'" in q:
             return 500, b"internal error", [("Content-Type", "text/plain")]
         rendered = q.replace("{{7*191}}", "1337")  # a template engine fed user input
-        return 200, f"<html><body>Results for {rendered}</body></html>".encode(), [("Content-Type", "text/html")]
+        return (
+            200,
+            f"<html><body>Results for {rendered}</body></html>".encode(),
+            [("Content-Type", "text/html")],
+        )
 
     def files(request):
         name = unquote(path_of(request).removeprefix("/files/"))
@@ -109,5 +113,9 @@ def test_it_copes_with_resets_and_stays_in_budget():
 
 def test_it_skips_without_parameters():
     with RawServer(Api()) as server:
-        report = run_checks(_target(server, (OperationSpec("GET", "/health"),)), ["input_sanitation"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, (OperationSpec("GET", "/health"),)),
+            ["input_sanitation"],
+            client_factory=client_factory,
+        )
     assert report.checks[0].outcome == Outcome.SKIPPED

@@ -43,7 +43,9 @@ def test_it_reports_a_slow_leak_from_history_and_this_run():
         respond(conn, 200, b"{}", [("Content-Type", "application/json")])
 
     with RawServer(Api(fallback=slow)) as server:
-        report = run_checks(_target(server, [20, 25, 30, 40]), ["latency_trend"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, [20, 25, 30, 40]), ["latency_trend"], client_factory=client_factory
+        )
     result = report.checks[0]
     assert result.outcome == Outcome.FAILED
     assert [(p.detail, p.operation) for p in result.problems] == [("p95_rising", "")]
@@ -53,7 +55,9 @@ def test_it_reports_a_slow_leak_from_history_and_this_run():
 
 def test_it_passes_noise():
     with RawServer(Api(fallback=json_answer({}))) as server:
-        report = run_checks(_target(server, [60, 40, 70, 45, 65]), ["latency_trend"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, [60, 40, 70, 45, 65]), ["latency_trend"], client_factory=client_factory
+        )
     result = report.checks[0]
     assert result.outcome == Outcome.PASSED and result.metrics["series_ms"][:4] == [40, 70, 45, 65]
 
@@ -61,7 +65,12 @@ def test_it_passes_noise():
 def test_it_skips_without_enough_history_or_answers():
     with RawServer(Api(fallback=reset)) as server:
         short = run_checks(_target(server, [50, 60]), ["latency_trend"], client_factory=client_factory)
-        broken = run_checks(_target(server, [50, 60, 70, 80]), ["latency_trend"], client_factory=client_factory)
+        broken = run_checks(
+            _target(server, [50, 60, 70, 80]), ["latency_trend"], client_factory=client_factory
+        )
     assert short.checks[0].outcome == Outcome.SKIPPED and "has 2" in short.checks[0].skipped_reason
     assert short.checks[0].requests_sent == 0
-    assert broken.checks[0].outcome == Outcome.SKIPPED and "answered below 500" in broken.checks[0].skipped_reason
+    assert (
+        broken.checks[0].outcome == Outcome.SKIPPED
+        and "answered below 500" in broken.checks[0].skipped_reason
+    )

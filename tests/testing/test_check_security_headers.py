@@ -19,7 +19,9 @@ def _target(server: RawServer, ops, **kw) -> Target:
 
 def test_it_passes_a_careful_api():
     ops = (OperationSpec("GET", "/me"), OperationSpec("GET", "/status", auth_required=False))
-    api = Api({"/me": json_answer({"name": "alice"}, headers=GOOD), "/status": json_answer({}, headers=GOOD[:1])})
+    api = Api(
+        {"/me": json_answer({"name": "alice"}, headers=GOOD), "/status": json_answer({}, headers=GOOD[:1])}
+    )
     with RawServer(api) as server:
         report = run_checks(_target(server, ops), ["security_headers"], client_factory=client_factory)
     result = report.checks[0]
@@ -32,7 +34,11 @@ def test_it_finds_missing_nosniff_and_a_cacheable_authenticated_answer():
 
     def me(request):
         assert request.headers["authorization"] == "Bearer tok-alice"
-        return 200, b'{"name":"alice"}', [("Content-Type", "application/json"), ("Cache-Control", "private, no-cache, max-age=0")]
+        return (
+            200,
+            b'{"name":"alice"}',
+            [("Content-Type", "application/json"), ("Cache-Control", "private, no-cache, max-age=0")],
+        )
 
     api = Api({"/me": handler(me), "/status": json_answer({"ok": True})})
     with RawServer(api) as server:
@@ -58,7 +64,11 @@ def test_it_copes_with_resets_and_stays_in_budget():
 
 def test_it_skips_without_safe_operations():
     with RawServer(Api()) as server:
-        report = run_checks(_target(server, (OperationSpec("POST", "/orders"),)), ["security_headers"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, (OperationSpec("POST", "/orders"),)),
+            ["security_headers"],
+            client_factory=client_factory,
+        )
     assert report.checks[0].outcome == Outcome.SKIPPED
 
 

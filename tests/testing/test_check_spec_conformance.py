@@ -8,29 +8,58 @@ import time
 import testing.engines.checks.spec_conformance  # noqa: F401 - registers the check
 from testing.engines.checks.base import OperationSpec, Outcome, Target
 from testing.engines.checks.runner import run_checks
-from testing.engines.checks.spec_conformance import build_example, make_validator, schema_errors, to_json_schema
+from testing.engines.checks.spec_conformance import (
+    build_example,
+    make_validator,
+    schema_errors,
+    to_json_schema,
+)
 from tests.testing.check_api import Api, client_factory, handler, json_answer, path_of, text_answer
 from tests.testing.servers import RawServer, reset
 
 ITEM = {
     "type": "object",
     "required": ["id", "name"],
-    "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "note": {"type": "string", "nullable": True}},
+    "properties": {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "note": {"type": "string", "nullable": True},
+    },
 }
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
-ITEM_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "maximum": 100, "example": 7}}
+ITEM_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "maximum": 100, "example": 7},
+}
 OPS = (
-    OperationSpec("GET", "/items/{id}", auth_required=False, parameters=(ITEM_ID,), responses={"200": ITEM, "404": ERROR, "4XX": ERROR}),
+    OperationSpec(
+        "GET",
+        "/items/{id}",
+        auth_required=False,
+        parameters=(ITEM_ID,),
+        responses={"200": ITEM, "404": ERROR, "4XX": ERROR},
+    ),
     OperationSpec("GET", "/ping", auth_required=False, responses={"200": None}),
     OperationSpec("GET", "/status", auth_required=False, responses={"200": {"type": "object"}}),
     OperationSpec(
         "POST",
         "/items",
         auth_required=False,
-        request_schema={"type": "object", "required": ["name", "count"], "properties": {"name": {"type": "string", "minLength": 3}, "count": {"type": "integer", "minimum": 2}}},
+        request_schema={
+            "type": "object",
+            "required": ["name", "count"],
+            "properties": {
+                "name": {"type": "string", "minLength": 3},
+                "count": {"type": "integer", "minimum": 2},
+            },
+        },
         responses={"201": ITEM, "400": ERROR},
     ),
-    OperationSpec("DELETE", "/items/{id}", auth_required=False, parameters=(ITEM_ID,), responses={"204": None}),
+    OperationSpec(
+        "DELETE", "/items/{id}", auth_required=False, parameters=(ITEM_ID,), responses={"204": None}
+    ),
 )
 JSON = [("Content-Type", "application/json")]
 
@@ -64,7 +93,9 @@ def _correct_api() -> Api:
 
 def test_it_passes_an_api_that_matches_its_spec():
     with RawServer(_correct_api()) as server:
-        report = run_checks(_target(server, intrusive_allowed=True), ["spec_conformance"], client_factory=client_factory)
+        report = run_checks(
+            _target(server, intrusive_allowed=True), ["spec_conformance"], client_factory=client_factory
+        )
         sent = [(r.method, path_of(r)) for r in server.requests]
     result = report.checks[0]
     assert result.outcome == Outcome.PASSED, result.problems
@@ -87,7 +118,13 @@ def test_it_reports_undocumented_codes_wrong_types_mismatches_and_error_shapes()
             return 404, b'{"message":"nope"}', JSON  # 404 is documented, this shape is not
         return 200, b'{"id":"7","name":"seven"}', JSON  # id is a string
 
-    api = Api({"GET /ping": text_answer(b"teapot", 418), "GET /status": text_answer(b"<html>ok</html>", content_type="text/html")}, fallback=handler(item))
+    api = Api(
+        {
+            "GET /ping": text_answer(b"teapot", 418),
+            "GET /status": text_answer(b"<html>ok</html>", content_type="text/html"),
+        },
+        fallback=handler(item),
+    )
     with RawServer(api) as server:
         report = run_checks(_target(server), ["spec_conformance"], client_factory=client_factory)
     result = report.checks[0]
@@ -103,10 +140,15 @@ def test_it_reports_undocumented_codes_wrong_types_mismatches_and_error_shapes()
 
 
 def test_it_reports_input_that_breaks_a_documented_constraint_accepted():
-    api = Api({"GET /ping": text_answer(b"pong"), "GET /status": json_answer({})}, fallback=json_answer({"id": 1, "name": "x"}))
+    api = Api(
+        {"GET /ping": text_answer(b"pong"), "GET /status": json_answer({})},
+        fallback=json_answer({"id": 1, "name": "x"}),
+    )
     with RawServer(api) as server:
         report = run_checks(_target(server), ["spec_conformance"], client_factory=client_factory)
-    assert [(p.detail, p.operation) for p in report.checks[0].problems] == [("invalid_input_accepted:id", "GET /items/{id}")]
+    assert [(p.detail, p.operation) for p in report.checks[0].problems] == [
+        ("invalid_input_accepted:id", "GET /items/{id}")
+    ]
 
 
 def test_a_catastrophic_pattern_against_a_hostile_body_finishes_fast():
@@ -142,24 +184,48 @@ def test_schemas_it_cannot_use_are_not_validated_and_not_a_crash():
 
 def test_it_copes_with_garbage_and_stays_in_budget():
     ops = tuple(
-        OperationSpec("GET", f"/p{i}/{{id}}", auth_required=False, parameters=(ITEM_ID,), responses={"200": ITEM, "400": ERROR})
+        OperationSpec(
+            "GET",
+            f"/p{i}/{{id}}",
+            auth_required=False,
+            parameters=(ITEM_ID,),
+            responses={"200": ITEM, "400": ERROR},
+        )
         for i in range(20)
     )
     with RawServer(Api(fallback=reset)) as server:
         report = run_checks(_target(server, ops), ["spec_conformance"], client_factory=client_factory)
     assert report.checks[0].outcome == Outcome.PASSED
     assert report.checks[0].requests_sent == 24 <= report.checks[0].request_budget
-    with RawServer(Api(fallback=text_answer(b'{"id": 1, "name": ', content_type="application/json"))) as server:
+    with RawServer(
+        Api(fallback=text_answer(b'{"id": 1, "name": ', content_type="application/json"))
+    ) as server:
         report = run_checks(_target(server, ops[:1]), ["spec_conformance"], client_factory=client_factory)
-    assert {p.detail for p in report.checks[0].problems} == {"wrong_content_type:200", "invalid_input_accepted:id"}
+    assert {p.detail for p in report.checks[0].problems} == {
+        "wrong_content_type:200",
+        "invalid_input_accepted:id",
+    }
 
 
 def test_it_translates_openapi_30_schemas_and_builds_examples():
     converted = to_json_schema({"type": "integer", "minimum": 0, "exclusiveMinimum": True, "nullable": True})
     assert converted == {"anyOf": [{"type": "integer", "exclusiveMinimum": 0}, {"type": "null"}]}
     validator = make_validator({"type": "integer", "minimum": 0, "exclusiveMinimum": True, "nullable": True})
-    assert schema_errors(validator, None) == [] and schema_errors(validator, 0) and schema_errors(validator, 1) == []
-    assert build_example({"type": "object", "required": ["email", "tags"], "properties": {"email": {"type": "string", "format": "email"}, "tags": {"type": "array", "minItems": 1, "items": {"enum": ["a"]}}}}) == {
+    assert (
+        schema_errors(validator, None) == []
+        and schema_errors(validator, 0)
+        and schema_errors(validator, 1) == []
+    )
+    assert build_example(
+        {
+            "type": "object",
+            "required": ["email", "tags"],
+            "properties": {
+                "email": {"type": "string", "format": "email"},
+                "tags": {"type": "array", "minItems": 1, "items": {"enum": ["a"]}},
+            },
+        }
+    ) == {
         "email": "scanner@example.com",
         "tags": ["a"],
     }

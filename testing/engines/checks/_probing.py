@@ -162,7 +162,9 @@ def normalized_name(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 
-def timed_samples(ctx: Context, ops: Sequence[OperationSpec], count: int) -> tuple[list[float], list[ScanResponse]]:
+def timed_samples(
+    ctx: Context, ops: Sequence[OperationSpec], count: int
+) -> tuple[list[float], list[ScanResponse]]:
     """Send ``count`` requests round-robin over ``ops`` and return the latencies (ms) of the answers
     below 500, and every response. Requests are paced to the client's per-host rate by the caller's
     own clock, because the client's ``elapsed`` includes any wait for the rate limiter and would

@@ -16,7 +16,16 @@ OPTIONS from the foreign origin. Findings:
 from __future__ import annotations
 
 from testing.engines.checks._probing import call, identity_for
-from testing.engines.checks.base import Check, Context, OperationSpec, Owasp, Problem, Severity, Skip, register
+from testing.engines.checks.base import (
+    Check,
+    Context,
+    OperationSpec,
+    Owasp,
+    Problem,
+    Severity,
+    Skip,
+    register,
+)
 from testing.engines.safe_http import ScanResponse
 
 FOREIGN_ORIGIN = "https://cors-probe.invalid"
@@ -38,7 +47,9 @@ def _operations(ctx: Context) -> list[OperationSpec]:
 class Cors(Check):
     key = "cors"
     title = "No foreign origin reads responses with credentials"
-    sends = "a GET from a foreign origin, a GET from the null origin and a preflight, to up to 3 safe operations"
+    sends = (
+        "a GET from a foreign origin, a GET from the null origin and a preflight, to up to 3 safe operations"
+    )
     owasp = Owasp.API8
     severity = Severity.HIGH
     intrusive = False
@@ -49,7 +60,7 @@ class Cors(Check):
         if not ops:
             raise Skip("no documented GET operation to probe")
         for op in ops:
-            probes = (
+            probes: tuple[tuple[str, str, dict[str, str]], ...] = (
                 ("GET", FOREIGN_ORIGIN, {}),
                 ("GET", "null", {}),
                 ("OPTIONS", FOREIGN_ORIGIN, {"Access-Control-Request-Method": "GET"}),

@@ -137,7 +137,9 @@ def leaks(text: str) -> dict[str, str]:
 def has_version(value: str) -> bool:
     """A digit, a dot and a digit somewhere in the (first 200 characters of the) value."""
     value = value[:200]
-    return any(value[i].isdigit() and value[i + 1] == "." and value[i + 2].isdigit() for i in range(len(value) - 2))
+    return any(
+        value[i].isdigit() and value[i + 1] == "." and value[i + 2].isdigit() for i in range(len(value) - 2)
+    )
 
 
 def _typed(param: Mapping[str, Any]) -> bool:
@@ -237,9 +239,7 @@ class ErrorHygiene(Check):
                 key=lambda op: (op.path, op.method),
             )[:MAX_WRITES]
             for op in writes:
-                response = call(
-                    ctx, op, content=MALFORMED_BODY, headers={"Content-Type": "application/json"}
-                )
+                response = call(ctx, op, content=MALFORMED_BODY, headers={"Content-Type": "application/json"})
                 inspect(response, op.key, True, "a truncated JSON body")
 
         for name, response in sorted(banners.items()):

@@ -37,7 +37,7 @@ from testing.engines.checks._probing import (
     safe_operations,
     walk_keys,
 )
-from testing.engines.checks.base import Check, Context, OperationSpec, Owasp, Problem, Severity, register
+from testing.engines.checks.base import Check, Context, Owasp, Problem, Severity, register
 from testing.engines.safe_http import ScanResponse
 
 MAX_OPERATIONS = 8
@@ -134,7 +134,11 @@ def _unmasked(value: Any) -> bool:
 
 def secret_fields(body: Any) -> list[str]:
     """Key paths of non-empty, unmasked string values under secret-looking keys (bounded walk)."""
-    return [path for path, value in walk_keys(body) if is_secret_name(path.rsplit(".", 1)[-1]) and _unmasked(value)]
+    return [
+        path
+        for path, value in walk_keys(body)
+        if is_secret_name(path.rsplit(".", 1)[-1]) and _unmasked(value)
+    ]
 
 
 def documented_secret_fields(schema: Mapping[str, Any] | None, *, max_nodes: int = 2000) -> list[str]:
@@ -197,7 +201,9 @@ class ExposedDebug(Check):
             if not probe.confirms(response, excerpt(response).lower()):
                 continue
             what = "documentation" if probe.kind == DOCS else "debug endpoint"
-            allowed = " (the inventory does not mark the documentation as public)" if probe.kind == DOCS else ""
+            allowed = (
+                " (the inventory does not mark the documentation as public)" if probe.kind == DOCS else ""
+            )
             ctx.problem(
                 detail=f"exposed_{probe.kind}",
                 operation=f"{probe.method} {probe.path}",
@@ -238,6 +244,9 @@ class ExposedDebug(Check):
                     severity=Severity.MEDIUM,
                     message=(
                         "Expected no password or secret properties in documented responses; the schema "
-                        "has " + ", ".join(unique[:5]) + (f" and {len(unique) - 5} more" if len(unique) > 5 else "") + "."
+                        "has "
+                        + ", ".join(unique[:5])
+                        + (f" and {len(unique) - 5} more" if len(unique) > 5 else "")
+                        + "."
                     ),
                 )

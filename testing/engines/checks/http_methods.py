@@ -12,8 +12,9 @@ operation), the check sends:
 * with intrusive checks allowed only, the write methods (DELETE, PATCH, PUT, POST) the path does not
   document, at most 2 per path, with an empty JSON object as body.
 
-"Refused" is 400, 401, 403, 404, 405 or 501 (or no answer). An undocumented method answered with a
-2xx is ``undocumented_method:<METHOD>``, unless the answer is the very page the server gives for a
+"Refused" is 400, 401, 403, 404, 405 or 501 (or no answer); other 3xx/4xx answers are not counted
+as served either (a 415 or 422 may mean the method is routed, but the scanner cannot tell). An
+undocumented method answered with a 2xx is ``undocumented_method:<METHOD>``, unless the answer is the very page the server gives for a
 path that does not exist (an SPA catch-all); a 5xx is ``method_server_error:<METHOD>``.
 """
 
@@ -93,7 +94,9 @@ class HttpMethods(Check):
                 )
 
             options = ctx.send("OPTIONS", url_path, identity=who)
-            advertised = sorted(m for m in _allow_header(options) if m in WRITE_METHODS and m not in documented)
+            advertised = sorted(
+                m for m in _allow_header(options) if m in WRITE_METHODS and m not in documented
+            )
             if options.status is not None and options.status < 300 and advertised:
                 ctx.problem(
                     detail="undocumented_method_advertised",
@@ -109,7 +112,7 @@ class HttpMethods(Check):
             if target.intrusive_allowed:
                 probes += [m for m in WRITE_METHODS if m not in documented][:MAX_WRITE_PROBES]
             for method in probes:
-                body = {} if method in ("PATCH", "PUT", "POST") else None
+                body: dict[str, str] | None = {} if method in ("PATCH", "PUT", "POST") else None
                 response = ctx.send(method, url_path, identity=who, json=body)
                 status = response.status
                 if status is None or status in REFUSED or 300 <= status < 500:

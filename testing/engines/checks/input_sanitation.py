@@ -158,7 +158,11 @@ class InputSanitation(Check):
                     errors += 1
                 if "<" in payload.value and is_html(response) and payload.value in text:
                     found.append("reflected_unescaped")
-                if payload.kind == "template" and TEMPLATE_RESULT in text and TEMPLATE_RESULT not in base_text:
+                if (
+                    payload.kind == "template"
+                    and TEMPLATE_RESULT in text
+                    and TEMPLATE_RESULT not in base_text
+                ):
                     found.append("template_evaluated")
                 if payload.kind == "command" and _command_output(text) and not _command_output(base_text):
                     found.append("command_output")
@@ -170,9 +174,7 @@ class InputSanitation(Check):
                     break
             for kind, seen in hits.items():
                 kinds = ", ".join(dict.fromkeys(p.kind for p, _ in seen))
-                got = "; ".join(
-                    f"{p.value!r} → HTTP {r.status}" for p, r in seen[:3]
-                )
+                got = "; ".join(f"{p.value!r} → HTTP {r.status}" for p, r in seen[:3])
                 ctx.problem(
                     detail=f"{kind}:{point.name}",
                     operation=point.op.key,

@@ -37,7 +37,9 @@ class LatencySlo(Check):
             raise Skip("no documented GET operation to time")
         samples, responses = timed_samples(ctx, ops, SAMPLES)
         if len(samples) < MIN_SAMPLES:
-            raise Skip(f"only {len(samples)} of {SAMPLES} requests were answered below 500: nothing to measure")
+            raise Skip(
+                f"only {len(samples)} of {SAMPLES} requests were answered below 500: nothing to measure"
+            )
         p95 = round(percentile(samples, 0.95), 1)
         ctx.metrics.update({"p95_ms": p95, "samples": len(samples)})
         if target.latency_p95_ms is None or target.latency_p95_ms <= 0:

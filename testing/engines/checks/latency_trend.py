@@ -26,7 +26,9 @@ MIN_RISE = 0.30
 FLOOR_MS = 50.0
 
 
-def is_leak(series: Sequence[float], *, window: int = WINDOW, min_rise: float = MIN_RISE, floor_ms: float = FLOOR_MS) -> bool:
+def is_leak(
+    series: Sequence[float], *, window: int = WINDOW, min_rise: float = MIN_RISE, floor_ms: float = FLOOR_MS
+) -> bool:
     """Whether the last ``window`` points rise steadily (see the module docstring)."""
     points = [float(p) for p in series[-window:]]
     if len(points) < window or points[0] <= 0:
@@ -54,7 +56,9 @@ class LatencyTrend(Check):
             raise Skip("no documented GET operation to time")
         samples, responses = timed_samples(ctx, ops, SAMPLES)
         if len(samples) < SAMPLES // 2:
-            raise Skip(f"only {len(samples)} of {SAMPLES} requests were answered below 500: nothing to measure")
+            raise Skip(
+                f"only {len(samples)} of {SAMPLES} requests were answered below 500: nothing to measure"
+            )
         current = round(percentile(samples, 0.95), 1)
         series = [*history[-(WINDOW - 1) :], current]
         ctx.metrics.update({"sample_p95_ms": current, "series_ms": [round(p, 1) for p in series]})
@@ -64,9 +68,7 @@ class LatencyTrend(Check):
                 message=(
                     f"Expected the p95 to hold steady; it rose over the last {WINDOW} runs without a dip, "
                     f"from {series[0]:.0f} ms to {series[-1]:.0f} ms "
-                    f"({series[-1] / series[0] - 1:.0%}): "
-                    + " → ".join(f"{p:.0f}" for p in series)
-                    + " ms."
+                    f"({series[-1] / series[0] - 1:.0%}): " + " → ".join(f"{p:.0f}" for p in series) + " ms."
                 ),
                 responses=[max(responses, key=lambda r: r.elapsed if r.status is not None else -1.0)],
             )

@@ -152,8 +152,10 @@ def build_example(schema: Any, depth: int = 0) -> Any:
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
     if kind == "object" or "properties" in schema:
-        properties = schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
-        required = schema.get("required") if isinstance(schema.get("required"), list) else []
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, Mapping) else {}
+        required = schema.get("required")
+        required = required if isinstance(required, list) else []
         return {
             str(name): build_example(properties.get(name), depth + 1)
             for name in required[:50]
@@ -164,7 +166,9 @@ def build_example(schema: Any, depth: int = 0) -> Any:
         return [build_example(schema.get("items"), depth + 1) for _ in range(count)]
     if kind in ("integer", "number"):
         low, high = schema.get("minimum"), schema.get("maximum")
-        value = low if isinstance(low, int | float) else (min(1, high) if isinstance(high, int | float) else 1)
+        value = (
+            low if isinstance(low, int | float) else (min(1, high) if isinstance(high, int | float) else 1)
+        )
         return int(value) if kind == "integer" else value
     if kind == "boolean":
         return True
