@@ -123,3 +123,19 @@ def test_its_walks_are_bounded():
         "private_key",
     ]
     assert len(PROBES) <= 25
+
+
+def test_it_looks_for_web_server_files_at_the_hosts_root_and_app_paths_under_the_prefix():
+    api = Api(
+        {
+            "/.git/config": text_answer(b"[core]\n\trepositoryformatversion = 0\n"),
+            "/api/v1/actuator/env": json_answer({"propertySources": []}),
+        }
+    )
+    with RawServer(api) as server:
+        target = Target(base_url=server.url("/api/v1"), operations=OPS[1:])
+        report = run_checks(target, ["exposed_debug"], client_factory=client_factory)
+        sent = {r.path for r in server.requests}
+    found = {(p.detail, p.operation) for p in report.checks[0].problems}
+    assert found == {("exposed_debug", "GET /.git/config"), ("exposed_debug", "GET /actuator/env")}
+    assert "/.env" in sent and "/api/v1/.env" not in sent and "/api/v1/actuator" in sent

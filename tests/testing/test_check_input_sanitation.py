@@ -76,6 +76,15 @@ def test_it_passes_escaping_and_json_reflection():
     assert len(PAYLOADS) <= 12
 
 
+def test_it_finds_a_reflection_a_browser_would_sniff_as_html():
+    def search(request):  # no Content-Type: a browser without nosniff guesses HTML
+        return 200, f"<div>{query(request).get('q', '')}</div>".encode(), []
+
+    with RawServer(Api({"/search": handler(search)})) as server:
+        report = run_checks(_target(server, OPS[:1]), ["input_sanitation"], client_factory=client_factory)
+    assert [p.detail for p in report.checks[0].problems] == ["reflected_unescaped:q"]
+
+
 def test_it_leaves_a_point_that_fails_without_payloads_and_stops_at_429():
     with RawServer(Api(fallback=handler(lambda r: (503, b"down", JSON)))) as server:
         report = run_checks(_target(server), ["input_sanitation"], client_factory=client_factory)

@@ -151,6 +151,18 @@ def test_it_reports_input_that_breaks_a_documented_constraint_accepted():
     ]
 
 
+def test_it_leaves_401_on_an_authenticated_operation_to_auth_enforced():
+    ops = (
+        OperationSpec("GET", "/me", responses={"200": ITEM}),
+        OperationSpec("GET", "/open", auth_required=False, responses={"200": ITEM}),
+    )
+    with RawServer(Api(fallback=json_answer({"error": "login"}, status=401))) as server:
+        report = run_checks(_target(server, ops), ["spec_conformance"], client_factory=client_factory)
+    assert [(p.detail, p.operation) for p in report.checks[0].problems] == [
+        ("undocumented_status:401", "GET /open")
+    ]
+
+
 def test_a_catastrophic_pattern_against_a_hostile_body_finishes_fast():
     schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
     op = OperationSpec("GET", "/codes", auth_required=False, responses={"200": schema})

@@ -4,7 +4,8 @@ Three parts, at most 33 requests:
 
 1. A GET to a random path that cannot exist: the answer the server gives for anything it does not
    have (often an SPA's index page with a 200). A probe answered the same way is not exposed.
-2. The ``PROBES`` below (24 well-known paths under the base URL), each confirmed by what its content
+2. The ``PROBES`` below (24 well-known paths under the base URL; ``.env``, ``.git/config`` and the
+   Apache status pages at the host's root, where a web server serves them), each confirmed by what its content
    must look like (a ``.git/config`` has ``[core]``, an actuator ``env`` has ``propertySources``...),
    so a server that answers 200 to everything is not reported. Documentation paths (OpenAPI/Swagger
    JSON and UIs, ReDoc, GraphQL introspection) are allowed when ``target.docs_public``; debug paths
@@ -25,6 +26,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from testing.engines.checks._probing import (
     call,
@@ -89,6 +91,7 @@ class Probe:
     confirms: Callable[[ScanResponse, str], bool]
     severity: Severity
     method: str = "GET"
+    at_root: bool = False  # served by the web server for the whole host, not under the API's prefix
 
 
 DOCS, DEBUG = "docs", "debug"
@@ -112,12 +115,26 @@ PROBES = (
     Probe("/_profiler/", DEBUG, _markers("symfony profiler"), Severity.HIGH),
     Probe("/h2-console/", DEBUG, _markers("h2 console", "h2-console"), Severity.CRITICAL),
     Probe("/phpinfo.php", DEBUG, _markers("phpinfo()", "php version"), Severity.HIGH),
-    Probe("/.env", DEBUG, _dotenv, Severity.CRITICAL),
-    Probe("/.git/config", DEBUG, _markers("repositoryformatversion"), Severity.CRITICAL),
-    Probe("/server-status", DEBUG, _markers("apache server status", "server uptime"), Severity.MEDIUM),
-    Probe("/server-info", DEBUG, _markers("apache server information"), Severity.MEDIUM),
+    Probe("/.env", DEBUG, _dotenv, Severity.CRITICAL, at_root=True),
+    Probe("/.git/config", DEBUG, _markers("repositoryformatversion"), Severity.CRITICAL, at_root=True),
+    Probe(
+        "/server-status",
+        DEBUG,
+        _markers("apache server status", "server uptime"),
+        Severity.MEDIUM,
+        at_root=True,
+    ),
+    Probe("/server-info", DEBUG, _markers("apache server information"), Severity.MEDIUM, at_root=True),
     Probe("/elmah.axd", DEBUG, _markers("error log for"), Severity.HIGH),
 )
+
+
+def _url(base_url: str, probe: Probe) -> str:
+    """The probe's URL: under the base URL, or at the host's root for the web server's own files."""
+    if not probe.at_root:
+        return probe.path
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, probe.path, "", ""))
 
 
 def is_secret_name(name: str) -> bool:
@@ -195,7 +212,7 @@ class ExposedDebug(Check):
             if probe.method == "POST":
                 response = ctx.send("POST", probe.path, identity=who, json=GRAPHQL_QUERY)
             else:
-                response = ctx.send("GET", probe.path, identity=who)
+                response = ctx.send("GET", _url(target.base_url, probe), identity=who)
             if response.status != 200 or looks_alike(response, catch_all):
                 continue
             if not probe.confirms(response, excerpt(response).lower()):

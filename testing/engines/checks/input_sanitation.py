@@ -7,8 +7,9 @@ parameters keeping their examples. Findings, once per point and kind:
 
 * ``server_error:<param>``: a 5xx (the payload reached code that chokes on it: an interpreter, a
   query builder, a shell);
-* ``reflected_unescaped:<param>``: a payload containing ``<`` comes back raw in an HTML answer
-  (reflected in JSON as data it is harmless, and not reported);
+* ``reflected_unescaped:<param>``: a payload containing ``<`` comes back raw in an HTML or script
+  answer, or one without a Content-Type that starts like HTML (a browser sniffs it); reflected in
+  JSON as data it is harmless, and not reported;
 * ``template_evaluated:<param>``: ``asp{{7*191}}z`` and friends come back as ``asp1337z``;
 * ``command_output:<param>``: ``id``'s output (``uid=`` and ``gid=``) appears, not in the baseline;
 * ``path_traversal:<param>``: ``/etc/passwd`` or ``win.ini`` content appears, not in the baseline.
@@ -92,6 +93,14 @@ def _send(ctx: Context, point: Point, value: str) -> ScanResponse:
     return call(ctx, point.op, query={point.name: value})
 
 
+def executable_context(response: ScanResponse) -> bool:
+    """HTML or script, or no Content-Type at all with a body a browser would sniff as HTML."""
+    media = response.content_type.split(";", 1)[0].strip().lower()
+    if not media:
+        return response.body.lstrip()[:1] == b"<"
+    return is_html(response) or media.endswith(("javascript", "ecmascript"))
+
+
 def _traversal(text: str) -> bool:
     lowered = text.lower()
     return any(marker in lowered for marker in TRAVERSAL_MARKERS)
@@ -156,7 +165,7 @@ class InputSanitation(Check):
                 if response.status >= 500:
                     found.append("server_error")
                     errors += 1
-                if "<" in payload.value and is_html(response) and payload.value in text:
+                if "<" in payload.value and executable_context(response) and payload.value in text:
                     found.append("reflected_unescaped")
                 if (
                     payload.kind == "template"

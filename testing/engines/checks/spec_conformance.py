@@ -14,7 +14,8 @@ operation, at most:
 Each answer is checked against the documented responses (the exact code, then ``4XX``, then
 ``default``):
 
-* ``undocumented_status:<code>``: the code is not documented;
+* ``undocumented_status:<code>``: the code is not documented (401/403 on an operation that needs
+  authentication excepted: its security requirement implies them);
 * ``wrong_content_type:<code>``: a JSON body is documented and the answer is not JSON;
 * ``schema_mismatch:<code>``: a 2xx/3xx body does not validate against its documented schema;
 * ``undocumented_error_shape:<code>``: an error body does not validate against its documented schema,
@@ -296,6 +297,8 @@ class SpecConformance(Check):
         if status is None:
             return
         documented, schema = documented_schema(op, status)
+        if not documented and status in (401, 403) and op.auth_required:
+            return  # the security requirement implies them; auth_enforced judges authentication
         if not documented:
             codes = ", ".join(sorted(op.responses)) or "none"
             ctx.problem(
