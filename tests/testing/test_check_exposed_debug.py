@@ -139,3 +139,11 @@ def test_it_looks_for_web_server_files_at_the_hosts_root_and_app_paths_under_the
     found = {(p.detail, p.operation) for p in report.checks[0].problems}
     assert found == {("exposed_debug", "GET /.git/config"), ("exposed_debug", "GET /actuator/env")}
     assert "/.env" in sent and "/api/v1/.env" not in sent and "/api/v1/actuator" in sent
+
+
+def test_it_keeps_the_body_of_a_debug_page_out_of_evidence():
+    with RawServer(_flawed_api()) as server:
+        report = run_checks(_target(server), ["exposed_debug"], client_factory=client_factory)
+    dotenv = next(p for p in report.checks[0].problems if p.operation == "GET /.env")
+    assert dotenv.evidence[0]["status"] == 200 and dotenv.evidence[0]["body_bytes"] == 0
+    assert "postgres://" not in repr(dotenv)

@@ -163,6 +163,20 @@ def test_it_leaves_401_on_an_authenticated_operation_to_auth_enforced():
     ]
 
 
+def test_it_calls_an_id_without_example_with_the_identitys_own_object():
+    from testing.engines.checks.base import Identity
+
+    bob = Identity(
+        "bob", headers={"Authorization": "Bearer tok-bob"}, secrets=("tok-bob",), object_ids=("42",)
+    )
+    param = {"name": "orderId", "in": "path", "required": True, "schema": {"type": "string"}}
+    op = OperationSpec("GET", "/orders/{orderId}", parameters=(param,), responses={"200": {"type": "object"}})
+    with RawServer(Api(fallback=json_answer({}))) as server:
+        target = Target(base_url=server.url("").rstrip("/"), operations=(op,), identities=(bob,))
+        run_checks(target, ["spec_conformance"], client_factory=client_factory)
+        assert [r.path for r in server.requests] == ["/orders/42"]
+
+
 def test_a_catastrophic_pattern_against_a_hostile_body_finishes_fast():
     schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
     op = OperationSpec("GET", "/codes", auth_required=False, responses={"200": schema})

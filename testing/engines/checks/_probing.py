@@ -6,7 +6,8 @@ lives here is what several checks need to choose and call operations the same wa
 * ``safe_operations``: the documented GET operations, sorted and capped, so repeated runs probe the
   same things;
 * ``identity_for`` / ``call``: send an operation's request with the first identity that has
-  credentials when the operation needs them, path template filled from examples;
+  credentials when the operation needs them, the path template filled from examples (or, for an
+  id-like parameter without one, the identity's own first object id);
 * ``status_of`` / ``json_body`` / ``excerpt``: read a hostile response without trusting it;
 * ``percentile``: nearest-rank percentile for latency samples;
 * ``looks_alike``: whether two answers are the same catch-all page (an SPA index served for every path).
@@ -53,6 +54,20 @@ def query_values(op: OperationSpec, overrides: Mapping[str, str] | None = None) 
     return values
 
 
+def owned_path_values(op: OperationSpec, who: Identity | None) -> dict[str, str]:
+    """The identity's first own object id for the operation's last id-like path parameter that has
+    no example, so the request reaches an object the caller may see (a 404/403 validates nothing)."""
+    if who is None or not who.object_ids:
+        return {}
+    for param in reversed(op.path_parameters()):
+        name = str(param.get("name", ""))
+        schema = param.get("schema") or {}
+        has_example = "example" in param or (isinstance(schema, Mapping) and "example" in schema)
+        if name.lower().endswith("id") and not has_example:
+            return {name: str(who.object_ids[0])}
+    return {}
+
+
 def call(
     ctx: Context,
     op: OperationSpec,
@@ -70,7 +85,7 @@ def call(
     params = query_values(op, query)
     return ctx.send(
         method or op.method,
-        fill_path(op, path_values),
+        fill_path(op, {**owned_path_values(op, who), **(path_values or {})}),
         identity=who,
         headers=headers,
         operation=op,

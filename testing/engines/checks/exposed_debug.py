@@ -4,13 +4,15 @@ Three parts, at most 33 requests:
 
 1. A GET to a random path that cannot exist: the answer the server gives for anything it does not
    have (often an SPA's index page with a 200). A probe answered the same way is not exposed.
-2. The ``PROBES`` below (24 well-known paths under the base URL; ``.env``, ``.git/config`` and the
-   Apache status pages at the host's root, where a web server serves them), each confirmed by what its content
-   must look like (a ``.git/config`` has ``[core]``, an actuator ``env`` has ``propertySources``...),
-   so a server that answers 200 to everything is not reported. Documentation paths (OpenAPI/Swagger
-   JSON and UIs, ReDoc, GraphQL introspection) are allowed when ``target.docs_public``; debug paths
-   never are. A path the spec itself documents is not probed. GraphQL introspection is a POST of
-   ``{"query":"{__schema{types{name}}}"}`` to ``/graphql`` only (read-only, so not intrusive).
+2. The ``PROBES`` below: 24 well-known paths under the base URL (``.env``, ``.git/config`` and the
+   Apache status pages at the host's root, where a web server serves them), each confirmed by what
+   its content must look like (a ``.git/config`` has ``repositoryformatversion``, an actuator
+   ``env`` has ``propertySources``...), so a server that answers 200 to everything is not reported.
+   Documentation paths (OpenAPI/Swagger JSON and UIs, ReDoc, GraphQL introspection) are allowed when
+   ``target.docs_public``; debug paths never are. A path the spec itself documents is not probed.
+   GraphQL introspection is a POST of ``{"query":"{__schema{types{name}}}"}`` to ``/graphql`` only
+   (read-only, so not intrusive). The evidence of an exposed debug path keeps its status and
+   headers, never its body (that body is the target's secrets).
 3. Secrets in documented answers: up to 8 documented GET operations (sorted) are called; a JSON body
    with a non-empty, unmasked string under a key like ``password``, ``passwd``, ``secret``,
    ``api_key``, ``private_key`` (any case or separator, also as a suffix: ``db_password``,
@@ -226,7 +228,9 @@ class ExposedDebug(Check):
                 operation=f"{probe.method} {probe.path}",
                 severity=probe.severity,
                 message=f"Expected {probe.path} to be unreachable{allowed}; it serves its {what} (HTTP 200).",
-                responses=[response],
+                # A debug page's body is the target's secrets (.env, actuator env, a heap): keep the
+                # status and headers as evidence, never the body.
+                responses=[response if probe.kind == DOCS else dataclasses.replace(response, body=b"")],
             )
         for op in safe_operations(target, MAX_OPERATIONS):
             response = call(ctx, op)
