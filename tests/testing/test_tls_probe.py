@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from testing.engines.safe_http import AddressPolicy, GuardedBackend
-from testing.engines.safe_http import tls_probe
+from testing.engines.safe_http import AddressPolicy, GuardedBackend, tls_probe
 from testing.engines.safe_http.tls_probe import ProbeOutcome, TlsProbe
 from tests.testing.pki_extra import server_context
 from tests.testing.servers import FakeResolver, RawServer, make_pki, respond
@@ -63,7 +62,9 @@ def test_it_reports_an_expired_certificate(pki):
 
 
 def test_it_refuses_a_metadata_address_without_connecting(pki):
-    resolver = FakeResolver({"evil.test": ["169.254.169.254"], "mixed.test": ["127.0.0.1", "169.254.169.254"]})
+    resolver = FakeResolver(
+        {"evil.test": ["169.254.169.254"], "mixed.test": ["127.0.0.1", "169.254.169.254"]}
+    )
     # Even an allowlist that names the metadata range does not let the probe through.
     probe = _probe(pki, resolver, networks=("127.0.0.0/8", "169.254.0.0/16"))
     for host in ("evil.test", "mixed.test", "169.254.169.254", "metadata.google.internal", "0xa9fea9fe"):
@@ -79,9 +80,10 @@ def test_it_refuses_a_private_address_outside_the_allowlist(pki):
 
 
 def test_it_tells_accepted_legacy_protocols_from_refused_ones(pki):
-    with RawServer(_hello, tls=server_context(pki, "127.0.0.1", legacy=True)) as legacy, RawServer(
-        _hello, tls=server_context(pki, "127.0.0.1")
-    ) as modern:
+    with (
+        RawServer(_hello, tls=server_context(pki, "127.0.0.1", legacy=True)) as legacy,
+        RawServer(_hello, tls=server_context(pki, "127.0.0.1")) as modern,
+    ):
         probe = _probe(pki)
         old = [probe.legacy("127.0.0.1", legacy.port, v) for v in ("TLSv1", "TLSv1.1")]
         new = [probe.legacy("127.0.0.1", modern.port, v) for v in ("TLSv1", "TLSv1.1")]
@@ -103,9 +105,10 @@ def test_it_says_when_this_machine_cannot_offer_what_is_asked(pki, monkeypatch):
 
 
 def test_it_tells_weak_cipher_servers_from_strong_ones(pki):
-    with RawServer(_hello, tls=server_context(pki, "127.0.0.1", weak_ciphers=True)) as weak, RawServer(
-        _hello, tls=server_context(pki, "127.0.0.1")
-    ) as strong:
+    with (
+        RawServer(_hello, tls=server_context(pki, "127.0.0.1", weak_ciphers=True)) as weak,
+        RawServer(_hello, tls=server_context(pki, "127.0.0.1")) as strong,
+    ):
         probe = _probe(pki)
         accepted = probe.weak_ciphers("127.0.0.1", weak.port)
         refused = probe.weak_ciphers("127.0.0.1", strong.port)

@@ -23,6 +23,7 @@ reason, so a caller can say the sub-test was skipped instead of calling it a pas
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import select
 import socket
@@ -198,7 +199,9 @@ class TlsProbe:
             try:
                 sock = socket.create_connection((str(address), port), timeout=left)
             except TimeoutError:
-                last = Handshake(ProbeOutcome.TIMEOUT, host, port, str(address), reason="connecting timed out")
+                last = Handshake(
+                    ProbeOutcome.TIMEOUT, host, port, str(address), reason="connecting timed out"
+                )
                 continue
             except OSError as exc:
                 last = Handshake(
@@ -257,10 +260,8 @@ class TlsProbe:
         except OSError as exc:
             return result(ProbeOutcome.TLS_REFUSED, f"the handshake failed: {_os_reason(exc)}")
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 (tls or sock).close()
-            except OSError:
-                pass
 
     # helpers -------------------------------------------------------------------------------------
 
