@@ -74,6 +74,11 @@ def id_parameter(op: OperationSpec) -> str | None:
     return params[-1] if params else None
 
 
+def parent_path(op: OperationSpec) -> str:
+    """The collection path above an object path: ``/items/{id}`` → ``/items``."""
+    return op.path.rsplit("/", 1)[0] or "/"
+
+
 def collect_ids(payload: Any, limit: int = 5) -> list[str]:
     """Object ids in a JSON answer: a list of objects, an envelope such as ``{"items": [...]}``, or
     one object. Bounded: at most ``MAX_WALK`` nodes, two levels deep, ``limit`` ids."""

@@ -25,6 +25,7 @@ from testing.engines.checks._probing import (
     example_body,
     id_parameter,
     json_or_none,
+    parent_path,
     success,
     two_identities,
 )
@@ -46,11 +47,6 @@ MAX_READ_OPS = 6
 MAX_WRITE_OPS = 4
 MAX_IDS = 3
 MAX_CAPTURES = 4
-
-
-def parent_path(op: OperationSpec) -> str:
-    """The collection path above an object path: ``/items/{id}`` → ``/items``."""
-    return op.path.rsplit("/", 1)[0] or "/"
 
 
 def same_object(mine: ScanResponse, theirs: ScanResponse) -> bool:
