@@ -23,6 +23,7 @@ RATE_LIMIT_HEADERS = (
 ID_KEYS = ("id", "uuid", "_id")
 LIST_KEYS = ("items", "data", "results", "records", "objects", "content", "entries")
 MAX_WALK = 200  # JSON nodes visited when looking for ids
+MAX_SCHEMA_DEPTH = 4  # levels of a request schema an example body fills
 
 
 def success(response: ScanResponse) -> bool:
@@ -113,8 +114,11 @@ def collect_ids(payload: Any, limit: int = 5) -> list[str]:
 
 def example_body(schema: Mapping[str, Any] | None, *, depth: int = 0) -> Any:
     """A plausible JSON value for a request schema: writable properties (not ``readOnly``) with
-    their example, enum or type; nested objects two levels deep; arrays of one item."""
+    their example, enum or type; nested objects and combinators down to ``MAX_SCHEMA_DEPTH``
+    levels (a cyclic schema ends there); arrays of one item."""
     schema = schema if isinstance(schema, Mapping) else {}
+    if depth > MAX_SCHEMA_DEPTH:  # resolved $refs may nest deeply, or even loop
+        return None
     if "example" in schema and not isinstance(schema["example"], Mapping | list):
         return schema["example"]
     for combinator in ("allOf", "oneOf", "anyOf"):
@@ -123,18 +127,18 @@ def example_body(schema: Mapping[str, Any] | None, *, depth: int = 0) -> Any:
             if combinator == "allOf":
                 merged: dict[str, Any] = {}
                 for part in parts[:5]:
-                    value = example_body(part, depth=depth)
+                    value = example_body(part, depth=depth + 1)
                     if isinstance(value, dict):
                         merged.update(value)
                 return merged
-            return example_body(parts[0], depth=depth)
+            return example_body(parts[0], depth=depth + 1)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
     properties = schema.get("properties")
     if kind == "object" or isinstance(properties, Mapping):
         body: dict[str, Any] = {}
-        if depth >= 2 or not isinstance(properties, Mapping):
+        if depth >= MAX_SCHEMA_DEPTH or not isinstance(properties, Mapping):
             return body
         for name, prop in list(properties.items())[:30]:
             if isinstance(prop, Mapping) and prop.get("readOnly"):
@@ -142,7 +146,7 @@ def example_body(schema: Mapping[str, Any] | None, *, depth: int = 0) -> Any:
             body[str(name)] = example_body(prop, depth=depth + 1)
         return body
     if kind == "array":
-        return [] if depth >= 2 else [example_body(schema.get("items"), depth=depth + 1)]
+        return [] if depth >= MAX_SCHEMA_DEPTH else [example_body(schema.get("items"), depth=depth + 1)]
     enum = schema.get("enum")
     if isinstance(enum, list) and enum:
         return enum[0]

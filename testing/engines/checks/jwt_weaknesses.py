@@ -37,7 +37,7 @@ from typing import Any
 
 import jwt
 
-from testing.engines.checks._probing import refused, success
+from testing.engines.checks._probing import filled_path, refused, success
 from testing.engines.checks.base import (
     Check,
     Context,
@@ -47,7 +47,6 @@ from testing.engines.checks.base import (
     Problem,
     Severity,
     Skip,
-    fill_path,
     register,
 )
 from testing.engines.safe_http import ScanResponse
@@ -206,7 +205,7 @@ class JwtWeaknesses(Check):
                     ),
                 )
 
-        op, path = self._judge_operation(ctx)
+        op, path = self._judge_operation(ctx, holder)
         if op is None:
             if ctx.problems:
                 return ctx.problems
@@ -274,14 +273,14 @@ class JwtWeaknesses(Check):
                     break
         return ctx.problems
 
-    def _judge_operation(self, ctx: Context) -> tuple[OperationSpec | None, str]:
+    def _judge_operation(self, ctx: Context, holder: Identity | None) -> tuple[OperationSpec | None, str]:
         """A safe protected operation that refuses an anonymous call (no path parameters first)."""
         candidates = sorted(
             (op for op in ctx.target.protected() if op.method == "GET"),
             key=lambda op: (bool(op.path_parameters()), op.path),
         )
         for op in candidates[:MAX_CANDIDATE_OPERATIONS]:
-            path = fill_path(op)
+            path = filled_path(op, holder)  # the holder's own object: the real token can read it
             if refused(ctx.send("GET", path, operation=op)):
                 ctx.metrics["judged_on"] = op.key
                 return op, path
