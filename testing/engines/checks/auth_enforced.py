@@ -19,7 +19,8 @@ two documented public operations. A protected operation whose anonymous 2xx equa
 answers byte for byte is a catch-all (an SPA shell, a login page served 200), not access. A 404 is
 a refusal only when the identity got something else; otherwise (an example id that matches nothing)
 it is inconclusive, as are 400/405/415/422 (validation before authentication) and 5xx or no answer.
-Inconclusive operations are listed in ``metrics["inconclusive"]``: they are not passes.
+Inconclusive operations are listed in ``metrics["inconclusive"]``: they are not passes; when no
+operation could be judged at all, the check skips and says why.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class AuthEnforced(Check):
         identity = next((i for i in target.identities if i.headers), None)
         catch_all = self._catch_all_answers(ctx)
         inconclusive: dict[str, str] = {}
+        judged = 0
         for op in chosen:
             path = filled_path(op, identity)
             body: dict[str, object] | None = {} if op.request_schema is not None and not op.safe else None
@@ -105,11 +107,18 @@ class AuthEnforced(Check):
                 headers=garbage_headers(identity),
                 follow_redirects=False,
             )
-            for probe, kind in ((anonymous, "unauthenticated"), (bogus, "invalid_token")):
-                verdict = self._judge(ctx, op, probe, baseline, catch_all, kind)
+            verdicts = [
+                self._judge(ctx, op, probe, baseline, catch_all, kind)
+                for probe, kind in ((anonymous, "unauthenticated"), (bogus, "invalid_token"))
+            ]
+            for verdict, kind in zip(verdicts, ("unauthenticated", "invalid_token"), strict=True):
                 if verdict:
                     inconclusive.setdefault(op.key, f"{kind}: {verdict}")
-        ctx.metrics["inconclusive"] = inconclusive
+            judged += not all(verdicts)
+        ctx.metrics.update(inconclusive=inconclusive, judged=judged)
+        if not judged:  # nothing refused and nothing got in: that is no verdict, and never a pass
+            first = next(iter(inconclusive.items()))
+            raise Skip(f"no operation could be judged (e.g. {first[0]}: {first[1]})"[:300])
         return ctx.problems
 
     def _catch_all_answers(self, ctx: Context) -> list[bytes]:
