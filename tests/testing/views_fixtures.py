@@ -89,7 +89,7 @@ class Tested:
     finding: Finding
 
 
-def tested_api(unit: Any, slug: str = "payments") -> Tested:
+def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
     """An API with a plan on production and two finished runs: the first failed with two problems,
     the second with one of them still there and a new one."""
     api = ApiFactory(org_unit=unit, slug=slug, name=slug.title())
@@ -154,4 +154,4 @@ def tested_api(unit: Any, slug: str = "payments") -> Tested:
 
 @pytest.fixture
 def tested(org: Org) -> Tested:
-    return tested_api(org.team)
+    return make_tested_api(org.team)
