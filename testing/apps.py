@@ -11,5 +11,7 @@ class TestingConfig(AppConfig):
         from testing.selectors import testing_summary
 
         extensions.register(
-            extensions.Card("testing", Cap.TESTING_VIEW, "testing/_home_cards.html", testing_summary, order=20)
+            extensions.Card(
+                "testing", Cap.TESTING_VIEW, "testing/_home_cards.html", testing_summary, order=20
+            )
         )

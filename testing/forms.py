@@ -32,9 +32,14 @@ class FindingFilterForm(forms.Form):
         required=False, max_length=max_length_of(Finding, "check_key"), validators=[check_key_validator]
     )
     owasp = forms.ChoiceField(required=False, choices=_blank(selectors.OWASP_CHOICES), label="OWASP")
-    unit = forms.SlugField(required=False, max_length=max_length_of(OrgUnit, "slug"), label="Owner unit (and below)")
+    unit = forms.SlugField(
+        required=False, max_length=max_length_of(OrgUnit, "slug"), label="Owner unit (and below)"
+    )
     older_than_days = forms.IntegerField(
-        required=False, min_value=AGE_DAYS_RANGE[0], max_value=AGE_DAYS_RANGE[1], label="Opened more than (days) ago"
+        required=False,
+        min_value=AGE_DAYS_RANGE[0],
+        max_value=AGE_DAYS_RANGE[1],
+        label="Opened more than (days) ago",
     )
     status = forms.ChoiceField(required=False, choices=_blank(FindingStatus.choices))
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -44,12 +49,19 @@ class FindingFilterForm(forms.Form):
         if menus and user is not None:
             self.fields["unit"].widget = forms.Select(choices=[("", "Any"), *selectors.units_menu(user)])
             checks = sorted((key, info.title) for key, info in selectors.check_catalog().items())
-            self.fields["check"].widget = forms.Select(choices=self._keeping_current("check", [("", "Any"), *checks]))
+            self.fields["check"].widget = forms.Select(
+                choices=self._keeping_current("check", [("", "Any"), *checks])
+            )
 
     def _keeping_current(self, name: str, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """A check no longer registered still filters (old findings keep its key) and stays selected."""
         current = self.data.get(name) if self.is_bound else None
-        if isinstance(current, str) and current and current not in {c for c, _ in choices} and len(current) <= 50:
+        if (
+            isinstance(current, str)
+            and current
+            and current not in {c for c, _ in choices}
+            and len(current) <= 50
+        ):
             return [*choices, (current, current)]
         return choices
 

@@ -95,7 +95,7 @@ def check_info(key: str, catalog: dict[str, CheckInfo] | None = None) -> CheckIn
 
 
 def owasp_label(code: str) -> str:
-    """"API2:2023 Broken Authentication" for a known category; the code itself otherwise."""
+    """ "API2:2023 Broken Authentication" for a known category; the code itself otherwise."""
     try:
         return f"{code} {OWASP_TITLES[Owasp(code)]}"
     except ValueError:
@@ -110,7 +110,9 @@ OWASP_CHOICES = [(o.value, o.label) for o in Owasp]
 
 def api_for_testing(user: Any, slug: str) -> Api:
     """The API by slug if the user may see its testing (Http404 otherwise: existence does not leak)."""
-    api: Api = get_object_or_404(Api.objects.visible_to(user, Cap.TESTING_VIEW).select_related("org_unit"), slug=slug)
+    api: Api = get_object_or_404(
+        Api.objects.visible_to(user, Cap.TESTING_VIEW).select_related("org_unit"), slug=slug
+    )
     return api
 
 
@@ -224,7 +226,9 @@ class TrendDay:
         return round(100 * self.passed / self.runs, 1) if self.runs else None
 
 
-def pass_rate_by_day(user: Any, api: Api, *, days: int = TREND_DAYS, today: date | None = None) -> list[TrendDay]:
+def pass_rate_by_day(
+    user: Any, api: Api, *, days: int = TREND_DAYS, today: date | None = None
+) -> list[TrendDay]:
     """For each of the last ``days`` days (UTC), how many finished runs of ``api`` tested and how
     many passed: one aggregate query; days without a run are included with zero runs."""
     require(user, Cap.TESTING_VIEW, api)
@@ -276,7 +280,12 @@ def run_detail(user: Any, pk: int) -> TestRun:
 def previous_run(user: Any, run: TestRun) -> TestRun | None:
     """The run of the same plan before ``run`` (what the page offers to diff against)."""
     require(user, Cap.TESTING_VIEW, run)
-    return TestRun.objects.filter(plan_id=run.plan_id, id__lt=run.pk).only("id", "created_at").order_by("-id").first()
+    return (
+        TestRun.objects.filter(plan_id=run.plan_id, id__lt=run.pk)
+        .only("id", "created_at")
+        .order_by("-id")
+        .first()
+    )
 
 
 @dataclass(frozen=True)
@@ -330,10 +339,13 @@ def evidence_of(raw: Any) -> list[EvidenceView]:
     for item in raw[:MAX_EVIDENCE_SHOWN] if isinstance(raw, list) else []:
         if not isinstance(item, dict):
             continue
-        request = item.get("request") if isinstance(item.get("request"), dict) else {}
+        raw_request = item.get("request")
+        request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
         error = item.get("error")
         error_text = (
-            f"{_text(error.get('kind'), 100)}: {_text(error.get('message'))}" if isinstance(error, dict) else _text(error)
+            f"{_text(error.get('kind'), 100)}: {_text(error.get('message'))}"
+            if isinstance(error, dict)
+            else _text(error)
         )
         out.append(
             EvidenceView(
@@ -461,7 +473,9 @@ def run_pair(user: Any, pk: int, other_pk: int) -> tuple[TestRun, TestRun]:
     if pk not in runs or other_pk not in runs or runs[pk].plan_id != runs[other_pk].plan_id:
         raise Http404
     first, second = runs[pk], runs[other_pk]
-    return (first, second) if (first.created_at, first.pk) <= (second.created_at, second.pk) else (second, first)
+    return (
+        (first, second) if (first.created_at, first.pk) <= (second.created_at, second.pk) else (second, first)
+    )
 
 
 def run_diff(user: Any, before: TestRun, after: TestRun) -> RunDiff:
@@ -486,7 +500,9 @@ def run_diff(user: Any, before: TestRun, after: TestRun) -> RunDiff:
             )
     old, new = found[before.pk], found[after.pk]
 
-    def ordered(keys: Iterable[tuple[str, str, str]], source: dict[tuple[str, str, str], DiffEntry]) -> list[DiffEntry]:
+    def ordered(
+        keys: Iterable[tuple[str, str, str]], source: dict[tuple[str, str, str], DiffEntry]
+    ) -> list[DiffEntry]:
         return [source[k] for k in sorted(keys)]
 
     gone = old.keys() - new.keys()
@@ -568,15 +584,15 @@ def finding_check_history(user: Any, finding: Finding, *, limit: int = CHECK_RUN
     runs by the plan's time index, then their results of that check by the unique key)."""
     require(user, Cap.TESTING_VIEW, finding)
     runs = list(
-        TestRun.objects.filter(plan_id=finding.plan_id).order_by("-created_at", "-id").values_list("id", "created_at")[
-            :limit
-        ]
+        TestRun.objects.filter(plan_id=finding.plan_id)
+        .order_by("-created_at", "-id")
+        .values_list("id", "created_at")[:limit]
     )
     results = {
         r.run_id: r
-        for r in CheckResult.objects.filter(run_id__in=[pk for pk, _ in runs], check_key=finding.check_key).only(
-            "run_id", "outcome", "problems"
-        )
+        for r in CheckResult.objects.filter(
+            run_id__in=[pk for pk, _ in runs], check_key=finding.check_key
+        ).only("run_id", "outcome", "problems")
     }
     rows = []
     for run_id, created_at in runs:
@@ -588,13 +604,19 @@ def finding_check_history(user: Any, finding: Finding, *, limit: int = CHECK_RUN
     return rows
 
 
-def finding_events(user: Any, finding: Finding, *, limit: int = FINDING_EVENTS_SHOWN) -> list[AuditEvent] | None:
+def finding_events(
+    user: Any, finding: Finding, *, limit: int = FINDING_EVENTS_SHOWN
+) -> list[AuditEvent] | None:
     """The finding's audit events (its triage and status changes), newest first; None when the user
     may not read the audit trail of its unit (who decided what is audit reading, as on an API)."""
     require(user, Cap.TESTING_VIEW, finding)
     if not in_scope(user, Cap.AUDIT_VIEW, finding.scope_path_value):
         return None
-    return list(AuditEvent.objects.filter(object_type="testing.finding", object_id=str(finding.pk)).order_by("-id")[:limit])
+    return list(
+        AuditEvent.objects.filter(object_type="testing.finding", object_id=str(finding.pk)).order_by("-id")[
+            :limit
+        ]
+    )
 
 
 # --- Plans (REST) and the home card -------------------------------------------------------------------------
@@ -604,7 +626,9 @@ def plans_visible(user: Any, *, api_slug: str | None = None) -> QuerySet[TestPla
     qs = (
         TestPlan.objects.visible_to(user, Cap.TESTING_VIEW)
         .select_related("api", "environment")
-        .prefetch_related(Prefetch("identities", queryset=PlanIdentity.objects.defer("secret").order_by("name")))
+        .prefetch_related(
+            Prefetch("identities", queryset=PlanIdentity.objects.defer("secret").order_by("name"))
+        )
     )
     if api_slug:
         qs = qs.filter(api__slug=api_slug)
@@ -614,7 +638,9 @@ def plans_visible(user: Any, *, api_slug: str | None = None) -> QuerySet[TestPla
 def run_with_results(user: Any, pk: int) -> TestRun:
     """A run with its results prefetched (the REST detail)."""
     run: TestRun = get_object_or_404(
-        runs_visible(user).prefetch_related(Prefetch("results", queryset=CheckResult.objects.order_by("check_key"))),
+        runs_visible(user).prefetch_related(
+            Prefetch("results", queryset=CheckResult.objects.order_by("check_key"))
+        ),
         pk=pk,
     )
     return run

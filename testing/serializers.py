@@ -40,8 +40,16 @@ EVIDENCE_SCHEMA: dict[str, Any] = {
             "elapsed_ms": _TEXT,
         },
         "required": [
-            "method", "url", "status", "error", "request_headers", "request_body",
-            "response_headers", "response_body", "body_bytes", "elapsed_ms",
+            "method",
+            "url",
+            "status",
+            "error",
+            "request_headers",
+            "request_body",
+            "response_headers",
+            "response_body",
+            "body_bytes",
+            "elapsed_ms",
         ],  # fmt: skip
     },
 }
@@ -60,7 +68,11 @@ PROBLEMS_SCHEMA: dict[str, Any] = {
         "required": ["detail", "operation", "message", "severity", "evidence"],
     },
 }
-SKIPPED_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": _TEXT, "description": "check → why"}
+SKIPPED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": _TEXT,
+    "description": "check → why",
+}
 
 
 @extend_schema_field(EVIDENCE_SCHEMA)
@@ -178,7 +190,9 @@ class FindingDetailSerializer(FindingSerializer):
 
 
 class PlanQuerySerializer(serializers.Serializer):
-    api = serializers.SlugField(required=False, max_length=max_length_of(Api, "slug"), help_text="An API's slug")
+    api = serializers.SlugField(
+        required=False, max_length=max_length_of(Api, "slug"), help_text="An API's slug"
+    )
 
 
 class FindingQuerySerializer(serializers.Serializer):
@@ -186,7 +200,9 @@ class FindingQuerySerializer(serializers.Serializer):
     page's FindingFilterForm."""
 
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    check = serializers.RegexField(CHECK_KEY_PATTERN, required=False, max_length=max_length_of(Finding, "check_key"))
+    check = serializers.RegexField(
+        CHECK_KEY_PATTERN, required=False, max_length=max_length_of(Finding, "check_key")
+    )
     owasp = serializers.ChoiceField(choices=selectors.OWASP_CHOICES, required=False)
     unit = serializers.SlugField(
         required=False, max_length=max_length_of(OrgUnit, "slug"), help_text="Owner unit (and below)"

@@ -83,7 +83,9 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     form = web.style(forms.FindingFilterForm(data, user=request.user, menus=True))
     # Invalid filters are ignored (and the page says so); the valid ones still apply.
     form.is_valid()
-    page = web.keyset_page(request, selectors.findings_list(request.user, form.filters()), size=FINDINGS_PAGE_SIZE)
+    page = web.keyset_page(
+        request, selectors.findings_list(request.user, form.filters()), size=FINDINGS_PAGE_SIZE
+    )
     ctx = {"form": form, "findings": page.items, "next_query": page.next_query}
     return web.render_partial_or_page(
         request, page="testing/finding_list.html", partial="testing/_finding_rows.html", ctx=ctx

@@ -1,6 +1,8 @@
 """/api/v1/testing/: plans, an API's runs, a run with its results, findings with the page's filters.
 Read-only; scoped like the pages (404 outside the caller's sight), strict query, one error shape."""
 
+# ruff: noqa: F811 - the fixtures imported from views_fixtures are the tests' parameters
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +29,9 @@ def nobody_rest(org) -> Client:  # noqa: ANN001
 
 
 def test_it_lists_plans_without_secrets(org, tested: Tested, bob):
-    PlanIdentity.objects.create(plan=tested.plan, name="A", kind="bearer", secret=b"s3cr3t-identity", hint="svc-a")
+    PlanIdentity.objects.create(
+        plan=tested.plan, name="A", kind="bearer", secret=b"s3cr3t-identity", hint="svc-a"
+    )
     make_tested_api(org.sibling, slug="disputes")
     response = rest(bob).get(f"{BASE}/plans/")
     assert response.status_code == 200
@@ -36,7 +40,9 @@ def test_it_lists_plans_without_secrets(org, tested: Tested, bob):
     plan = plans[0]
     assert plan["environment"] == "production" and plan["schedule"] == "every day"
     assert plan["checks"] == ["auth_enforced", "rate_burst"]
-    assert plan["identities"] == [{"name": "A", "kind": "bearer", "hint": "svc-a", "rotated_at": plan["identities"][0]["rotated_at"]}]
+    assert plan["identities"] == [
+        {"name": "A", "kind": "bearer", "hint": "svc-a", "rotated_at": plan["identities"][0]["rotated_at"]}
+    ]
     assert "s3cr3t" not in response.content.decode() and "secret" not in response.content.decode()
     assert rest(bob).get(f"{BASE}/plans/", {"api": "disputes"}).json()["results"] == []
     assert rest(bob).get(f"{BASE}/plans/{tested.plan.pk}/").json()["id"] == tested.plan.pk
@@ -79,12 +85,15 @@ def test_it_lists_findings_with_the_pages_filters(org, tested: Tested, bob, make
         "Anonymous read of items on payments",
         "Medium one",
     }
-    assert [f["title"] for f in client.get(f"{BASE}/findings/", {"severity": "medium"}).json()["results"]] == [
-        "Medium one"
-    ]
-    assert client.get(f"{BASE}/findings/", {"status": "open", "check": "auth_enforced"}).json()["results"][0][
-        "api"
-    ] == "payments"
+    assert [
+        f["title"] for f in client.get(f"{BASE}/findings/", {"severity": "medium"}).json()["results"]
+    ] == ["Medium one"]
+    assert (
+        client.get(f"{BASE}/findings/", {"status": "open", "check": "auth_enforced"}).json()["results"][0][
+            "api"
+        ]
+        == "payments"
+    )
     assert client.get(f"{BASE}/findings/", {"unit": org.sibling.slug}).json()["results"] == []
     detail = client.get(f"{BASE}/findings/{tested.finding.pk}/").json()
     assert detail["evidence"][0]["response_body"].startswith("<script>") and detail["times_seen"] == 2
@@ -92,7 +101,12 @@ def test_it_lists_findings_with_the_pages_filters(org, tested: Tested, bob, make
 
 def test_it_reads_the_query_strictly(tested: Tested, bob):
     client = rest(bob)
-    for query in ({"severity": "huge"}, {"older_than_days": "0"}, {"check": "Bad Key"}, {"owasp": "API11:2023"}):
+    for query in (
+        {"severity": "huge"},
+        {"older_than_days": "0"},
+        {"check": "Bad Key"},
+        {"owasp": "API11:2023"},
+    ):
         response = client.get(f"{BASE}/findings/", query)
         assert response.status_code == 400, query
         assert set(response.json()["error"]) >= {"code", "message", "request_id", "fields"}
@@ -119,4 +133,7 @@ def test_it_answers_404_outside_the_callers_sight(org, tested: Tested, charlie, 
 def test_it_is_read_only(tested: Tested, ciso):
     client = rest(ciso)
     assert client.post(f"{BASE}/findings/", {}, content_type="application/json").status_code == 405
-    assert client.patch(f"{BASE}/plans/{tested.plan.pk}/", {}, content_type="application/json").status_code == 405
+    assert (
+        client.patch(f"{BASE}/plans/{tested.plan.pk}/", {}, content_type="application/json").status_code
+        == 405
+    )

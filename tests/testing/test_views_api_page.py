@@ -1,5 +1,7 @@
 """/testing/apis/<slug>/: an API's plans, its pass-rate trend and its runs, keyset paged."""
 
+# ruff: noqa: F811 - the fixtures imported from views_fixtures are the tests' parameters
+
 from __future__ import annotations
 
 import json
@@ -18,10 +20,14 @@ def url(slug: str) -> str:
 
 
 def test_it_shows_each_plan_in_words(tested: Tested, bob, login):
-    PlanIdentity.objects.create(plan=tested.plan, name="A", kind="bearer", secret=b"s3cr3t-identity", hint="svc-a")
+    PlanIdentity.objects.create(
+        plan=tested.plan, name="A", kind="bearer", secret=b"s3cr3t-identity", hint="svc-a"
+    )
     body = login(bob).get(url(tested.api.slug)).content.decode()
     assert "production" in body and "every day" in body
-    assert "Protected operations refuse anonymous callers" in body and "API2:2023 Broken Authentication" in body
+    assert (
+        "Protected operations refuse anonymous callers" in body and "API2:2023 Broken Authentication" in body
+    )
     # Production without the owners' opt-in: the intrusive check is listed as not running.
     assert "have not opted in" in body
     assert re.search(r"A burst is throttled.*?no: intrusive: skipped", body, re.S)
@@ -33,7 +39,9 @@ def test_it_aggregates_the_pass_rate_per_day_for_the_chart(tested: Tested, bob, 
     TestRunFactory(plan=tested.plan, status=RunStatus.PASSED, created_at=tested.second.created_at)
     TestRunFactory(plan=tested.plan, status=RunStatus.SKIPPED, created_at=tested.second.created_at)
     body = login(bob).get(url(tested.api.slug)).content.decode()
-    data = json.loads(re.search(r'<script id="pass-rate-data" type="application/json">(.*?)</script>', body).group(1))
+    data = json.loads(
+        re.search(r'<script id="pass-rate-data" type="application/json">(.*?)</script>', body).group(1)
+    )
     assert len(data["labels"]) == 30
     today = timezone.now().date().isoformat()
     i = data["labels"].index(today)
@@ -61,7 +69,9 @@ def test_it_pages_the_runs_by_keyset(tested: Tested, bob, login, django_assert_m
     assert str(tested.first.pk) in rest and not set(rest) & set(shown)
 
 
-def test_it_runs_the_same_queries_for_few_and_many_runs(tested: Tested, bob, login, django_assert_max_num_queries):
+def test_it_runs_the_same_queries_for_few_and_many_runs(
+    tested: Tested, bob, login, django_assert_max_num_queries
+):
     client = login(bob)
     client.get(url(tested.api.slug))
     with django_assert_max_num_queries(12) as few:

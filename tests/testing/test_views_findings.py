@@ -1,6 +1,8 @@
 """/testing/findings/ and /testing/findings/<id>/: every visible finding, filtered and keyset paged
 in a constant number of queries, and one finding with its evidence and history."""
 
+# ruff: noqa: F811 - the fixtures imported from views_fixtures are the tests' parameters
+
 from __future__ import annotations
 
 import re
@@ -37,7 +39,9 @@ def test_it_lists_open_findings_of_every_visible_api(org, tested: Tested, bob, l
 
 def test_it_filters_by_severity_check_owasp_and_age(tested: Tested, bob, login):
     old = timezone.now() - timedelta(days=40)
-    FindingFactory(plan=tested.plan, title="Old medium", severity=Severity.MEDIUM, first_seen=old, last_seen=old)
+    FindingFactory(
+        plan=tested.plan, title="Old medium", severity=Severity.MEDIUM, first_seen=old, last_seen=old
+    )
     FindingFactory(plan=tested.plan, title="Rate limit", check_key="rate_burst", owasp="API4:2023")
     client = login(bob)
     assert titles(client.get(LIST, {"severity": "medium"}).content.decode()) == ["Old medium"]

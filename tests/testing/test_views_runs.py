@@ -1,22 +1,28 @@
 """/testing/runs/<id>/ and /testing/runs/<id>/diff/<other>/: one run's health and results, and what
 changed between two runs of a plan."""
 
+# ruff: noqa: F811 - the fixtures imported from views_fixtures are the tests' parameters
+
 from __future__ import annotations
 
 import re
 
 from testing.models import CheckOutcome
 from tests.testing.factories import CheckResultFactory, TestRunFactory
-from tests.testing.views_fixtures import Tested, tested, make_tested_api, view_checks  # noqa: F401 - fixtures
+from tests.testing.views_fixtures import Tested, make_tested_api, tested, view_checks  # noqa: F401 - fixtures
 
 
 def test_it_shows_the_runs_health_and_results(tested: Tested, bob, login):
     body = login(bob).get(f"/testing/runs/{tested.first.pk}/").content.decode()
     health = re.search(r'<dl class="row small" id="scan-health">(.*?)</dl>', body, re.S).group(1)
-    assert "3 of 4" in health and "6 of 6 authenticated requests" in health and "9 of a budget of 10" in health
+    assert (
+        "3 of 4" in health and "6 of 6 authenticated requests" in health and "9 of a budget of 10" in health
+    )
     assert "rate_burst</code>: intrusive: production needs the owners&#x27; opt-in" in body
     assert "unauthenticated-warning" not in body
-    assert "Protected operations refuse anonymous callers" in body and "API2:2023 Broken Authentication" in body
+    assert (
+        "Protected operations refuse anonymous callers" in body and "API2:2023 Broken Authentication" in body
+    )
     assert "2 operations answered without credentials" in body
     assert body.count('class="problem ') == 2 and "GET /orders" in body
 
@@ -42,8 +48,12 @@ def test_it_warns_when_nothing_carried_credentials(tested: Tested, bob, login):
 
 def test_it_survives_garbage_in_stored_json(tested: Tested, bob, login):
     run = TestRunFactory(plan=tested.plan, skipped_checks=["not", "a", "dict"])
-    CheckResultFactory(run=run, check_key="gone_check", problems={"x": 1}, evidence=[1, "two", {"status": {"a": 1}}])
-    CheckResultFactory(run=run, check_key="auth_enforced", problems=[None, {"detail": ["x"], "evidence": "no"}] + ["x"] * 500)
+    CheckResultFactory(
+        run=run, check_key="gone_check", problems={"x": 1}, evidence=[1, "two", {"status": {"a": 1}}]
+    )
+    CheckResultFactory(
+        run=run, check_key="auth_enforced", problems=[None, {"detail": ["x"], "evidence": "no"}] + ["x"] * 500
+    )
     body = login(bob).get(f"/testing/runs/{run.pk}/").content.decode()
     assert "gone_check" in body and body.count('class="problem ') == 1
 
@@ -67,7 +77,12 @@ def test_it_diffs_two_runs_by_problem_fingerprint(tested: Tested, bob, login):
     assert "GET /items/{id}" in section("still_failing")
     assert "(0)" in section("not_rechecked")
     # The order of the ids does not matter: older to newer either way.
-    assert client.get(f"/testing/runs/{tested.second.pk}/diff/{tested.first.pk}/").content.decode().count("DELETE /items/{id}") == 1
+    assert (
+        client.get(f"/testing/runs/{tested.second.pk}/diff/{tested.first.pk}/")
+        .content.decode()
+        .count("DELETE /items/{id}")
+        == 1
+    )
 
 
 def test_it_does_not_call_a_problem_fixed_when_its_check_did_not_complete(tested: Tested, bob, login):

@@ -73,8 +73,16 @@ EVIDENCE = {
 }
 
 
-def problem(operation: str, detail: str = "no_401_without_credentials", message: str = "Answered 200") -> dict:
-    return {"detail": detail, "operation": operation, "message": message, "severity": "", "evidence": [EVIDENCE]}
+def problem(
+    operation: str, detail: str = "no_401_without_credentials", message: str = "Answered 200"
+) -> dict:
+    return {
+        "detail": detail,
+        "operation": operation,
+        "message": message,
+        "severity": "",
+        "evidence": [EVIDENCE],
+    }
 
 
 @dataclass
@@ -93,7 +101,9 @@ def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
     """An API with a plan on production and two finished runs: the first failed with two problems,
     the second with one of them still there and a new one."""
     api = ApiFactory(org_unit=unit, slug=slug, name=slug.title())
-    env = EnvironmentFactory(api=api, name="production", base_urls=["https://pay.example.com"], is_production=True)
+    env = EnvironmentFactory(
+        api=api, name="production", base_urls=["https://pay.example.com"], is_production=True
+    )
     plan = TestPlanFactory(environment=env, checks=["auth_enforced", "rate_burst"], intrusive_allowed=True)
     now = timezone.now()
     first = TestRunFactory(
