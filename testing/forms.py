@@ -42,7 +42,7 @@ class FindingFilterForm(forms.Form):
         label="Opened more than (days) ago",
     )
     status = forms.ChoiceField(required=False, choices=_blank(FindingStatus.choices))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, user: Any = None, menus: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -43,6 +43,7 @@ from testing.models import (
 )
 
 TREND_DAYS = 30
+MAX_ID = 2**63 - 1  # the largest id a (big) auto field holds
 # A run that was skipped (downtime) tested nothing: it is not part of the pass rate.
 TREND_STATUSES = (RunStatus.PASSED, RunStatus.FAILED, RunStatus.ERROR)
 CHECK_RUNS_SHOWN = 20  # the last runs of a finding's check on its plan (the finding's history)
@@ -469,6 +470,8 @@ class RunDiff:
 def run_pair(user: Any, pk: int, other_pk: int) -> tuple[TestRun, TestRun]:
     """Two runs of the same plan the user may see, older first; Http404 if either is hidden or
     missing, or they belong to different plans (there is no diff between them)."""
+    if max(pk, other_pk) > MAX_ID:  # no such row; and the database refuses to compare with it
+        raise Http404
     runs = {r.pk: r for r in runs_visible(user).filter(pk__in=[pk, other_pk])}
     if pk not in runs or other_pk not in runs or runs[pk].plan_id != runs[other_pk].plan_id:
         raise Http404

@@ -23,7 +23,8 @@ FINDINGS_PAGE_SIZE = 50
 def _before(request: HttpRequest) -> int | None:
     """The keyset cursor ``?before=<id>``; anything that is not a positive id is the first page."""
     raw = request.GET.get("before", "")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 else None
+    value = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18 else 0
+    return value or None
 
 
 @require_GET
