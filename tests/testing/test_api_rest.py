@@ -39,7 +39,7 @@ def test_it_lists_plans_without_secrets(org, tested: Tested, bob):
     assert [p["api"] for p in plans] == ["payments"]
     plan = plans[0]
     assert plan["environment"] == "production" and plan["schedule"] == "every day"
-    assert plan["checks"] == ["auth_enforced", "rate_burst"]
+    assert plan["checks"] == ["view_auth", "view_burst"]
     assert plan["identities"] == [
         {"name": "A", "kind": "bearer", "hint": "svc-a", "rotated_at": plan["identities"][0]["rotated_at"]}
     ]
@@ -68,12 +68,12 @@ def test_it_shows_a_run_with_its_results(tested: Tested, bob):
     body = rest(bob).get(f"{BASE}/runs/{tested.second.pk}/").json()
     assert body["unauthenticated"] is True and body["authenticated_requests"] == 5
     (result,) = body["results"]
-    assert result["check_key"] == "auth_enforced" and result["outcome"] == "fail"
+    assert result["check_key"] == "view_auth" and result["outcome"] == "fail"
     assert [p["operation"] for p in result["problems"]] == ["GET /items/{id}", "DELETE /items/{id}"]
     evidence = result["problems"][0]["evidence"][0]
     assert evidence["status"] == "200" and evidence["request_headers"] == [["Authorization", "[redacted]"]]
     first = rest(bob).get(f"{BASE}/runs/{tested.first.pk}/").json()
-    assert first["skipped_checks"] == {"rate_burst": "intrusive: production needs the owners' opt-in"}
+    assert first["skipped_checks"] == {"view_burst": "intrusive: production needs the owners' opt-in"}
 
 
 def test_it_lists_findings_with_the_pages_filters(org, tested: Tested, bob, make_member):
@@ -89,7 +89,7 @@ def test_it_lists_findings_with_the_pages_filters(org, tested: Tested, bob, make
         f["title"] for f in client.get(f"{BASE}/findings/", {"severity": "medium"}).json()["results"]
     ] == ["Medium one"]
     assert (
-        client.get(f"{BASE}/findings/", {"status": "open", "check": "auth_enforced"}).json()["results"][0][
+        client.get(f"{BASE}/findings/", {"status": "open", "check": "view_auth"}).json()["results"][0][
             "api"
         ]
         == "payments"

@@ -42,10 +42,10 @@ def test_it_filters_by_severity_check_owasp_and_age(tested: Tested, bob, login):
     FindingFactory(
         plan=tested.plan, title="Old medium", severity=Severity.MEDIUM, first_seen=old, last_seen=old
     )
-    FindingFactory(plan=tested.plan, title="Rate limit", check_key="rate_burst", owasp="API4:2023")
+    FindingFactory(plan=tested.plan, title="Rate limit", check_key="view_burst", owasp="API4:2023")
     client = login(bob)
     assert titles(client.get(LIST, {"severity": "medium"}).content.decode()) == ["Old medium"]
-    assert titles(client.get(LIST, {"check": "rate_burst"}).content.decode()) == ["Rate limit"]
+    assert titles(client.get(LIST, {"check": "view_burst"}).content.decode()) == ["Rate limit"]
     assert titles(client.get(LIST, {"owasp": "API4:2023"}).content.decode()) == ["Rate limit"]
     assert titles(client.get(LIST, {"older_than_days": "30"}).content.decode()) == ["Old medium"]
     # An invalid filter is ignored, and the page says so; the valid ones still apply.

@@ -18,7 +18,7 @@ def test_it_shows_the_runs_health_and_results(tested: Tested, bob, login):
     assert (
         "3 of 4" in health and "6 of 6 authenticated requests" in health and "9 of a budget of 10" in health
     )
-    assert "rate_burst</code>: intrusive: production needs the owners&#x27; opt-in" in body
+    assert "view_burst</code>: intrusive: production needs the owners&#x27; opt-in" in body
     assert "unauthenticated-warning" not in body
     assert (
         "Protected operations refuse anonymous callers" in body and "API2:2023 Broken Authentication" in body
@@ -52,7 +52,7 @@ def test_it_survives_garbage_in_stored_json(tested: Tested, bob, login):
         run=run, check_key="gone_check", problems={"x": 1}, evidence=[1, "two", {"status": {"a": 1}}]
     )
     CheckResultFactory(
-        run=run, check_key="auth_enforced", problems=[None, {"detail": ["x"], "evidence": "no"}] + ["x"] * 500
+        run=run, check_key="view_auth", problems=[None, {"detail": ["x"], "evidence": "no"}] + ["x"] * 500
     )
     body = login(bob).get(f"/testing/runs/{run.pk}/").content.decode()
     assert "gone_check" in body and body.count('class="problem ') == 1
@@ -87,7 +87,7 @@ def test_it_diffs_two_runs_by_problem_fingerprint(tested: Tested, bob, login):
 
 def test_it_does_not_call_a_problem_fixed_when_its_check_did_not_complete(tested: Tested, bob, login):
     third = TestRunFactory(plan=tested.plan)
-    CheckResultFactory(run=third, check_key="auth_enforced", outcome=CheckOutcome.ERROR, problems=[])
+    CheckResultFactory(run=third, check_key="view_auth", outcome=CheckOutcome.ERROR, problems=[])
     body = login(bob).get(f"/testing/runs/{tested.second.pk}/diff/{third.pk}/").content.decode()
     assert "Fixed (0)" in body and "(the check did not complete) (2)" in body
 

@@ -29,14 +29,14 @@ class _ViewCheck(Check):
 
 
 class AuthCheck(_ViewCheck):
-    key = "auth_enforced"
+    key = "view_auth"
     title = "Protected operations refuse anonymous callers"
     owasp = Owasp.API2
     severity = Severity.HIGH
 
 
 class BurstCheck(_ViewCheck):
-    key = "rate_burst"
+    key = "view_burst"
     title = "A burst is throttled"
     owasp = Owasp.API4
     severity = Severity.MEDIUM
@@ -45,7 +45,9 @@ class BurstCheck(_ViewCheck):
 
 @pytest.fixture(autouse=True)
 def view_checks(monkeypatch: pytest.MonkeyPatch) -> dict[str, type[Check]]:
-    """The two checks the pages describe, registered for the test only."""
+    """The two checks the pages describe, registered for the test only (beside the real ones, which
+    are imported first: they register themselves on import)."""
+    checks_package.all_checks()
     registry = dict(base.REGISTRY)
     registry.update({AuthCheck.key: AuthCheck, BurstCheck.key: BurstCheck})
     monkeypatch.setattr(base, "REGISTRY", registry)
@@ -104,7 +106,7 @@ def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
     env = EnvironmentFactory(
         api=api, name="production", base_urls=["https://pay.example.com"], is_production=True
     )
-    plan = TestPlanFactory(environment=env, checks=["auth_enforced", "rate_burst"], intrusive_allowed=True)
+    plan = TestPlanFactory(environment=env, checks=["view_auth", "view_burst"], intrusive_allowed=True)
     now = timezone.now()
     first = TestRunFactory(
         plan=plan,
@@ -118,11 +120,11 @@ def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
         authenticated_responses=6,
         requests_sent=9,
         request_budget=10,
-        skipped_checks={"rate_burst": "intrusive: production needs the owners' opt-in"},
+        skipped_checks={"view_burst": "intrusive: production needs the owners' opt-in"},
     )
     CheckResultFactory(
         run=first,
-        check_key="auth_enforced",
+        check_key="view_auth",
         outcome=CheckOutcome.FAILED,
         severity="high",
         owasp="API2:2023",
@@ -142,7 +144,7 @@ def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
     )
     CheckResultFactory(
         run=second,
-        check_key="auth_enforced",
+        check_key="view_auth",
         outcome=CheckOutcome.FAILED,
         severity="high",
         owasp="API2:2023",
@@ -150,6 +152,7 @@ def make_tested_api(unit: Any, slug: str = "payments") -> Tested:
     )
     finding = FindingFactory(
         plan=plan,
+        check_key="view_auth",
         operation="GET /items/{id}",
         title=f"Anonymous read of items on {slug}",
         first_seen=now - timedelta(days=2),
