@@ -9,7 +9,13 @@ import re
 
 from testing.models import CheckOutcome
 from tests.testing.factories import CheckResultFactory, TestRunFactory
-from tests.testing.views_fixtures import Tested, make_tested_api, tested, view_checks  # noqa: F401 - fixtures
+from tests.testing.views_fixtures import (  # noqa: F401 - fixtures
+    Tested,
+    make_tested_api,
+    problem,
+    tested,
+    view_checks,
+)
 
 
 def test_it_shows_the_runs_health_and_results(tested: Tested, bob, login):
@@ -99,3 +105,19 @@ def test_it_refuses_a_diff_across_plans_or_units(org, tested: Tested, bob, login
     sibling = make_tested_api(org.sibling, slug="disputes")
     assert client.get(f"/testing/runs/{sibling.first.pk}/diff/{sibling.second.pk}/").status_code == 404
     assert client.get(f"/testing/runs/{tested.first.pk}/diff/999999/").status_code == 404
+
+
+def test_the_run_page_runs_the_same_queries_for_few_and_many_results(
+    tested: Tested, bob, login, django_assert_max_num_queries
+):
+    few_run, many_run = TestRunFactory(plan=tested.plan), TestRunFactory(plan=tested.plan)
+    CheckResultFactory(run=few_run, check_key="view_auth")
+    for i in range(25):
+        CheckResultFactory(run=many_run, check_key=f"check_{i:02d}", problems=[problem(f"GET /r/{i}")])
+    client = login(bob)
+    client.get(f"/testing/runs/{few_run.pk}/")
+    with django_assert_max_num_queries(10) as few:
+        client.get(f"/testing/runs/{few_run.pk}/")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        body = client.get(f"/testing/runs/{many_run.pk}/").content.decode()
+    assert body.count('class="problem ') == 25
