@@ -96,7 +96,7 @@ def check_info(key: str, catalog: dict[str, CheckInfo] | None = None) -> CheckIn
 
 
 def owasp_label(code: str) -> str:
-    """ "API2:2023 Broken Authentication" for a known category; the code itself otherwise."""
+    """The category with its title ("API2:2023 Broken Authentication"); an unknown code as it is."""
     try:
         return f"{code} {OWASP_TITLES[Owasp(code)]}"
     except ValueError:
