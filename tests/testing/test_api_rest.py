@@ -89,9 +89,7 @@ def test_it_lists_findings_with_the_pages_filters(org, tested: Tested, bob, make
         f["title"] for f in client.get(f"{BASE}/findings/", {"severity": "medium"}).json()["results"]
     ] == ["Medium one"]
     assert (
-        client.get(f"{BASE}/findings/", {"status": "open", "check": "view_auth"}).json()["results"][0][
-            "api"
-        ]
+        client.get(f"{BASE}/findings/", {"status": "open", "check": "view_auth"}).json()["results"][0]["api"]
         == "payments"
     )
     assert client.get(f"{BASE}/findings/", {"unit": org.sibling.slug}).json()["results"] == []
