@@ -16,7 +16,8 @@ Local ``$ref``s (``#/...`` JSON pointers) are resolved by copying, and the copyi
 * a ``$ref`` met again inside its own expansion (a cycle) becomes ``{}``;
 * at most ``MAX_DEPTH`` nested levels of the copy (a deeper part becomes ``{}``);
 * at most ``MAX_NODES`` values copied for the whole document (a "ref bomb" where each schema refers
-  to the next one twice would be 2^n nodes); past it every part still to copy becomes ``{}``;
+  to the next one twice would be 2^n nodes); a part being copied when it runs out is cut short, and
+  every later part is left out (no schema, no parameter) rather than half-read;
 * remote and malformed ``$ref``s (``other.yaml#/x``, ``https://...``) and ones that point nowhere
   become ``{}``: nothing is ever fetched.
 
@@ -86,9 +87,11 @@ class _Resolver:
     def copy(self, node: Any, seen: tuple[str, ...] = (), depth: int = 0) -> Any:
         """A resolved copy of ``node``: plain dicts, lists and scalars, bounded as the module says."""
         node, seen = self.deref(node, seen)
-        if self.left <= 0 or depth >= MAX_DEPTH:
-            return {} if isinstance(node, Mapping | list) else None
+        if self.left <= 0:
+            return None  # only ever a top-level call: loops below stop before the budget runs out
         self.left -= 1
+        if isinstance(node, Mapping | list) and depth >= MAX_DEPTH - 1:
+            return {} if isinstance(node, Mapping) else []
         if isinstance(node, Mapping):
             out: dict[str, Any] = {}
             for key, value in node.items():
