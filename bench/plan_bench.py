@@ -309,11 +309,12 @@ def ours_other(run: PlanRun) -> list[str]:
 
 
 def st_other(run: StRun) -> list[str]:
-    out = []
+    """Schemathesis failures that match no planted flaw, one line per check."""
+    grouped: dict[str, list[str]] = {}
     for (check, operation), count in sorted(run.failures.items()):
         if not any(operation in FLAWS[key].operations for key in ST_MAPPING.get(check, ())):
-            out.append(f"{check} on {operation} ({count} case(s))")
-    return out
+            grouped.setdefault(check, []).append(f"{operation} ({count})")
+    return [f"{check}: {', '.join(where)}" for check, where in grouped.items()]
 
 
 def markdown(plans: list[PlanRun], st: StRun | None, st_time: int) -> str:
