@@ -149,3 +149,31 @@ def test_it_copes_with_resets_and_server_errors(pki):
         result = _run(pki, f"https://api.test:{server.port}")
     assert result.outcome == Outcome.PASSED
     assert result.metrics["plain_answers"][f"http://…:{server.port}/"] == 500
+
+
+def test_it_names_the_operations_that_take_a_password_over_an_http_base_url(pki):
+    """The demo target's POST /auth/login: where the passwords travel in the clear."""
+    login = {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
+    nested = {
+        "type": "object",
+        "properties": {"client": {"type": "object", "properties": {"clientSecret": {}}}},
+    }
+    ops = (
+        *OPS,
+        OperationSpec("POST", "/auth/login", auth_required=False, request_schema=login),
+        OperationSpec("PUT", "/apps/{id}", request_schema=nested),
+        OperationSpec("POST", "/items", request_schema={"type": "object", "properties": {"name": {}}}),
+    )
+    with RawServer(Router({"/": _json})) as server:
+        factory = lambda budget: SafeClient(  # noqa: E731
+            allowed_networks=["127.0.0.0/8"], limits=Limits(per_host_rate=0, max_requests=budget)
+        )
+        target = Target(base_url=f"http://127.0.0.1:{server.port}", operations=ops)
+        result = run_checks(target, ["cleartext"], client_factory=factory).checks[0]
+        sent = len(server.requests)
+    assert [(p.detail, p.operation) for p in result.problems] == [
+        ("cleartext_base_url", "GET /"),
+        ("credentials_over_cleartext", "PUT /apps/{id}"),
+        ("credentials_over_cleartext", "POST /auth/login"),
+    ]
+    assert "password" in result.problems[2].message and sent == 1

@@ -80,5 +80,34 @@ def test_it_copes_with_resets_and_skips_without_operations():
     with RawServer(Api(fallback=reset)) as server:
         report = run_checks(_target(server, ops), ["cors"], client_factory=client_factory)
         skipped = run_checks(_target(server, ()), ["cors"], client_factory=client_factory)
-    assert report.checks[0].outcome == Outcome.PASSED and report.checks[0].requests_sent == 9
+    # 8 operations: three probes to the first 3, the foreign-origin GET alone to the 5 others
+    assert report.checks[0].outcome == Outcome.PASSED and report.checks[0].requests_sent == 14
     assert skipped.checks[0].outcome == Outcome.SKIPPED
+
+
+def test_it_finds_a_route_past_the_first_three_that_reflects_and_probes_it_fully():
+    """A CORS policy set on one route (the demo target's GET /wallet) is found among many."""
+    ops = tuple(OperationSpec("GET", f"/r{i}") for i in range(8))
+
+    def answer(request):
+        headers = [("Content-Type", "application/json")]
+        if request.path == "/r6":
+            origin = request.headers.get("origin", "")
+            headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Credentials", "true")]
+        return 200, b"{}", headers
+
+    with RawServer(Api(fallback=handler(answer))) as server:
+        report = run_checks(_target(server, ops), ["cors"], client_factory=client_factory)
+        r6 = [(r.method, r.headers.get("origin")) for r in server.requests if r.path == "/r6"]
+        r7 = [r.method for r in server.requests if r.path == "/r7"]
+    found = {(p.detail, p.operation) for p in report.checks[0].problems}
+    assert found == {
+        ("origin_reflected_with_credentials", "GET /r6"),
+        ("null_origin_with_credentials", "GET /r6"),
+    }
+    assert r6 == [
+        ("GET", "https://cors-probe.invalid"),
+        ("GET", "null"),
+        ("OPTIONS", "https://cors-probe.invalid"),
+    ]
+    assert r7 == ["GET"]  # no CORS header: no further probe

@@ -122,7 +122,7 @@ def test_its_walks_are_bounded():
         "client_secret",
         "private_key",
     ]
-    assert len(PROBES) <= 25
+    assert len(PROBES) <= 26
 
 
 def test_it_looks_for_web_server_files_at_the_hosts_root_and_app_paths_under_the_prefix():
@@ -147,3 +147,17 @@ def test_it_keeps_the_body_of_a_debug_page_out_of_evidence():
     dotenv = next(p for p in report.checks[0].problems if p.operation == "GET /.env")
     assert dotenv.evidence[0]["status"] == 200 and dotenv.evidence[0]["body_bytes"] == 0
     assert "postgres://" not in repr(dotenv)
+
+
+def test_it_finds_a_configuration_dump_by_its_secrets_and_not_a_harmless_config():
+    """The demo target's GET /debug/config: undocumented, a JSON dump with the JWT secret and passwords."""
+    dump = {"debug": True, "jwt_secret": "secret", "users": [{"username": "a", "password": "pw-1"}]}
+    with RawServer(
+        Api({"/debug/config": json_answer(dump), "/config": json_answer({"theme": "dark"})})
+    ) as server:
+        report = run_checks(_target(server, OPS[1:]), ["exposed_debug"], client_factory=client_factory)
+    result = report.checks[0]
+    assert [(p.detail, p.operation, p.severity) for p in result.problems] == [
+        ("exposed_debug", "GET /debug/config", "critical")
+    ]
+    assert "secret" not in json.dumps(result.problems[0].evidence).replace("jwt_secret", "")

@@ -50,7 +50,7 @@ class Api:
         respond(conn, 401, b'{"error": "login"}')
 
 
-def _run(server, operations=OPS):
+def _run(server, operations=OPS, budget_bound=40):
     def factory(budget: int) -> SafeClient:
         return SafeClient(
             allowed_networks=["127.0.0.0/8"],
@@ -62,7 +62,7 @@ def _run(server, operations=OPS):
     identity = Identity("alice", headers={"Authorization": GOOD}, secrets=("good",))
     target = Target(base_url=server.url("").rstrip("/"), operations=operations, identities=(identity,))
     result = run_checks(target, ["fail_secure"], client_factory=factory).checks[0]
-    assert result.requests_sent <= 40
+    assert result.requests_sent <= budget_bound
     return result
 
 
@@ -118,3 +118,25 @@ def test_it_copes_with_garbage():
     assert result.outcome == Outcome.PASSED and result.metrics["judged"] == []
     with RawServer(Api()) as server:
         assert _run(server, operations=(OperationSpec("POST", "/orders"),)).outcome == Outcome.SKIPPED
+
+
+def test_it_judges_a_protected_get_past_the_first_three():
+    """Only one route fails open (the demo target's GET /reports, fifth of its protected GETs)."""
+
+    def api(conn, request):
+        if request.path == "/health":
+            return respond(conn, 200, b'{"ok": true}')
+        auth = request.headers.get("authorization", "")
+        if auth == GOOD or (request.path == "/reports" and auth and auth.count(".") != 2):
+            return respond(conn, 200, b'{"viewer": "guest"}')
+        respond(conn, 401, b'{"error": "login"}')
+
+    ops = (
+        OperationSpec("GET", "/health", auth_required=False),
+        *(OperationSpec("GET", f"/a{i}") for i in range(4)),
+        OperationSpec("GET", "/reports"),
+    )
+    with RawServer(api) as server:
+        result = _run(server, ops, budget_bound=64)
+    assert _problems(result) == [("malformed_credentials_accepted", "GET /reports")]
+    assert len(result.metrics["judged"]) == 5

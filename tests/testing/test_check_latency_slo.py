@@ -94,3 +94,23 @@ def test_it_measures_the_api_not_the_clients_rate_limit_wait():
     with RawServer(Api(fallback=json_answer({}))) as server:
         report = run_checks(_target(server), ["latency_slo"], client_factory=paced)
     assert report.checks[0].metrics["p95_ms"] < 40
+
+
+def test_it_names_one_slow_operation_among_many_fast_ones():
+    """The demo target's GET /stats: one operation of many always slow, each sampled at least twice."""
+    ops = tuple(OperationSpec("GET", f"/f{i:02}", auth_required=False) for i in range(11)) + (
+        OperationSpec("GET", "/stats", auth_required=False),
+    )
+    with RawServer(Api({"/stats": _slow(0.08)}, fallback=json_answer({}))) as server:
+        report = run_checks(
+            Target(
+                base_url=server.url("").rstrip("/"), operations=ops, latency_p95_ms=20, latency_tolerance=0.5
+            ),
+            ["latency_slo"],
+            client_factory=client_factory,
+        )
+        stats_calls = sum(1 for r in server.requests if r.path == "/stats")
+    result = report.checks[0]
+    assert ("operation_over_slo", "GET /stats") in [(p.detail, p.operation) for p in result.problems]
+    assert {p.operation for p in result.problems} <= {"", "GET /stats"}
+    assert result.requests_sent == 24 and stats_calls == 2

@@ -59,7 +59,7 @@ def test_it_copes_with_resets_and_stays_in_budget():
         report = run_checks(_target(server, ops), ["security_headers"], client_factory=client_factory)
     result = report.checks[0]
     assert result.outcome == Outcome.PASSED and result.metrics == {"answered": 0}
-    assert result.requests_sent == 8 <= result.request_budget
+    assert result.requests_sent == 12 <= result.request_budget
 
 
 def test_it_skips_without_safe_operations():
@@ -75,3 +75,20 @@ def test_it_skips_without_safe_operations():
 def test_it_reads_cache_directives_case_and_space_insensitively():
     assert "no-store" in cache_directives("Private , NO-STORE,max-age=0")
     assert "no-store" not in cache_directives("no-cache, max-age=0")
+
+
+def test_it_looks_at_authenticated_operations_first_when_there_are_many():
+    """Twelve public GETs sorted before the one protected GET (the demo target's GET /users/me) do not
+    push it out of the sample: authenticated answers are where the headers matter most."""
+    public = tuple(OperationSpec("GET", f"/a{i:02}", auth_required=False) for i in range(12))
+    ops = (*public, OperationSpec("GET", "/users/me"))
+    api = Api({"/users/me": json_answer({"name": "alice"})}, fallback=json_answer({}, headers=GOOD[:1]))
+    with RawServer(api) as server:
+        report = run_checks(_target(server, ops), ["security_headers"], client_factory=client_factory)
+        paths = [r.path for r in server.requests]
+    found = {(p.detail, p.operation) for p in report.checks[0].problems}
+    assert found == {
+        ("missing_nosniff", "GET /users/me"),
+        ("authenticated_response_cacheable", "GET /users/me"),
+    }
+    assert paths[0] == "/users/me" and len(paths) == 12

@@ -42,6 +42,7 @@ from testing.engines.demo_target import (
     documented_operations,
     issue_token,
     openapi_bytes,
+    openapi_document,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,6 +261,20 @@ def test_it_rate_limits_search_per_client_address_with_ratelimit_headers():
     assert answers[0].json() == {"items": []}  # the quote is just a character here
     assert other.status_code == 200
     assert other.headers["ratelimit-remaining"] == "2"
+
+
+def test_it_refuses_a_search_longer_than_the_documented_max_length_with_a_documented_400():
+    """GET /search is one of the operations done right: it validates ?q= as documented (Schemathesis
+    and spec_conformance both sent 101 characters and got a 200 before)."""
+    document = openapi_document()
+    limit = document["paths"]["/search"]["get"]["parameters"][0]["schema"]["maxLength"]
+    with DemoTarget(port=0) as target, httpx.Client(base_url=target.url) as client:
+        fits = client.get("/search", params={"q": "m" * limit})
+        too_long = client.get("/search", params={"q": "m" * (limit + 1)})
+    assert fits.status_code == 200
+    assert too_long.status_code == 400 and "400" in document["paths"]["/search"]["get"]["responses"]
+    assert too_long.json() == {"error": f"q is longer than {limit} characters"}
+    assert too_long.headers["ratelimit-limit"]
 
 
 # --- planted flaws ------------------------------------------------------------------------------------

@@ -11,19 +11,47 @@ side does not give, a reset, nothing listening) passes; a 2xx is API content ove
 (medium); the same non-2xx answer as over HTTPS, byte for byte (the API's own 401, say), means the
 API itself answers over plain HTTP (``cleartext_reachable``, medium). For an http base URL the
 registration itself is the finding (``cleartext_base_url``): high, or medium (the check's default)
-when the host is loopback.
+when the host is loopback; and each documented operation whose request body takes a password or a
+secret (a property named like ``password``, ``client_secret``, ``api_key``: the login, a password
+change) is ``credentials_over_cleartext`` at the same severity, with no request sent: that is
+where the secrets travel in the clear.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from testing.engines.checks._probing import is_loopback_host, success
+from testing.engines.checks._probing import is_loopback_host, normalized_name, success
 from testing.engines.checks.base import Check, Context, Owasp, Problem, Severity, Skip, register
 from testing.engines.safe_http import ScanResponse
 
+MAX_CREDENTIAL_OPERATIONS = 5
+CREDENTIAL_SUFFIXES = ("password", "passwd", "secret", "apikey", "privatekey", "token")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_PATHS = 3
+
+
+def _credential_fields(schema: Any) -> list[str]:
+    """Request properties (top level and one level down) named like a password or secret."""
+    found: list[str] = []
+    if not isinstance(schema, Mapping):
+        return found
+    levels = [schema]
+    for depth in range(2):
+        next_level: list[Mapping[str, Any]] = []
+        for node in levels[:20]:
+            properties = node.get("properties")
+            if not isinstance(properties, Mapping):
+                continue
+            for name, child in list(properties.items())[:100]:
+                if normalized_name(str(name)).endswith(CREDENTIAL_SUFFIXES):
+                    found.append(str(name))
+                if depth == 0 and isinstance(child, Mapping):
+                    next_level.append(child)
+        levels = next_level
+    return found
 
 
 def _netloc(host: str, port: int | None) -> str:
@@ -88,6 +116,21 @@ class Cleartext(Check):
             ),
             responses=[response] if response.ok else [],
         )
+        carrying = [
+            (op, fields)
+            for op in sorted(ctx.target.operations, key=lambda o: (o.path, o.method))
+            if not op.safe and (fields := _credential_fields(op.request_schema))
+        ]
+        for op, fields in carrying[:MAX_CREDENTIAL_OPERATIONS]:
+            ctx.problem(
+                detail="credentials_over_cleartext",
+                operation=op.key,
+                severity=None if loopback else Severity.HIGH,
+                message=(
+                    f"{op.key} takes {', '.join(fields[:3])} in its request body, and the API is "
+                    "registered with an http:// base URL: those secrets cross the network unencrypted."
+                ),
+            )
 
     def _judge(self, ctx: Context, plain: ScanResponse, path: str, port: int | None) -> None:
         where = f"GET {path}"

@@ -1,9 +1,10 @@
 """``cors``: no foreign origin may read responses with the user's credentials.
 
-For up to 3 documented GET operations (sorted; those needing authentication first, since that is
+For up to 8 documented GET operations (sorted; those needing authentication first, since that is
 where credentials matter) the check sends a GET with ``Origin: https://cors-probe.invalid`` (an origin
-nobody can own), a GET with ``Origin: null`` (sandboxed iframes, ``file:`` pages) and a preflight
-OPTIONS from the foreign origin. Findings:
+nobody can own). To the first 3, and to any other whose answer carries an ``Access-Control-*``
+header (a CORS policy is often set per route), it also sends a GET with ``Origin: null`` (sandboxed
+iframes, ``file:`` pages) and a preflight OPTIONS from the foreign origin. Findings:
 
 * ``origin_reflected_with_credentials``: the foreign origin comes back in
   ``Access-Control-Allow-Origin`` with ``Access-Control-Allow-Credentials: true`` (any site can read
@@ -29,13 +30,18 @@ from testing.engines.checks.base import (
 from testing.engines.safe_http import ScanResponse
 
 FOREIGN_ORIGIN = "https://cors-probe.invalid"
-MAX_OPERATIONS = 3
+MAX_OPERATIONS = 8  # each gets the foreign-origin GET
+FULL_PROBES = 3  # the first ones also get the null origin and the preflight, whatever they answered
 
 
 def _allows(response: ScanResponse) -> tuple[str, bool]:
     allow_origin = response.headers.get("access-control-allow-origin", "").strip()
     credentials = response.headers.get("access-control-allow-credentials", "").strip().lower() == "true"
     return allow_origin, credentials
+
+
+def _has_cors_headers(response: ScanResponse) -> bool:
+    return any(name.lower().startswith("access-control-") for name in response.headers)
 
 
 def _operations(ctx: Context) -> list[OperationSpec]:
@@ -48,25 +54,34 @@ class Cors(Check):
     key = "cors"
     title = "No foreign origin reads responses with credentials"
     sends = (
-        "a GET from a foreign origin, a GET from the null origin and a preflight, to up to 3 safe operations"
+        "a GET from a foreign origin to up to 8 safe operations, and a GET from the null origin and a "
+        "preflight to the first 3 and to those that answer with CORS headers"
     )
     owasp = Owasp.API8
     severity = Severity.HIGH
     intrusive = False
-    request_budget = 10
+    request_budget = 3 * MAX_OPERATIONS
 
     def run(self, ctx: Context) -> list[Problem]:
         ops = _operations(ctx)
         if not ops:
             raise Skip("no documented GET operation to probe")
-        for op in ops:
+        for index, op in enumerate(ops):
             probes: tuple[tuple[str, str, dict[str, str]], ...] = (
                 ("GET", FOREIGN_ORIGIN, {}),
                 ("GET", "null", {}),
                 ("OPTIONS", FOREIGN_ORIGIN, {"Access-Control-Request-Method": "GET"}),
             )
             seen: set[str] = set()
-            for method, origin, extra in probes:
+            first: ScanResponse | None = None
+            for number, (method, origin, extra) in enumerate(probes):
+                if (
+                    number == 1
+                    and index >= FULL_PROBES
+                    and first is not None
+                    and not _has_cors_headers(first)
+                ):
+                    break  # no CORS policy on this route: the other two probes would tell nothing new
                 response = call(
                     ctx,
                     op,
@@ -74,6 +89,8 @@ class Cors(Check):
                     identity=identity_for(ctx.target, op),
                     headers={"Origin": origin, **extra},
                 )
+                if number == 0:
+                    first = response
                 allow_origin, credentials = _allows(response)
                 if not credentials or not allow_origin:
                     continue

@@ -1,13 +1,14 @@
 """``exposed_debug``: debug endpoints, unwanted documentation and secret fields are not exposed.
 
-Three parts, at most 33 requests:
+Three parts, at most 35 requests:
 
 1. A GET to a random path that cannot exist: the answer the server gives for anything it does not
    have (often an SPA's index page with a 200). A probe answered the same way is not exposed.
-2. The ``PROBES`` below: 24 well-known paths under the base URL (``.env``, ``.git/config`` and the
+2. The ``PROBES`` below: 26 well-known paths under the base URL (``.env``, ``.git/config`` and the
    Apache status pages at the host's root, where a web server serves them), each confirmed by what
    its content must look like (a ``.git/config`` has ``repositoryformatversion``, an actuator
-   ``env`` has ``propertySources``...), so a server that answers 200 to everything is not reported.
+   ``env`` has ``propertySources``, a ``/debug/config`` or ``/config`` dump carries an unmasked
+   secret as part 3 defines it...), so a server that answers 200 to everything is not reported.
    Documentation paths (OpenAPI/Swagger JSON and UIs, ReDoc, GraphQL introspection) are allowed when
    ``target.docs_public``; debug paths never are. A path the spec itself documents is not probed.
    GraphQL introspection is a POST of ``{"query":"{__schema{types{name}}}"}`` to ``/graphql`` only
@@ -79,6 +80,11 @@ def _dotenv(response: ScanResponse, text: str) -> bool:
     return False
 
 
+def _secrets_dump(response: ScanResponse, text: str) -> bool:
+    """A configuration dump: JSON carrying an unmasked secret (the same test as part 3's)."""
+    return bool(secret_fields(json_body(response)))
+
+
 def _introspection(response: ScanResponse, text: str) -> bool:
     body = json_body(response)
     data = body.get("data") if isinstance(body, dict) else None
@@ -113,6 +119,8 @@ PROBES = (
     Probe("/actuator/heapdump", DEBUG, _heapdump, Severity.CRITICAL),
     Probe("/actuator/configprops", DEBUG, _markers('"contexts"', '"beans"'), Severity.HIGH),
     Probe("/debug/pprof/", DEBUG, _markers("goroutine"), Severity.HIGH),
+    Probe("/debug/config", DEBUG, _secrets_dump, Severity.CRITICAL),
+    Probe("/config", DEBUG, _secrets_dump, Severity.CRITICAL),
     Probe("/debug/vars", DEBUG, _markers('"memstats"', '"cmdline"'), Severity.HIGH),
     Probe("/_profiler/", DEBUG, _markers("symfony profiler"), Severity.HIGH),
     Probe("/h2-console/", DEBUG, _markers("h2 console", "h2-console"), Severity.CRITICAL),
@@ -192,7 +200,7 @@ class ExposedDebug(Check):
     key = "exposed_debug"
     title = "No debug endpoints, unwanted documentation or secret fields exposed"
     sends = (
-        "a GET to a random path, GETs to 23 well-known debug and documentation paths, a GraphQL "
+        "a GET to a random path, GETs to 25 well-known debug and documentation paths, a GraphQL "
         "introspection POST to /graphql, and one GET to each of up to 8 documented safe operations"
     )
     owasp = Owasp.API8

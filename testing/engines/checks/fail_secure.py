@@ -2,7 +2,7 @@
 still answers.
 
 1. Before: a health GET (``target.cheap_get``, else the first GET without path parameters, as the
-   first identity when it is protected), and an anonymous call to up to three protected GETs; only
+   first identity when it is protected), and an anonymous call to up to eight protected GETs; only
    those that refuse (401/403) now are judged afterwards.
 2. Stress, a handful of requests: a burst of eight health GETs; malformed JSON (truncated, invalid
    UTF-8, 5,000 levels of nesting), a 16 KiB header and a wrong content type (XML, form) sent
@@ -30,7 +30,7 @@ from testing.engines.checks.base import (
 )
 from testing.engines.safe_http import ScanResponse
 
-MAX_JUDGED = 3
+MAX_JUDGED = 8  # a fail-open error path is usually one route's own: judge more than a sample of three
 MAX_WRITES = 2
 BURST = 8
 MALFORMED_JSON = (b'{"name": "x", "items": [1, 2,', b'\xff\xfe{"\xc3\x28": 1}', b"[" * 5000)
@@ -48,14 +48,14 @@ class FailSecure(Check):
     key = "fail_secure"
     title = "Errors and load do not open access or take the API down"
     sends = (
-        "a health GET and anonymous calls to three protected GETs, then a burst of eight GETs, malformed "
+        "a health GET and anonymous calls to up to eight protected GETs, then a burst of eight GETs, malformed "
         "JSON, a 16 KiB header and wrong content types (anonymous, to protected writes), then the "
         "protected GETs again anonymously and with malformed credentials, and the health GET again"
     )
     owasp = Owasp.API8
     severity = Severity.HIGH
     intrusive = False
-    request_budget = 40
+    request_budget = 64  # 1 + 8 before, 19 of stress, 8 × 4 + 1 after
 
     def run(self, ctx: Context) -> list[Problem]:
         target = ctx.target

@@ -1,7 +1,8 @@
 """``security_headers``: responses say ``nosniff``, and authenticated responses are not cached.
 
-Up to 8 documented GET operations (sorted), each called once, with the first identity when it needs
-authentication. Every answer carrying a body must send ``X-Content-Type-Options: nosniff``. Every
+Up to 12 documented GET operations, each called once, with the first identity when it needs
+authentication; those needing authentication come first (sorted by path), because an authenticated
+answer is where both rules bite and where a cached or sniffed body does harm. Every answer carrying a body must send ``X-Content-Type-Options: nosniff``. Every
 authenticated 2xx answer must send ``Cache-Control`` with ``no-store``.
 
 Why ``no-store`` and nothing weaker: ``private`` still lets the browser keep the response on disk,
@@ -15,7 +16,7 @@ from __future__ import annotations
 from testing.engines.checks._probing import call, identity_for, safe_operations
 from testing.engines.checks.base import Check, Context, Owasp, Problem, Severity, Skip, register
 
-MAX_OPERATIONS = 8
+MAX_OPERATIONS = 12
 
 
 def cache_directives(value: str) -> set[str]:
@@ -26,14 +27,15 @@ def cache_directives(value: str) -> set[str]:
 class SecurityHeaders(Check):
     key = "security_headers"
     title = "nosniff everywhere, no-store on authenticated responses"
-    sends = "one GET to each of up to 8 documented safe operations"
+    sends = "one GET to each of up to 12 documented safe operations, authenticated ones first"
     owasp = Owasp.API8
     severity = Severity.LOW
     intrusive = False
-    request_budget = 10
+    request_budget = MAX_OPERATIONS
 
     def run(self, ctx: Context) -> list[Problem]:
-        ops = safe_operations(ctx.target, MAX_OPERATIONS)
+        every = safe_operations(ctx.target, len(ctx.target.operations))
+        ops = sorted(every, key=lambda op: not op.auth_required)[:MAX_OPERATIONS]  # stable: by path within
         if not ops:
             raise Skip("no documented GET operation to look at")
         answered = 0

@@ -273,7 +273,8 @@ class DemoApp:
         return Response(204, b"", list(BASELINE_HEADERS))
 
     def search(self, request: Request, params: dict[str, str]) -> Response:
-        """Correct: rate limited per client address, with RateLimit headers on every answer."""
+        """Correct: rate limited per client address, with RateLimit headers on every answer; ``q``
+        longer than its documented maxLength is a documented 400."""
         allowed, remaining, reset = self.limiter.hit(request.client)
         headers = (
             ("RateLimit-Limit", str(self.limiter.limit)),
@@ -283,7 +284,10 @@ class DemoApp:
         )
         if not allowed:
             return error(429, "too many requests", ("Retry-After", str(reset)), *headers)
-        response = json_response(200, {"items": _search(request.query.get("q", ""))})
+        q = request.query.get("q", "")
+        if len(q) > spec.MAX_Q:  # the documented maxLength, enforced (a correct operation validates)
+            return error(400, f"q is longer than {spec.MAX_Q} characters", *headers)
+        response = json_response(200, {"items": _search(q)})
         response.headers.extend(headers)
         return response
 

@@ -15,6 +15,7 @@ SPEC_PATH = "/openapi.json"
 TITLE = "Demo Shop API (deliberately flawed)"
 VERSION = "1.2.3"
 
+MAX_Q = 100  # ?q='s documented maxLength (GET /search enforces it; GET /products does not care)
 PUBLIC: list[dict[str, list[str]]] = []  # `security: []`: documented as public
 
 
@@ -54,7 +55,7 @@ def _q_param(description: str) -> dict[str, Any]:
         "in": "query",
         "required": False,
         "description": description,
-        "schema": {"type": "string", "maxLength": 100, "example": "mug"},
+        "schema": {"type": "string", "maxLength": MAX_Q, "example": "mug"},
     }
 
 
@@ -245,6 +246,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_q_param("Search words.")],
                 "responses": {
                     "200": _json("Matching products.", _items("Product"), headers=_RATE_HEADERS),
+                    "400": _error(f"q is longer than {MAX_Q} characters."),
                     "429": _error("Too many requests; see Retry-After."),
                 },
             }
