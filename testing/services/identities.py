@@ -88,7 +88,9 @@ def clean_secret(kind: str, secret: Any) -> dict[str, Any]:
         value = secret.get(field)
         if kind == K.LOGIN and field == "body":
             if not isinstance(value, dict) or not value or len(value) > MAX_LOGIN_BODY_KEYS:
-                raise ValidationError({"secret": f"body: a JSON object of 1 to {MAX_LOGIN_BODY_KEYS} fields."})
+                raise ValidationError(
+                    {"secret": f"body: a JSON object of 1 to {MAX_LOGIN_BODY_KEYS} fields."}
+                )
             if len(json.dumps(value)) > MAX_VALUE:
                 raise ValidationError({"secret": f"body: at most {MAX_VALUE} characters of JSON."})
             cleaned[field] = value
@@ -110,12 +112,13 @@ def clean_secret(kind: str, secret: Any) -> dict[str, Any]:
 
 def hint_for(kind: str, secret: dict[str, Any]) -> str:
     """What people see of an identity: its kind and a label that is not secret."""
-    label = {
+    labels: dict[str, str] = {
         K.BASIC: secret.get("username", ""),
         K.API_KEY: secret.get("header", ""),
         K.OAUTH2: secret.get("client_id", ""),
         K.LOGIN: secret.get("path", ""),
-    }.get(kind, "")
+    }
+    label = labels.get(kind, "")
     kind_label = str(K(kind).label)
     return f"{kind_label} · {label}"[:100] if label else kind_label
 

@@ -205,7 +205,11 @@ def plan_default_for(*, actor: Actor, environment: Environment) -> TestPlan:
         created_at=now,
         updated_at=now,
         next_run_at=schedule.next_run(
-            kind=ScheduleKind.INTERVAL, interval_minutes=DEFAULT_INTERVAL_MINUTES, cron="", timezone="UTC", after=now
+            kind=ScheduleKind.INTERVAL,
+            interval_minutes=DEFAULT_INTERVAL_MINUTES,
+            cron="",
+            timezone="UTC",
+            after=now,
         ),
     )
     try:

@@ -14,7 +14,7 @@ from inventory.models import Api
 from testing.models import SEVERITY_RANK, Finding, FindingStatus, RunStatus, TestPlan
 
 # Worst first when sorted descending: a failed check says more than a run that could not tell.
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     RunStatus.PASSED: 0,
     RunStatus.SKIPPED: 1,
     RunStatus.ERROR: 2,

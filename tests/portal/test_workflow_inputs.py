@@ -65,7 +65,11 @@ def test_it_cleans_sets_and_audits_the_inputs(engineer, finding):
     )
     assert moved.accepted_until == date(2030, 5, 1)  # the field's clean turned text into a date
     finding.refresh_from_db()
-    assert (finding.status, finding.accepted_until, finding.detail) == (S.ACCEPTED, date(2030, 5, 1), "parked")
+    assert (finding.status, finding.accepted_until, finding.detail) == (
+        S.ACCEPTED,
+        date(2030, 5, 1),
+        "parked",
+    )
     event = AuditEvent.objects.get(action="probe.park")
     assert event.after == {"status": "accepted", "accepted_until": "2030-05-01", "detail": "parked"}
 
@@ -100,7 +104,11 @@ def test_a_system_move_is_never_offered_to_people_nor_taken_from_them(engineer, 
 
 def test_the_table_refuses_inputs_that_are_not_fields_or_not_taken():
     with pytest.raises(FieldDoesNotExist):
-        Workflow(model=Finding, audit_prefix="x", moves=[Move("a", "A", (S.OPEN,), S.RESOLVED, "c", inputs=("nope",))])
+        Workflow(
+            model=Finding,
+            audit_prefix="x",
+            moves=[Move("a", "A", (S.OPEN,), S.RESOLVED, "c", inputs=("nope",))],
+        )
     with pytest.raises(ValueError, match="does not take"):
         Workflow(
             model=Finding,

@@ -29,8 +29,8 @@ class Items(_Base):
         identity = ctx.target.identities[0] if ctx.target.identities else None
         op = ctx.target.operations[0] if ctx.target.operations else None
         response = ctx.send("GET", "/items", identity=identity, operation=op)
-        if not response.ok:
-            raise Skip(f"no answer ({response.error_kind})")
+        if not response.ok or response.status >= 500:
+            raise Skip(f"no usable answer ({response.status or response.error_kind})")
         for bad in (response.json() or {}).get("bad", [])[:20]:
             ctx.problem(
                 detail=str(bad.get("detail", "bad")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import subprocess
@@ -69,7 +70,7 @@ def test_it_rotates_every_identity_to_the_newest_key(settings):
         identity_set(actor=SYSTEM, plan=plan, name=name, kind="bearer", secret={"token": f"tok-{name}"})
     settings.TESTING_IDENTITY_KEYS = [NEW, OLD]
 
-    call_command("rotate_identity_keys", stdout=open(os.devnull, "w"))
+    call_command("rotate_identity_keys", stdout=io.StringIO())
 
     settings.TESTING_IDENTITY_KEYS = [NEW]  # the old key can go now
     secrets_now = {i.name: crypto.decrypt(i.secret) for i in PlanIdentity.objects.all()}
@@ -85,7 +86,7 @@ def test_rotation_leaves_and_reports_what_no_key_opens(settings):
     identity = identity_set(actor=SYSTEM, plan=plan, name="A", kind="bearer", secret={"token": "t"})
     settings.TESTING_IDENTITY_KEYS = [NEW]  # the old key was removed too early
     with pytest.raises(CommandError, match="could not be decrypted") as caught:
-        call_command("rotate_identity_keys", stdout=open(os.devnull, "w"))
+        call_command("rotate_identity_keys", stdout=io.StringIO())
     assert caught.value.returncode == 1
     identity.refresh_from_db()
     settings.TESTING_IDENTITY_KEYS = [OLD]

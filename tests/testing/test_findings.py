@@ -52,7 +52,11 @@ def test_it_accepts_a_risk_with_a_reason_and_an_expiry(engineer, finding):
     assert (finding.api.open_findings, finding.api.worst_open_severity) == (1, "high")
 
     moved = finding_transition(
-        actor=Actor(user=engineer), finding=finding, action="accept_risk", note="Behind the VPN", accepted_until=_in(30)
+        actor=Actor(user=engineer),
+        finding=finding,
+        action="accept_risk",
+        note="Behind the VPN",
+        accepted_until=_in(30),
     )
 
     assert (moved.status, moved.accepted_until) == (S.ACCEPTED, _in(30))
@@ -95,7 +99,9 @@ def test_a_false_positive_needs_a_reason_and_reopening_clears_the_acceptance(eng
         finding_transition(actor=actor, finding=finding, action="mark_false_positive")
     finding_transition(actor=actor, finding=finding, action="mark_false_positive", note="Test data only")
     finding_transition(actor=actor, finding=finding, action="reopen")
-    finding_transition(actor=actor, finding=finding, action="accept_risk", note="Later", accepted_until=_in(5))
+    finding_transition(
+        actor=actor, finding=finding, action="accept_risk", note="Later", accepted_until=_in(5)
+    )
     moved = finding_transition(actor=actor, finding=finding, action="reopen", note="Fixed? No.")
     assert (moved.status, moved.accepted_until, moved.triage_note) == (S.OPEN, None, "Fixed? No.")
 
@@ -111,7 +117,10 @@ def test_illegal_moves_and_the_systems_moves_are_refused(engineer, finding):
         finding_transition(
             actor=actor, finding=finding, action="mark_false_positive", note="x", accepted_until=_in(3)
         )
-    assert [m.action for m in FINDING_WORKFLOW.allowed(engineer, finding)] == ["accept_risk", "mark_false_positive"]
+    assert [m.action for m in FINDING_WORKFLOW.allowed(engineer, finding)] == [
+        "accept_risk",
+        "mark_false_positive",
+    ]
 
 
 def test_owners_may_look_but_not_triage_and_outsiders_do_not_see_it(alice, charlie, finding):
@@ -126,9 +135,13 @@ def test_owners_may_look_but_not_triage_and_outsiders_do_not_see_it(alice, charl
 
 
 def test_expired_acceptances_reopen_once(engineer, finding, plan):
-    finding_transition(actor=Actor(user=engineer), finding=finding, action="accept_risk", note="x", accepted_until=_in(2))
+    finding_transition(
+        actor=Actor(user=engineer), finding=finding, action="accept_risk", note="x", accepted_until=_in(2)
+    )
     later = FindingFactory(plan=plan)
-    finding_transition(actor=Actor(user=engineer), finding=later, action="accept_risk", note="x", accepted_until=_in(9))
+    finding_transition(
+        actor=Actor(user=engineer), finding=later, action="accept_risk", note="x", accepted_until=_in(9)
+    )
 
     assert findings_expire_acceptances(today=_in(2)) == 0  # valid through its last day
     assert findings_expire_acceptances(today=_in(3)) == 1

@@ -31,7 +31,9 @@ def plan(org):
 
 
 def _trail() -> str:
-    return json.dumps([[e.before, e.after, e.object_label] for e in AuditEvent.objects.all()], ensure_ascii=False)
+    return json.dumps(
+        [[e.before, e.after, e.object_label] for e in AuditEvent.objects.all()], ensure_ascii=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,7 +68,9 @@ def test_it_stores_each_kind_encrypted_and_shows_only_the_hint(engineer, plan, k
 def test_setting_a_name_again_replaces_it_and_deleting_is_audited(engineer, plan):
     actor = Actor(user=engineer)
     identity_set(actor=actor, plan=plan, name="A", kind="bearer", secret={"token": "one"})
-    identity = identity_set(actor=actor, plan=plan, name="A", kind="basic", secret={"username": "u", "password": SECRET})
+    identity = identity_set(
+        actor=actor, plan=plan, name="A", kind="basic", secret={"username": "u", "password": SECRET}
+    )
     assert PlanIdentity.objects.count() == 1 and identity.kind == "basic"
     assert crypto.decrypt(PlanIdentity.objects.get().secret)["password"] == SECRET
     identity_delete(actor=actor, identity=identity)
@@ -92,7 +96,11 @@ def test_setting_a_name_again_replaces_it_and_deleting_is_audited(engineer, plan
         ("bearer", [SECRET], "secret"),
         ("basic", {"username": "a:b", "password": SECRET}, "secret"),
         ("api_key", {"header": "X Api Key", "value": SECRET}, "secret"),
-        ("oauth2_client_credentials", {"token_url": "ftp://x", "client_id": "c", "client_secret": SECRET}, "secret"),
+        (
+            "oauth2_client_credentials",
+            {"token_url": "ftp://x", "client_id": "c", "client_secret": SECRET},
+            "secret",
+        ),
         (
             "oauth2_client_credentials",
             {"token_url": "https://u:p@idp.example.com/", "client_id": "c", "client_secret": SECRET},
@@ -117,7 +125,9 @@ def test_it_bounds_names_ids_and_count(engineer, plan):
             identity_set(actor=actor, plan=plan, name=name, kind="bearer", secret={"token": "t"})
     for ids in ([True], [{"id": 1}], ["x" * 201], [str(i) for i in range(51)]):
         with pytest.raises(ValidationError):
-            identity_set(actor=actor, plan=plan, name="A", kind="bearer", secret={"token": "t"}, object_ids=ids)
+            identity_set(
+                actor=actor, plan=plan, name="A", kind="bearer", secret={"token": "t"}, object_ids=ids
+            )
     for i in range(MAX_IDENTITIES):
         identity_set(actor=actor, plan=plan, name=f"I{i}", kind="bearer", secret={"token": "t"})
     with pytest.raises(ValidationError, match="at most"):
@@ -129,7 +139,9 @@ def test_only_testing_managers_set_identities(alice, charlie, engineer, plan):
         identity_set(actor=Actor(user=alice), plan=plan, name="A", kind="bearer", secret={"token": "t"})
     with pytest.raises(Http404):
         identity_set(actor=Actor(user=charlie), plan=plan, name="A", kind="bearer", secret={"token": "t"})
-    identity = identity_set(actor=Actor(user=engineer), plan=plan, name="A", kind="bearer", secret={"token": "t"})
+    identity = identity_set(
+        actor=Actor(user=engineer), plan=plan, name="A", kind="bearer", secret={"token": "t"}
+    )
     with pytest.raises(PermissionDenied):
         identity_delete(actor=Actor(user=alice), identity=identity)
     assert PlanIdentity.objects.count() == 1

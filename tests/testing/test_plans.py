@@ -54,7 +54,9 @@ def test_it_creates_then_changes_a_plan_and_audits_each_change(engineer, env):
     assert plan.checks == ["t_items", "t_quiet"]  # the registry's order
     assert before + timedelta(minutes=59) < plan.next_run_at <= timezone.now() + timedelta(minutes=60)
 
-    plan = _save(Actor(user=engineer), env, schedule_kind="cron", cron="0  3 * * 1-5", timezone="Europe/Berlin")
+    plan = _save(
+        Actor(user=engineer), env, schedule_kind="cron", cron="0  3 * * 1-5", timezone="Europe/Berlin"
+    )
     assert plan.cron == "0 3 * * 1-5"
     local = plan.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
     assert (local.hour, local.minute) == (3, 0) and local.weekday() < 5
@@ -88,7 +90,9 @@ def test_it_refuses_bad_input_by_field(engineer, env, overrides, field):
     with pytest.raises(ValidationError) as caught:
         _save(Actor(user=engineer), env, **overrides)
     assert field in caught.value.message_dict
-    assert not TestPlan.objects.exists() and not AuditEvent.objects.filter(action="testing.plan_save").exists()
+    assert (
+        not TestPlan.objects.exists() and not AuditEvent.objects.filter(action="testing.plan_save").exists()
+    )
 
 
 def test_intrusive_checks_need_opt_in_and_on_production_the_owners_too(engineer, env, org):
@@ -99,7 +103,9 @@ def test_intrusive_checks_need_opt_in_and_on_production_the_owners_too(engineer,
     with pytest.raises(ValidationError) as caught:
         _save(Actor(user=engineer), prod, checks=["t_writes"], intrusive_allowed=True)
     assert "production" in caught.value.message_dict["production_opt_in"][0]
-    plan = _save(Actor(user=engineer), prod, checks=["t_writes"], intrusive_allowed=True, production_opt_in=True)
+    plan = _save(
+        Actor(user=engineer), prod, checks=["t_writes"], intrusive_allowed=True, production_opt_in=True
+    )
     assert plan.production_opt_in
 
 

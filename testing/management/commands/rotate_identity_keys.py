@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated, unreadable = identities_rotate_keys(actor=Actor.system("rotate_identity_keys"))
-        self.stdout.write(f"Re-encrypted {rotated} identit{'y' if rotated == 1 else 'ies'} with the newest key.")
+        self.stdout.write(
+            f"Re-encrypted {rotated} identit{'y' if rotated == 1 else 'ies'} with the newest key."
+        )
         if unreadable:
             raise CommandError(
                 f"{unreadable} identit{'y' if unreadable == 1 else 'ies'} could not be decrypted with any "

@@ -1,0 +1,309 @@
+"""run_execute against a real local API: claimed once, results and findings written together, findings
+deduplicated, resolved and regressed, owners told once, summaries updated."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from portal.audit import Actor
+from portal.models import AuditEvent, Notification, Role
+from testing.engines.checks.base import Identity
+from testing.models import CheckResult, Finding, FindingStatus, RunStatus, RunTrigger, TestRun
+from testing.services import execution, targets
+from testing.services.execution import LOST_TWICE, MAX_ATTEMPTS, UNAUTHENTICATED, run_execute
+from testing.services.findings import finding_transition, fingerprint
+from testing.services.plans import plan_save
+from testing.services.runs import run_create
+from tests.factories import ApiFactory, EnvironmentFactory
+from tests.testing.checks_for_tests import registered_checks  # noqa: F401 - fixture
+from tests.testing.factories import TestRunFactory
+from tests.testing.servers import RawServer, Router, respond
+
+pytestmark = pytest.mark.usefixtures("registered_checks")
+SYSTEM = Actor.system("test")
+FINDING_MAILS = {"kind": "testing.finding.opened"}
+
+
+class Api:
+    """A local API whose /items lists the problems the test check should find."""
+
+    def __init__(self) -> None:
+        self.bad: list[dict] = []
+        self.status = 200
+
+    def items(self, conn, request) -> None:
+        body = json.dumps({"bad": self.bad}).encode()
+        respond(conn, self.status, body, [("Content-Type", "application/json")])
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    settings.SCANNER_PER_HOST_RATE = 0
+    settings.SCANNER_TIMEOUT_SECONDS = 3
+
+
+@pytest.fixture
+def local_api():
+    api = Api()
+    with RawServer(Router({"/items": api.items})) as server:
+        api.url = server.url("").rstrip("/")
+        yield api
+
+
+@pytest.fixture
+def plan(org, make_member, alice, local_api):
+    engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
+    env = EnvironmentFactory(
+        api=ApiFactory(org_unit=org.team, slug="orders"), name="staging", base_urls=[local_api.url]
+    )
+    return plan_save(
+        actor=Actor(user=engineer),
+        api=env.api,
+        environment=env,
+        checks=["t_items", "t_quiet"],
+        schedule_kind="interval",
+        interval_minutes=60,
+        cron="",
+        timezone="UTC",
+        intrusive_allowed=False,
+        production_opt_in=False,
+        latency_tolerance="0.5",
+        enabled=True,
+    )
+
+
+def _run(plan, **kw) -> TestRun:
+    run, created = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL, **kw)
+    assert created
+    return run_execute(run_id=run.pk)
+
+
+def test_it_runs_the_checks_and_records_results_findings_and_summaries(plan, local_api, alice):
+    local_api.bad = [{"id": 1, "detail": "leaks_email", "severity": "critical"}, {"id": 2, "detail": "weak"}]
+
+    run = _run(plan)
+
+    assert run.status == RunStatus.FAILED and run.reason == ""
+    assert (run.checks_passed, run.checks_failed, run.checks_errored) == (1, 1, 0)
+    assert run.worst_severity == "critical" and run.attempts == 1
+    assert run.requests_sent == 1 and run.finished_at >= run.started_at
+    results = {r.check_key: r for r in CheckResult.objects.filter(run=run)}
+    assert set(results) == {"t_items", "t_quiet"}
+    assert [p["detail"] for p in results["t_items"].problems] == ["leaks_email", "weak"]
+    assert results["t_items"].metrics == {"p95_ms": 12.5} and results["t_items"].owasp == "API8:2023"
+
+    findings = {f.detail: f for f in Finding.objects.all()}
+    leak = findings["leaks_email"]
+    assert leak.fingerprint == fingerprint(
+        plan.api_id, plan.environment_id, "t_items", "GET /items", "leaks_email"
+    )
+    assert (leak.status, leak.severity, leak.times_seen, leak.first_run, leak.last_run) == (
+        "open",
+        "critical",
+        1,
+        run,
+        run,
+    )
+    assert findings["weak"].severity == "high"  # the check's default
+
+    plan.refresh_from_db()
+    assert (plan.last_run, plan.last_status, plan.last_run_at) == (run, "failed", run.finished_at)
+    api = plan.api
+    api.refresh_from_db()
+    assert (api.test_status, api.open_findings, api.worst_open_severity) == ("failed", 2, "critical")
+    assert api.tested_at == run.finished_at
+
+    mails = Notification.objects.filter(**FINDING_MAILS)
+    assert mails.count() == 2 and all(m.recipients == [alice.email] for m in mails)
+    assert "CRITICAL" in mails.order_by("pk")[0].subject
+    assert Finding.objects.filter(notified_at__isnull=False).count() == 2
+
+
+def test_running_a_run_twice_records_one_set_of_results(plan, local_api):
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    run = _run(plan)
+    again = run_execute(run_id=run.pk)
+    assert again.pk == run.pk and again.status == RunStatus.FAILED and again.attempts == 1
+    assert CheckResult.objects.filter(run=run).count() == 2
+    assert Finding.objects.get().times_seen == 1
+    assert run_execute(run_id=999_999) is None
+
+
+def test_a_problem_seen_again_is_the_same_finding_and_owners_hear_once(plan, local_api):
+    local_api.bad = [{"id": 1, "detail": "x"}, {"id": 1, "detail": "x"}]  # twice in one run, too
+    first = _run(plan)
+    second = _run(plan)
+    finding = Finding.objects.get()
+    assert (finding.times_seen, finding.first_run, finding.last_run) == (2, first, second)
+    assert Notification.objects.filter(**FINDING_MAILS).count() == 1
+
+
+def test_a_passing_check_resolves_and_a_new_failure_reopens_and_tells_again(plan, local_api):
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    _run(plan)
+    local_api.bad = []
+    _run(plan)
+    finding = Finding.objects.get()
+    assert finding.status == FindingStatus.RESOLVED
+    assert AuditEvent.objects.filter(action="finding.resolve", actor_label="system:testing.run").count() == 1
+    plan.api.refresh_from_db()
+    assert (plan.api.test_status, plan.api.open_findings, plan.api.worst_open_severity) == ("passed", 0, "")
+
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    _run(plan)
+    finding.refresh_from_db()
+    assert (finding.status, finding.times_seen) == (FindingStatus.OPEN, 2)
+    assert AuditEvent.objects.filter(action="finding.regress").count() == 1
+    assert Notification.objects.filter(**FINDING_MAILS).count() == 2  # a new episode
+
+
+def test_triaged_findings_stay_as_people_left_them(plan, local_api, ciso):
+    local_api.bad = [{"id": 1, "detail": "x"}, {"id": 2, "detail": "y"}]
+    _run(plan)
+    x, y = Finding.objects.get(detail="x"), Finding.objects.get(detail="y")
+    until = timezone.localdate() + timedelta(days=30)
+    finding_transition(
+        actor=Actor(user=ciso), finding=x, action="accept_risk", note="ok", accepted_until=until
+    )
+    finding_transition(actor=Actor(user=ciso), finding=y, action="mark_false_positive", note="test data")
+
+    run = _run(plan)
+    x.refresh_from_db()
+    y.refresh_from_db()
+    assert (x.status, x.last_run, x.times_seen) == (FindingStatus.ACCEPTED, run, 2)
+    assert (y.status, y.last_run) == (FindingStatus.FALSE_POSITIVE, run)
+    local_api.bad = []
+    _run(plan)
+    x.refresh_from_db()
+    assert x.status == FindingStatus.ACCEPTED  # only open findings are resolved
+
+
+def test_a_check_that_could_not_run_resolves_nothing(plan, local_api):
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    _run(plan)
+    local_api.status = 503  # t_items skips: no usable answer
+    run = _run(plan)
+    assert run.status == RunStatus.PASSED  # t_quiet passed, t_items skipped
+    assert run.skipped_checks == {"t_items": "no usable answer (503)"}
+    assert Finding.objects.get().status == FindingStatus.OPEN
+
+
+def test_an_errored_check_makes_an_error_run_and_unknown_checks_are_reported(plan, local_api):
+    run, _ = run_create(
+        actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL, checks=["t_quiet", "t_broken", "gone"]
+    )
+    run = run_execute(run_id=run.pk)
+    assert run.status == RunStatus.ERROR and run.reason == "1 check(s) could not run"
+    outcomes = dict(CheckResult.objects.filter(run=run).values_list("check_key", "outcome"))
+    assert outcomes == {"t_quiet": "pass", "t_broken": "error", "gone": "skipped"}
+    assert run.skipped_checks == {"gone": execution.NO_SUCH_CHECK}
+
+
+def test_an_unauthenticated_scan_is_never_green(plan, local_api, monkeypatch):
+    # Identities come from the identities engine; here one that the API refuses (401).
+    monkeypatch.setattr(
+        targets,
+        "_identities",
+        lambda plan, client, base_url: (
+            Identity("A", headers={"Authorization": "Bearer t"}, secrets=("t",)),
+        ),
+    )
+    local_api.status = 401
+    run = _run(plan, checks=["t_quiet", "t_items"])
+    assert (run.status, run.reason) == (RunStatus.ERROR, UNAUTHENTICATED)
+    assert (run.authenticated_requests, run.authenticated_responses) == (1, 0)
+    local_api.status, local_api.bad = 200, []
+    run = _run(plan)
+    assert run.status == RunStatus.PASSED and run.authenticated_responses == 1
+
+
+def test_it_stops_at_its_time_limit_and_says_so(plan):
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    run = run_execute(run_id=run.pk, time_limit=0)
+    assert (run.status, run.reason) == (RunStatus.ERROR, execution.TIMED_OUT)
+    assert set(run.skipped_checks) == {"t_items", "t_quiet"}
+
+
+def test_a_run_whose_worker_died_is_claimed_again_then_given_up(plan, local_api, settings):
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    long_ago = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 5)
+    # Held by a live worker: left alone.
+    TestRun.objects.filter(pk=run.pk).update(status="running", claimed_at=timezone.now(), attempts=1)
+    assert run_execute(run_id=run.pk).status == RunStatus.RUNNING
+    assert not CheckResult.objects.exists()
+    # Its worker vanished (claim older than the hard limit): claimed again and finished.
+    TestRun.objects.filter(pk=run.pk).update(claimed_at=long_ago)
+    done = run_execute(run_id=run.pk)
+    assert (done.status, done.attempts) == (RunStatus.PASSED, 2)
+
+    lost, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    TestRun.objects.filter(pk=lost.pk).update(status="running", claimed_at=long_ago, attempts=MAX_ATTEMPTS)
+    lost = run_execute(run_id=lost.pk)
+    assert (lost.status, lost.reason) == (RunStatus.ERROR, LOST_TWICE)
+    assert not CheckResult.objects.filter(run=lost).exists()
+    plan.refresh_from_db()
+    assert (plan.last_run, plan.last_status) == (lost, "error")
+
+
+def test_a_crash_while_finishing_leaves_the_run_claimed_and_nothing_written(
+    plan, local_api, monkeypatch, settings
+):
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    finish_summaries = execution._summarise
+    monkeypatch.setattr(execution, "_summarise", crash)
+    with pytest.raises(RuntimeError):
+        run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and run.attempts == 1
+    assert not CheckResult.objects.exists() and not Finding.objects.exists()
+    assert not Notification.objects.filter(**FINDING_MAILS).exists()
+
+    # Redelivered once the claim has lapsed: claimed again, finished whole.
+    monkeypatch.setattr(execution, "_summarise", finish_summaries)
+    lapsed = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 1)
+    TestRun.objects.filter(pk=run.pk).update(claimed_at=lapsed)
+    done = run_execute(run_id=run.pk)
+    registered = {"t_items", "t_quiet"}
+    assert (
+        done.status == RunStatus.FAILED
+        and set(CheckResult.objects.values_list("check_key", flat=True)) == registered
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_run_it_once(plan, local_api):
+    local_api.bad = [{"id": 1, "detail": "x"}]
+    # Written as run_create leaves it, without enqueuing a task into the development broker.
+    run = TestRunFactory(
+        plan=plan, status=RunStatus.QUEUED, started_at=None, finished_at=None, base_url=local_api.url
+    )
+    start = threading.Barrier(2)
+    returned = []
+
+    def worker():
+        try:
+            start.wait()
+            returned.append(run_execute(run_id=run.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(returned) == 2
+    assert CheckResult.objects.filter(run=run).count() == 2 and Finding.objects.count() == 1
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
