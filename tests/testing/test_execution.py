@@ -307,3 +307,133 @@ def test_two_workers_at_once_run_it_once(plan, local_api):
     assert CheckResult.objects.filter(run=run).count() == 2 and Finding.objects.count() == 1
     run.refresh_from_db()
     assert (run.status, run.attempts) == (RunStatus.FAILED, 1)
+
+
+# --- what a run is given: the target read from the inventory ----------------------------------------------
+
+SPEC = b"""
+openapi: 3.0.3
+info: {title: Orders, version: "1"}
+security: [{bearer: []}]
+paths:
+  /orders/{id}:
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    get:
+      responses:
+        "200":
+          description: An order
+          content: {application/json: {schema: {$ref: "#/components/schemas/Order"}}}
+        "404": {description: No such order}
+    put:
+      requestBody:
+        content: {application/json: {schema: {$ref: "#/components/schemas/Order"}}}
+      responses:
+        "204": {description: Saved}
+  /health:
+    get:
+      security: []
+      responses:
+        "200": {description: Up}
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: bearer}
+  schemas:
+    Order:
+      type: object
+      properties:
+        id: {type: integer}
+        parent: {$ref: "#/components/schemas/Order"}
+"""
+
+
+def test_the_target_holds_what_the_inventory_knows(plan, org, make_member):
+    from inventory.services.consumers import dependency_add
+    from inventory.services.specs import spec_upload
+    from tests.factories import PerformanceBaselineFactory
+
+    api, env = plan.api, plan.environment
+    spec_upload(actor=SYSTEM, api=api, data=SPEC, filename="orders.yaml")
+    PerformanceBaselineFactory(environment=env, p50_ms=20, p95_ms=80, p99_ms=200)
+    dependency_add(actor=SYSTEM, api=api, consumer_api=ApiFactory(org_unit=org.sibling, slug="billing"))
+    for p95 in (70.0, 90.0):
+        earlier = TestRunFactory(plan=plan)
+        CheckResult.objects.create(
+            run=earlier, check_key="latency_slo", outcome="pass", severity="low", metrics={"p95_ms": p95}
+        )
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+
+    target = targets.target_for(run, client_factory=targets.scanner_client_factory())
+
+    assert target.base_url == plan.environment.base_urls[0]
+    assert [op.key for op in target.operations] == ["GET /health", "GET /orders/{id}", "PUT /orders/{id}"]
+    get = target.operation("GET /orders/{id}")
+    assert get.auth_required and not target.operation("GET /health").auth_required
+    assert get.parameters == ({"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},)
+    assert set(get.responses) == {"200", "404"} and get.responses["404"] is None
+    order = get.responses["200"]
+    assert order["properties"]["id"] == {"type": "integer"}
+    assert order["properties"]["parent"] == {}  # the cycle is cut, not followed
+    assert target.operation("PUT /orders/{id}").request_schema["type"] == "object"
+    assert (target.latency_p95_ms, target.latency_tolerance, target.latency_history) == (
+        80.0,
+        0.5,
+        (70.0, 90.0),
+    )
+    assert target.consumers == ("Billing",) and target.expected_up
+    assert not target.production and not target.intrusive_allowed and not target.docs_public
+    assert target.identities == ()  # no identities engine yet, or no identities on the plan
+
+
+def test_intrusive_checks_on_production_need_both_opt_ins(plan):
+    env = plan.environment
+    plan.intrusive_allowed = True
+    assert targets.intrusive_allowed(plan)
+    env.is_production = True
+    assert not targets.intrusive_allowed(plan)
+    plan.production_opt_in = True
+    assert targets.intrusive_allowed(plan)
+
+
+def test_schema_inlining_is_bounded_on_hostile_documents():
+    from testing.engines.operation_schemas import inline, operation_schemas
+
+    # Each level refers to the next one twice: 2**30 nodes if expanded naively.
+    schemas = {
+        f"S{i}": {
+            "type": "object",
+            "properties": {
+                "a": {"$ref": f"#/components/schemas/S{i + 1}"},
+                "b": {"$ref": f"#/components/schemas/S{i + 1}"},
+            },
+        }
+        for i in range(30)
+    }
+    doc = {
+        "components": {"schemas": schemas},
+        "paths": {
+            "/x": {
+                "post": {
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/S0"}}}
+                    },
+                    "responses": {
+                        "200": {"content": {"application/problem+json": {"schema": {"$ref": "#/nowhere"}}}},
+                        "x-ext": {},
+                    },
+                }
+            },
+            "x-not-a-path": {},
+        },
+    }
+    start = __import__("time").process_time()
+    found = operation_schemas(doc, max_nodes=2000)
+    assert __import__("time").process_time() - start < 1
+    assert set(found) == {("POST", "/x")}
+    assert found[("POST", "/x")].request["type"] == "object"
+    assert found[("POST", "/x")].responses == {"200": {}}
+    assert inline(doc, {"$ref": "#/components/schemas/S29"}) == {
+        "type": "object",
+        "properties": {"a": {}, "b": {}},
+    }
+    assert inline(doc, {"$ref": "https://evil.example/schema.json"}) == {}
+    assert operation_schemas({"paths": []}) == {} and operation_schemas({}) == {}
