@@ -42,6 +42,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.models import ApiStatus
 from portal.access import holders_over
 from portal.audit import Actor
 from portal.models import Role
@@ -77,6 +78,11 @@ STOP_MARGIN_SECONDS = 15
 NOTIFY_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 OWNER_ROLES = (Role.DEVELOPER,)
 SYSTEM = Actor.system("testing.run")
+# What the scanner may call: approved APIs, also while a change awaits re-review, deprecated or
+# suspended (a suspended API is blocked at the gateway; testing shows whether the fix holds).
+TESTABLE_STATUSES = frozenset(
+    {ApiStatus.APPROVED, ApiStatus.REREVIEW, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED}
+)
 _CHUNK = 500
 
 
@@ -123,6 +129,10 @@ def run_execute(
     if run is None or not claimed:
         return run
     claimed_at = run.claimed_at
+    if run.api.status not in TESTABLE_STATUSES:
+        # The scanner calls only the hosts of APIs the security team approved.
+        why = f"the API is {run.api.get_status_display().lower()}, not approved"
+        return _finish(run, claimed_at, RunReport(), reason=why, status=RunStatus.SKIPPED)
     budget = (
         time_limit if time_limit is not None else settings.CELERY_TASK_SOFT_TIME_LIMIT - STOP_MARGIN_SECONDS
     )
@@ -195,7 +205,9 @@ def _status(report: RunReport, checks: list[CheckReport], reason: str) -> tuple[
     return RunStatus.PASSED, ""
 
 
-def _finish(run: TestRun, claimed_at: datetime | None, report: RunReport, *, reason: str = "") -> TestRun:
+def _finish(
+    run: TestRun, claimed_at: datetime | None, report: RunReport, *, reason: str = "", status: str = ""
+) -> TestRun:
     registry = all_checks()
     now = timezone.now()
     ran = {c.key for c in report.checks}
@@ -211,7 +223,10 @@ def _finish(run: TestRun, claimed_at: datetime | None, report: RunReport, *, rea
                 key=key[:50], outcome=Outcome.SKIPPED, severity=severity, summary=why, skipped_reason=why
             )
         )
-    status, why = _status(report, checks, reason)
+    if status:
+        why = reason
+    else:
+        status, why = _status(report, checks, reason)
     worst = max(
         (c.severity for c in checks if c.outcome == Outcome.FAILED), key=lambda s: s.rank, default=None
     )
@@ -385,3 +400,11 @@ def _notify(run: TestRun, findings: list[Finding]) -> int:
         )
     Finding.objects.filter(pk__in=pks).update(notified_at=timezone.now())
     return len(findings)
+
+
+def claim_lapses_in(run: TestRun) -> int:
+    """Seconds until ``run``'s current claim lapses (a little after, so the next look finds it lapsed)."""
+    if run.claimed_at is None:
+        return 1
+    left = (run.claimed_at + lease() - timezone.now()).total_seconds()
+    return max(1, int(left) + 2)

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
 from testing.engines.checks import base
 from testing.engines.checks.base import Check, Context, Owasp, Severity, Skip
+from tests.testing.servers import RawServer, Router, respond
 
 
 class _Base(Check):
@@ -86,3 +88,37 @@ def registered_checks(monkeypatch):
         for cls in TEST_CHECKS:
             monkeypatch.setitem(base.REGISTRY, cls.key, cls)
     return {cls.key: cls for cls in TEST_CHECKS}
+
+
+class ItemsApi:
+    """A local API whose /items lists the problems ``t_items`` should find (``bad``), answering with
+    ``status``; /hold answers only once ``release`` is set (a check blocked mid-run)."""
+
+    def __init__(self) -> None:
+        self.bad: list[dict] = []
+        self.status = 200
+        self.calls = 0
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.url = ""
+
+    def items(self, conn, request) -> None:
+        self.calls += 1
+        body = json.dumps({"bad": self.bad}).encode()
+        respond(conn, self.status, body, [("Content-Type", "application/json")])
+
+    def hold(self, conn, request) -> None:
+        self.held.set()
+        self.release.wait(30)
+        respond(conn, 200, b"{}", [("Content-Type", "application/json")])
+
+
+@pytest.fixture
+def local_api(settings):
+    settings.SCANNER_PER_HOST_RATE = 0
+    settings.SCANNER_TIMEOUT_SECONDS = 3
+    api = ItemsApi()
+    with RawServer(Router({"/items": api.items, "/hold": api.hold})) as server:
+        api.url = server.url("").rstrip("/")
+        yield api
+        api.release.set()

@@ -1,9 +1,9 @@
 """run_execute against a real local API: claimed once, results and findings written together, findings
 deduplicated, resolved and regressed, owners told once, summaries updated."""
 
+# ruff: noqa: F811 - pytest fixtures imported from checks_for_tests are redefined as arguments
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 
@@ -21,47 +21,19 @@ from testing.services.findings import finding_transition, fingerprint
 from testing.services.plans import plan_save
 from testing.services.runs import run_create
 from tests.factories import ApiFactory, EnvironmentFactory
-from tests.testing.checks_for_tests import registered_checks  # noqa: F401 - fixture
+from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
 from tests.testing.factories import TestRunFactory
-from tests.testing.servers import RawServer, Router, respond
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
 FINDING_MAILS = {"kind": "testing.finding.opened"}
 
 
-class Api:
-    """A local API whose /items lists the problems the test check should find."""
-
-    def __init__(self) -> None:
-        self.bad: list[dict] = []
-        self.status = 200
-
-    def items(self, conn, request) -> None:
-        body = json.dumps({"bad": self.bad}).encode()
-        respond(conn, self.status, body, [("Content-Type", "application/json")])
-
-
-@pytest.fixture(autouse=True)
-def _no_rate_limit(settings):
-    settings.SCANNER_PER_HOST_RATE = 0
-    settings.SCANNER_TIMEOUT_SECONDS = 3
-
-
-@pytest.fixture
-def local_api():
-    api = Api()
-    with RawServer(Router({"/items": api.items})) as server:
-        api.url = server.url("").rstrip("/")
-        yield api
-
-
 @pytest.fixture
 def plan(org, make_member, alice, local_api):
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
-    env = EnvironmentFactory(
-        api=ApiFactory(org_unit=org.team, slug="orders"), name="staging", base_urls=[local_api.url]
-    )
+    api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
+    env = EnvironmentFactory(api=api, name="staging", base_urls=[local_api.url])
     return plan_save(
         actor=Actor(user=engineer),
         api=env.api,
@@ -437,3 +409,16 @@ def test_schema_inlining_is_bounded_on_hostile_documents():
     }
     assert inline(doc, {"$ref": "https://evil.example/schema.json"}) == {}
     assert operation_schemas({"paths": []}) == {} and operation_schemas({}) == {}
+
+
+def test_an_api_that_is_not_approved_is_not_called(org, local_api):
+    from testing.models import TestPlan
+
+    env = EnvironmentFactory(
+        api=ApiFactory(org_unit=org.team, slug="draft-api"), name="dev", base_urls=[local_api.url]
+    )
+    plan = TestPlan.objects.create(api=env.api, environment=env, checks=["t_items"])
+    run = _run(plan)
+    assert (run.status, run.reason) == (RunStatus.SKIPPED, "the API is draft, not approved")
+    assert run.skipped_checks == {"t_items": "the API is draft, not approved"}
+    assert local_api.calls == 0
