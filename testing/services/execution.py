@@ -73,7 +73,8 @@ UNAUTHENTICATED = "no request was answered as authenticated"
 TIMED_OUT = "stopped at its time limit before every check ran"
 NO_SUCH_CHECK = "this check no longer exists"
 NOT_REACHED = "not run: the run reached its time limit"
-# Stop starting checks this long before the soft limit, so the finish has time to commit.
+# Stop starting checks this long before the soft limit (at most a tenth of it), so the finish has
+# time to commit.
 STOP_MARGIN_SECONDS = 15
 NOTIFY_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 OWNER_ROLES = (Role.DEVELOPER,)
@@ -133,10 +134,10 @@ def run_execute(
         # The scanner calls only the hosts of APIs the security team approved.
         why = f"the API is {run.api.get_status_display().lower()}, not approved"
         return _finish(run, claimed_at, RunReport(), reason=why, status=RunStatus.SKIPPED)
-    budget = (
-        time_limit if time_limit is not None else settings.CELERY_TASK_SOFT_TIME_LIMIT - STOP_MARGIN_SECONDS
-    )
-    deadline = time.monotonic() + max(budget, 0)
+    if time_limit is None:
+        soft = settings.CELERY_TASK_SOFT_TIME_LIMIT
+        time_limit = soft - min(STOP_MARGIN_SECONDS, soft / 10)
+    deadline = time.monotonic() + max(time_limit, 0)
     factory = client_factory or scanner_client_factory()
     registry = all_checks()
     keys = [k for k in run.checks if k in registry]

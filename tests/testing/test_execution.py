@@ -422,3 +422,25 @@ def test_an_api_that_is_not_approved_is_not_called(org, local_api):
     assert (run.status, run.reason) == (RunStatus.SKIPPED, "the API is draft, not approved")
     assert run.skipped_checks == {"t_items": "the API is draft, not approved"}
     assert local_api.calls == 0
+
+
+def test_the_task_runs_the_run_and_looks_again_at_one_held_elsewhere(plan, local_api, settings):
+    from celery.exceptions import Retry
+
+    from testing.tasks import run_plan
+
+    assert run_plan.apply(args=[999_999]).get() == "missing"
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    assert run_plan.apply(args=[run.pk]).get() == "passed"
+    assert run_plan.apply(args=[run.pk]).get() == "passed"  # delivered twice: nothing more happens
+    assert CheckResult.objects.filter(run=run).count() == 2
+
+    held, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    TestRun.objects.filter(pk=held.pk).update(status="running", claimed_at=timezone.now(), attempts=1)
+    with pytest.raises(Retry):  # called directly, as a worker would run it: asks to run again later
+        run_plan(held.pk)
+    assert (
+        settings.CELERY_TASK_TIME_LIMIT - 5
+        < execution.claim_lapses_in(TestRun.objects.get(pk=held.pk))
+        <= (settings.CELERY_TASK_TIME_LIMIT + 2)
+    )
