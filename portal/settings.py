@@ -359,6 +359,10 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"SCANNER_ALLOWED_NETWORKS must be comma-separated CIDRs: {exc}") from exc
 
+# The deliberately flawed demo API that ``make run`` serves on loopback next to the portal, so the
+# demo data has something real to test (never in production).
+DEMO_TARGET_PORT = env.int("DEMO_TARGET_PORT", default=8765)
+
 # --- Celery ---------------------------------------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

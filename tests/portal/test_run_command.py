@@ -304,3 +304,14 @@ def test_it_stops_everything_and_fails_when_the_web_server_dies(running_portal):
     while running_portal.leftovers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert running_portal.leftovers() == []
+
+
+def test_the_demo_serves_the_flawed_target_and_production_never_does(settings):  # noqa: ANN001
+    settings.DEMO_TARGET_PORT = 8799
+    with_demo = portal_children(
+        bind="127.0.0.1:8000", web_workers=1, worker_concurrency=1, loglevel="INFO", demo_target=True
+    )
+    demo = next(child for child in with_demo if child.name == "demo-target")
+    assert demo.argv[2:] == ["demo_target", "--port", "8799"]
+    without = portal_children(bind="127.0.0.1:8000", web_workers=1, worker_concurrency=1, loglevel="INFO")
+    assert "demo-target" not in [child.name for child in without]

@@ -198,8 +198,24 @@ def gunicorn_control_args(var_dir: Path | None = None) -> list[str]:
     return ["--control-socket", str(path)]
 
 
-def portal_children(*, bind: str, web_workers: int, worker_concurrency: int, loglevel: str) -> list[Child]:
+def portal_children(
+    *, bind: str, web_workers: int, worker_concurrency: int, loglevel: str, demo_target: bool = False
+) -> list[Child]:
+    """The processes of a portal. ``demo_target``: also serve the flawed demo API the demo data
+    registers (``manage.py demo_target``, loopback only), so the demo's test plans hit something real."""
     py = sys.executable
+    demo = [
+        Child(
+            "demo-target",
+            [
+                py,
+                str(settings.BASE_DIR / "manage.py"),
+                "demo_target",
+                "--port",
+                str(settings.DEMO_TARGET_PORT),
+            ],
+        )
+    ]
     return [
         Child(
             "web",
@@ -251,6 +267,7 @@ def portal_children(*, bind: str, web_workers: int, worker_concurrency: int, log
                 str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
             ],
         ),
+        *(demo if demo_target else []),
     ]
 
 
@@ -294,6 +311,7 @@ class Command(BaseCommand):
                 web_workers=options["web_workers"],
                 worker_concurrency=options["worker_concurrency"],
                 loglevel=loglevel,
+                demo_target=not (settings.PRODUCTION or options["no_demo"]),
             ),
             stop_timeout=options["stop_timeout"],
             env=dict(os.environ),

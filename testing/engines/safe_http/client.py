@@ -325,6 +325,12 @@ class SafeClient:
         self._pools: OrderedDict[tuple[bytes, bytes, int | None], httpcore.ConnectionPool] = OrderedDict()
         self._pools_lock = threading.Lock()
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The trust roots and TLS settings every https request is verified with (read-only: the TLS
+        probe verifies certificates exactly as the client would)."""
+        return self._ssl_context
+
     # lifecycle -------------------------------------------------------------------------------------
 
     def close(self) -> None:
