@@ -5,19 +5,22 @@
     identity_delete(actor=actor, identity=identity)
     identities_rotate_keys(actor=Actor.system("rotate_identity_keys"))   # after adding a new key
 
-The secret dict is checked structurally per kind here (the keys each kind needs, strings of bounded
-length, nothing that could split a header); turning it into headers is the identities engine's job
-at run time. What is stored is ``testing.crypto.encrypt({"kind": …, **secret})``; what people see is
-``hint``: the kind and a label that is not secret (a user name, a header name, a client id). The
-audit trail records the name, kind and hint, never the secret, and so do error messages.
+The secret dict holds the fields of the identities engine's kind (``testing.engines.identities``:
+bearer ``token``; basic ``username``, ``password``; api_key ``header``, ``value``;
+oauth2_client_credentials ``token_url``, ``client_id``, ``client_secret``, ``scope``, ``auth``; login
+``path``, ``json``, ``token_path``, ``header``, ``method``, ``secrets``) and is validated by that
+engine, so what is saved is what a run can use. What is stored is the engine's JSON of the identity
+(name and object ids included), encrypted (``testing.crypto``); what people see is ``hint``: the kind
+and a label that is not secret (a user name, a header name, a client id, a login path). The audit
+trail records the name, kind and hint, never the secret, and so do error messages.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,87 +30,44 @@ from portal import audit
 from portal.access import Cap, authorize
 from portal.audit import Actor
 from testing import crypto
+from testing.engines import identities as engine
 from testing.models import IdentityKind, PlanIdentity, TestPlan
+
+NAME_MAX = PlanIdentity._meta.get_field("name").max_length or 30
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 K = IdentityKind
 
 MAX_IDENTITIES = 10  # per plan
-MAX_VALUE = 4096  # characters of one secret field
 MAX_OBJECT_IDS = 50
 MAX_OBJECT_ID = 200
-MAX_LOGIN_BODY_KEYS = 20
 ROTATE_BATCH = 500
-
-# kind → (required fields, optional fields)
-FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    K.BEARER: (("token",), ()),
-    K.BASIC: (("username", "password"), ()),
-    K.API_KEY: (("header", "value"), ()),
-    K.OAUTH2: (("token_url", "client_id", "client_secret"), ("scope",)),
-    K.LOGIN: (("path", "body", "token_path"), ("header",)),
-}
-_HEADER_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Set by identity_set from its own arguments, never from the secret dict.
+_OWN_FIELDS = frozenset({"kind", "name", "object_ids"})
 
 
-def _header_name(value: str, field: str) -> None:
-    if not value or len(value) > 100 or not set(value) <= _HEADER_CHARS:
-        raise ValidationError({"secret": f"{field}: a header name (letters, digits, - and _)."})
-
-
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError({"secret": f"{field} is required."})
-    if len(value) > MAX_VALUE:
-        raise ValidationError({"secret": f"{field}: at most {MAX_VALUE} characters."})
-    if any(c in value for c in "\r\n\x00"):
-        raise ValidationError({"secret": f"{field}: no line breaks."})
-    return value
-
-
-def _url(value: str, field: str) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise ValidationError({"secret": f"{field}: an http(s) URL without credentials in it."})
-
-
-def clean_secret(kind: str, secret: Any) -> dict[str, Any]:
-    """The secret of ``kind``, checked for shape (the error messages never repeat a value)."""
-    if kind not in FIELDS:
+def clean_secret(
+    kind: str, secret: Any, *, name: str = "A", object_ids: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The identity of ``kind`` as the identities engine validates and stores it (``to_json``), or a
+    ValidationError on "secret" whose message holds no secret (the engine's messages never do)."""
+    if kind not in engine.KINDS or kind not in K.values:
         raise ValidationError({"kind": "Choose a kind of identity."})
     if not isinstance(secret, dict):
         raise ValidationError({"secret": "Give the identity's fields."})
-    required, optional = FIELDS[kind]
-    unknown = sorted(set(secret) - set(required) - set(optional))
-    if unknown:
-        shown = ", ".join(str(k)[:30] for k in unknown[:5])
-        raise ValidationError({"secret": f"Not a field of this kind of identity: {shown}."})
-    cleaned: dict[str, Any] = {}
-    for field in (*required, *optional):
-        if field not in required and secret.get(field) in (None, ""):
-            continue
-        value = secret.get(field)
-        if kind == K.LOGIN and field == "body":
-            if not isinstance(value, dict) or not value or len(value) > MAX_LOGIN_BODY_KEYS:
-                raise ValidationError(
-                    {"secret": f"body: a JSON object of 1 to {MAX_LOGIN_BODY_KEYS} fields."}
-                )
-            if len(json.dumps(value)) > MAX_VALUE:
-                raise ValidationError({"secret": f"body: at most {MAX_VALUE} characters of JSON."})
-            cleaned[field] = value
-            continue
-        cleaned[field] = _text(value, field)
-    if kind == K.API_KEY:
-        _header_name(cleaned["header"], "header")
-    if kind == K.LOGIN:
-        if not cleaned["path"].startswith("/"):
-            raise ValidationError({"secret": "path: a path on the API, starting with /."})
-        if "header" in cleaned:
-            _header_name(cleaned["header"], "header")
-    if kind == K.OAUTH2:
-        _url(cleaned["token_url"], "token_url")
-    if kind == K.BASIC and ":" in cleaned["username"]:
-        raise ValidationError({"secret": "username: no colon (HTTP basic cannot carry one)."})
-    return cleaned
+    if set(secret) & _OWN_FIELDS:
+        raise ValidationError({"secret": "kind, name and object ids are given apart from the secret."})
+    try:
+        spec = engine.KINDS[kind](name=name, object_ids=object_ids, **secret)
+    except engine.IdentityError as exc:
+        raise ValidationError({"secret": str(exc)[:300]}) from None
+    except TypeError:
+        allowed = sorted(f.name for f in fields(engine.KINDS[kind]) if f.name not in _OWN_FIELDS)
+        raise ValidationError(
+            {"secret": f"Unknown or missing fields for {kind}; it takes {', '.join(allowed)}."}
+        ) from None
+    data: dict[str, Any] = json.loads(engine.to_json(spec))
+    return data
 
 
 def hint_for(kind: str, secret: dict[str, Any]) -> str:
@@ -125,8 +85,10 @@ def hint_for(kind: str, secret: dict[str, Any]) -> str:
 
 def _clean_name(name: Any) -> str:
     name = name.strip() if isinstance(name, str) else ""
-    if not name or len(name) > 30 or not name.isprintable():
-        raise ValidationError({"name": "A short name (1 to 30 characters), e.g. A or B."})
+    if not 0 < len(name) <= NAME_MAX or not set(name) <= _NAME_CHARS:
+        raise ValidationError(
+            {"name": f"A short name (1 to {NAME_MAX} letters, digits, _ or -), e.g. A or B."}
+        )
     return name
 
 
@@ -153,9 +115,9 @@ def identity_set(
     """Create the plan's identity ``name``, or replace its kind, secret and object ids."""
     authorize(actor, Cap.TESTING_MANAGE, plan)
     name = _clean_name(name)
-    cleaned = clean_secret(kind, secret)
     ids = _clean_object_ids(list(object_ids)[: MAX_OBJECT_IDS + 1])
-    token = crypto.encrypt({"kind": kind, **cleaned})
+    cleaned = clean_secret(kind, secret, name=name, object_ids=tuple(ids))
+    token = crypto.encrypt(cleaned)
     hint = hint_for(kind, cleaned)
     now = timezone.now()
     try:

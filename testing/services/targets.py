@@ -6,9 +6,9 @@ Everything here is read once per run, bounded: at most ``MAX_OPERATIONS`` operat
 current spec (rows already stored at upload, with their documented response codes), their JSON
 schemas from the stored document when it is small enough to parse again (``SPEC_SCHEMA_MAX_BYTES``),
 the environment's performance baseline, this plan's recent ``latency_slo`` p95s, whether the API
-should be up now, who depends on it, the production flag and the intrusive opt-ins. Identities and
-the owners' functional cases go through their engines when those are installed
-(``testing.engines.identities``, ``testing.engines.cases``); without them a run has none.
+should be up now, who depends on it, the production flag and the intrusive opt-ins. Identities are
+decrypted and resolved by ``testing.engines.identities``, the owners' functional cases parsed by
+``testing.engines.cases``.
 
 Decisions: ``docs_public`` is true only for an API whose exposure is ``public`` (its documentation is
 then meant to be seen; for internal and partner APIs, reachable docs are a finding). Intrusive checks
@@ -17,7 +17,7 @@ run only when the plan allows them and, on a production environment, the owner o
 
 from __future__ import annotations
 
-import importlib.util
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from inventory.models import Exposure, Operation, PerformanceBaseline, ResponseCode
 from inventory.selectors import blast_radius, is_expected_up, spec_current
+from testing.crypto import IdentityKeyError
 from testing.engines.checks.base import Identity, OperationSpec, Target
-from testing.engines.safe_http import Limits, SafeClient
+from testing.engines.safe_http import BudgetExceeded, Limits, SafeClient
 from testing.models import (
     CheckOutcome,
     CheckResult,
@@ -156,49 +157,37 @@ def latency_history(plan: TestPlan, *, before: TestRun | None = None) -> tuple[f
     return tuple(values)
 
 
-def _engine(name: str) -> Any:
-    """An optional engine module, or None when it is not installed."""
-    if importlib.util.find_spec(f"testing.engines.{name}") is None:
-        return None
-    return importlib.import_module(f"testing.engines.{name}")
-
-
 def _identities(plan: TestPlan, client: SafeClient, base_url: str) -> tuple[Identity, ...]:
-    """The plan's identities, decrypted and resolved into headers by the identities engine
-    (``from_json(dict)`` then ``resolve(spec, client=, base_url=)``). An identity that cannot be
-    opened or resolved is left out and logged without its secret; the run's health then shows
-    whether the ones left were answered as authenticated."""
-    engine = _engine("identities")
-    if engine is None:
-        return ()
+    """The plan's identities, decrypted and resolved into headers by the identities engine (a login
+    step or an OAuth2 token request goes out through ``client``). An identity that cannot be opened
+    or resolved is left out and logged without its secret; the run's health then shows whether the
+    ones left were answered as authenticated."""
+    from testing.engines import identities as engine
     from testing.services.identities import identity_secret
 
-    resolved = []
+    resolved: list[Identity] = []
     for identity in PlanIdentity.objects.filter(plan=plan).order_by("name"):
         try:
-            data = identity_secret(identity)
-            data.setdefault("name", identity.name)
-            data.setdefault("object_ids", list(identity.object_ids or []))
-            resolved.append(engine.resolve(engine.from_json(data), client=client, base_url=base_url))
-        except Exception as exc:  # a bad identity is a gap in the run, not a crashed run
-            log.warning(
-                "Identity %s of plan %s could not be used: %s", identity.name, plan.pk, type(exc).__name__
-            )
+            spec = engine.from_json(json.dumps(identity_secret(identity)))
+            resolved.append(engine.resolve(spec, client=client, base_url=base_url))
+        except (engine.IdentityError, IdentityKeyError, BudgetExceeded) as exc:
+            # The engine's and the key ring's messages hold no secret.
+            log.warning("Identity %s of plan %s could not be used: %s", identity.name, plan.pk, exc)
     return tuple(resolved)
 
 
 def _cases(plan: TestPlan) -> tuple[Any, ...]:
-    """The API's enabled functional cases, parsed by the cases engine (when installed)."""
-    engine = _engine("cases")
-    if engine is None:
-        return ()
+    """The API's enabled functional cases, parsed by the cases engine. Saved valid; a source the
+    engine no longer accepts is left out and logged, it does not stop the run."""
+    from testing.engines.cases import CaseError, parse_cases
+
     cases: list[Any] = []
     sources = FunctionalCase.objects.filter(api=plan.api, enabled=True).order_by("name")
     for name, source in sources.values_list("name", "source")[:MAX_CASES_SOURCES]:
         try:
-            cases.extend(engine.parse_cases(source))
-        except Exception as exc:  # saved valid; an engine that changed since must not stop the run
-            log.warning("Functional cases %r of plan %s do not parse: %s", name, plan.pk, type(exc).__name__)
+            cases.extend(parse_cases(source))
+        except CaseError as exc:
+            log.warning("Functional cases %r of plan %s do not parse: %s", name, plan.pk, exc)
     return tuple(cases)
 
 

@@ -13,11 +13,11 @@ from django.utils import timezone
 
 from portal.audit import Actor
 from portal.models import AuditEvent, Notification, Role
-from testing.engines.checks.base import Identity
 from testing.models import CheckResult, Finding, FindingStatus, RunStatus, RunTrigger, TestRun
 from testing.services import execution, targets
 from testing.services.execution import LOST_TWICE, MAX_ATTEMPTS, UNAUTHENTICATED, run_execute
 from testing.services.findings import finding_transition, fingerprint
+from testing.services.identities import identity_set
 from testing.services.plans import plan_save
 from testing.services.runs import run_create
 from tests.factories import ApiFactory, EnvironmentFactory
@@ -177,15 +177,10 @@ def test_an_errored_check_makes_an_error_run_and_unknown_checks_are_reported(pla
     assert run.skipped_checks == {"gone": execution.NO_SUCH_CHECK}
 
 
-def test_an_unauthenticated_scan_is_never_green(plan, local_api, monkeypatch):
+def test_an_unauthenticated_scan_is_never_green(plan, local_api):
     # Identities come from the identities engine; here one that the API refuses (401).
-    monkeypatch.setattr(
-        targets,
-        "_identities",
-        lambda plan, client, base_url: (
-            Identity("A", headers={"Authorization": "Bearer t"}, secrets=("t",)),
-        ),
-    )
+    # A real identity, resolved by the identities engine, that the API refuses (401).
+    identity_set(actor=SYSTEM, plan=plan, name="A", kind="bearer", secret={"token": "refused-token"})
     local_api.status = 401
     run = _run(plan, checks=["t_quiet", "t_items"])
     assert (run.status, run.reason) == (RunStatus.ERROR, UNAUTHENTICATED)

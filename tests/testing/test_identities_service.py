@@ -12,6 +12,7 @@ from django.http import Http404
 from portal.audit import Actor
 from portal.models import AuditEvent, Role
 from testing import crypto
+from testing.engines import identities as engine
 from testing.models import PlanIdentity
 from testing.services.identities import MAX_IDENTITIES, identity_delete, identity_secret, identity_set
 from tests.factories import ApiFactory, EnvironmentFactory
@@ -49,7 +50,12 @@ def _trail() -> str:
         ),
         (
             "login",
-            {"path": "/login", "body": {"user": "a", "password": SECRET}, "token_path": "data.token"},
+            {
+                "path": "/login",
+                "json": {"user": "a", "password": "{{ secrets.password }}"},
+                "token_path": "$.data.token",
+                "secrets": {"password": SECRET},
+            },
             "Login step · /login",
         ),
     ],
@@ -60,7 +66,11 @@ def test_it_stores_each_kind_encrypted_and_shows_only_the_hint(engineer, plan, k
     )
     identity.refresh_from_db()
     assert SECRET.encode() not in bytes(identity.secret)
-    assert identity_secret(identity) == {"kind": kind, **secret}
+    stored = identity_secret(identity)
+    # The identities engine's own JSON: what a run hands back to it.
+    assert stored == json.loads(engine.to_json(engine.from_json(json.dumps(stored))))
+    assert (stored["kind"], stored["name"], stored["object_ids"]) == (kind, "A", ["42", "abc"])
+    assert all(stored[k] == v for k, v in secret.items())
     assert (identity.hint, identity.object_ids) == (hint, ["42", "abc"])
     assert SECRET not in _trail() and hint in _trail()
 
@@ -91,8 +101,9 @@ def test_setting_a_name_again_replaces_it_and_deleting_is_audited(engineer, plan
         ("bearer", {"token": ""}, "secret"),
         ("bearer", {"token": 12345}, "secret"),
         ("bearer", {"token": SECRET, "extra": 1}, "secret"),
+        ("bearer", {"token": SECRET, "name": "B"}, "secret"),
         ("bearer", {"token": SECRET + "\r\nX-Evil: 1"}, "secret"),
-        ("bearer", {"token": "x" * 5000}, "secret"),
+        ("bearer", {"token": "x" * 9000}, "secret"),
         ("bearer", [SECRET], "secret"),
         ("basic", {"username": "a:b", "password": SECRET}, "secret"),
         ("api_key", {"header": "X Api Key", "value": SECRET}, "secret"),
@@ -106,8 +117,9 @@ def test_setting_a_name_again_replaces_it_and_deleting_is_audited(engineer, plan
             {"token_url": "https://u:p@idp.example.com/", "client_id": "c", "client_secret": SECRET},
             "secret",
         ),
-        ("login", {"path": "login", "body": {"a": 1}, "token_path": "t"}, "secret"),
-        ("login", {"path": "/login", "body": "a=1", "token_path": "t"}, "secret"),
+        ("login", {"path": "login", "json": {"a": 1}, "token_path": "$.t"}, "secret"),
+        ("login", {"path": "/login", "json": {"a": 1}, "token_path": "t"}, "secret"),
+        ("login", {"path": "/login", "json": {"p": "{{ secrets.pw }}"}, "token_path": "$.t"}, "secret"),
     ],
 )
 def test_it_refuses_a_malformed_secret_without_repeating_it(engineer, plan, kind, secret, field):
@@ -120,7 +132,7 @@ def test_it_refuses_a_malformed_secret_without_repeating_it(engineer, plan, kind
 
 def test_it_bounds_names_ids_and_count(engineer, plan):
     actor = Actor(user=engineer)
-    for name in ("", "x" * 31, "tab\there"):
+    for name in ("", "x" * 31, "tab\there", "a b"):
         with pytest.raises(ValidationError):
             identity_set(actor=actor, plan=plan, name=name, kind="bearer", secret={"token": "t"})
     for ids in ([True], [{"id": 1}], ["x" * 201], [str(i) for i in range(51)]):

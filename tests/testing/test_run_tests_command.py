@@ -11,14 +11,14 @@ from django.core.management.base import CommandError
 
 from portal.audit import Actor
 from portal.models import Role
-from testing.engines.checks.base import Identity
 from testing.models import CheckResult, RunStatus, RunTrigger, TestRun
-from testing.services import targets
+from testing.services.identities import identity_set
 from testing.services.plans import plan_save
 from tests.factories import ApiFactory, EnvironmentFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
+SYSTEM = Actor.system("test")
 
 
 @pytest.fixture
@@ -72,14 +72,9 @@ def test_it_fails_the_build_on_a_finding_at_or_above_the_threshold(plan, local_a
     assert "GET /items leaks_email" in out
 
 
-def test_an_unauthenticated_scan_fails_the_gate(plan, local_api, monkeypatch):
-    monkeypatch.setattr(
-        targets,
-        "_identities",
-        lambda plan, client, base_url: (
-            Identity("A", headers={"Authorization": "Bearer t"}, secrets=("t",)),
-        ),
-    )
+def test_an_unauthenticated_scan_fails_the_gate(plan, local_api):
+    # A real identity, resolved by the identities engine, that the API refuses (401).
+    identity_set(actor=SYSTEM, plan=plan, name="A", kind="bearer", secret={"token": "refused-token"})
     local_api.status = 401
     code, out = gate("orders", "--base-url", local_api.url, "--wait")
     assert code == 3 and "no request was answered as authenticated" in out
