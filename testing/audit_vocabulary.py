@@ -19,6 +19,7 @@ def register_words() -> None:
             "testing.identity_delete": "Scanner identity deleted",
             "testing.identity_keys_rotate": "Identity keys rotated",
             "testing.cases_save": "Functional cases saved",
+            "testing.cases_delete": "Functional cases deleted",
             # The findings workflow (testing.services.findings.FINDING_WORKFLOW), as done.
             "finding.accept_risk": "Risk accepted",
             "finding.mark_false_positive": "Marked as false positive",
