@@ -22,9 +22,15 @@ MAX_NODES = 5000  # values per inlined schema
 MAX_OPERATIONS = 1000
 
 
+MAX_PARAMETERS = 50
+
+
 @dataclass(frozen=True)
 class OperationSchemas:
     request: Mapping[str, Any] | None = None
+    # The operation's parameter objects (path-level ones included, the operation's winning), with
+    # their schemas and examples, ``$ref``s inlined.
+    parameters: tuple[Mapping[str, Any], ...] = ()
     # status ("200", "4XX", "default") → JSON schema of the body, or None when it documents none.
     responses: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
@@ -110,6 +116,18 @@ def _json_schema(doc: Mapping[str, Any], holder: Any, max_nodes: int) -> Mapping
     return None
 
 
+def _parameters(
+    doc: Mapping[str, Any], path_level: Any, op_level: Any, max_nodes: int
+) -> tuple[Mapping[str, Any], ...]:
+    merged: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for source in (path_level, op_level):
+        for raw in (source if isinstance(source, list) else [])[:MAX_PARAMETERS]:
+            param = inline(doc, raw, max_nodes=max_nodes)
+            if isinstance(param, dict) and isinstance(param.get("name"), str):
+                merged[(param["name"], str(param.get("in", "")))] = param
+    return tuple(merged.values())[:MAX_PARAMETERS]
+
+
 def operation_schemas(
     document: Mapping[str, Any],
     *,
@@ -143,6 +161,8 @@ def operation_schemas(
                     name = "default" if code.lower() == "default" else code.upper()
                     responses[name] = _json_schema(document, response, max_nodes)
             out[key] = OperationSchemas(
-                request=_json_schema(document, op.get("requestBody"), max_nodes), responses=responses
+                request=_json_schema(document, op.get("requestBody"), max_nodes),
+                responses=responses,
+                parameters=_parameters(document, item.get("parameters"), op.get("parameters"), max_nodes),
             )
     return out

@@ -114,7 +114,10 @@ def operations_of(plan: TestPlan) -> tuple[OperationSpec, ...]:
                 path=path,
                 operation_id=operation_id,
                 auth_required=auth_required,
-                parameters=tuple(_parameter(p) for p in parameters or [] if isinstance(p, dict)),
+                # The document's own parameter objects (schemas, examples) when it could be read.
+                parameters=found.parameters
+                if found is not None and found.parameters
+                else tuple(_parameter(p) for p in parameters or [] if isinstance(p, dict)),
                 request_schema=found.request if found is not None else None,
                 responses=responses,
             )

@@ -284,7 +284,7 @@ info: {title: Orders, version: "1"}
 security: [{bearer: []}]
 paths:
   /orders/{id}:
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters: [{name: id, in: path, required: true, schema: {type: integer, example: 7}}]
     get:
       responses:
         "200":
@@ -335,7 +335,9 @@ def test_the_target_holds_what_the_inventory_knows(plan, org, make_member):
     assert [op.key for op in target.operations] == ["GET /health", "GET /orders/{id}", "PUT /orders/{id}"]
     get = target.operation("GET /orders/{id}")
     assert get.auth_required and not target.operation("GET /health").auth_required
-    assert get.parameters == ({"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},)
+    assert get.parameters == (
+        {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "example": 7}},
+    )
     assert set(get.responses) == {"200", "404"} and get.responses["404"] is None
     order = get.responses["200"]
     assert order["properties"]["id"] == {"type": "integer"}
@@ -439,3 +441,67 @@ def test_the_task_runs_the_run_and_looks_again_at_one_held_elsewhere(plan, local
         < execution.claim_lapses_in(TestRun.objects.get(pk=held.pk))
         <= (settings.CELERY_TASK_TIME_LIMIT + 2)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_default_checks_run_end_to_end_against_the_demo_target(org, make_member, settings):
+    """Every real non-intrusive check through run_execute, with login identities resolved by the
+    identities engine, against the deliberately flawed demo API: the run finishes, no check breaks on
+    what the portal gives it, and the planted flaws become findings."""
+    from inventory.services.specs import spec_upload
+    from testing.engines.demo_target import DEMO_USERS, DemoTarget, openapi_bytes
+    from testing.services.identities import identity_set
+    from testing.services.plans import default_checks
+    from tests.factories import PerformanceBaselineFactory
+
+    settings.SCANNER_PER_HOST_RATE = 0
+    engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
+    with DemoTarget(port=0) as demo:
+        api = ApiFactory(org_unit=org.team, slug="demo-shop", submittable=True, approved=True)
+        env = EnvironmentFactory(api=api, name="staging", base_urls=[demo.url])
+        spec_upload(actor=SYSTEM, api=api, data=openapi_bytes(demo.url), filename="openapi.json")
+        PerformanceBaselineFactory(environment=env, p50_ms=20, p95_ms=250, p99_ms=400)
+        # Real checks only (not this module's test ones); no tls: the demo serves plain HTTP here.
+        checks = [k for k in default_checks() if k != "tls" and not k.startswith("t_")]
+        plan = plan_save(
+            actor=Actor(user=engineer),
+            api=api,
+            environment=env,
+            checks=checks,
+            schedule_kind="interval",
+            interval_minutes=60,
+            cron="",
+            timezone="UTC",
+            intrusive_allowed=False,
+            production_opt_in=False,
+            latency_tolerance="0.5",
+            enabled=True,
+        )
+        for name, user in list(DEMO_USERS.items())[:2]:
+            identity_set(
+                actor=Actor(user=engineer),
+                plan=plan,
+                name=name,
+                kind="login",
+                secret={
+                    "path": "/auth/login",
+                    "json": {"username": user.username, "password": "{{ secrets.password }}"},
+                    "token_path": "$.access_token",
+                    "secrets": {"password": user.password},
+                },
+                object_ids=[str(i) for i in user.order_ids],
+            )
+        run = TestRunFactory(
+            plan=plan, status=RunStatus.QUEUED, started_at=None, finished_at=None, base_url=demo.url
+        )
+        run = run_execute(run_id=run.pk, time_limit=120)
+
+    outcomes = dict(CheckResult.objects.filter(run=run).values_list("check_key", "outcome"))
+    assert set(outcomes) == set(checks)
+    assert "error" not in outcomes.values(), CheckResult.objects.filter(run=run, outcome="error").values_list(
+        "check_key", "summary"
+    )
+    assert run.status == RunStatus.FAILED and run.authenticated_responses > 0
+    assert run.operations_total > 0 and run.operations_reached > 0
+    found = set(Finding.objects.filter(plan=plan).values_list("check_key", flat=True))
+    assert {"auth_enforced", "bola", "error_hygiene"} <= found, (found, outcomes)
