@@ -232,10 +232,13 @@ def _finish(
         (c.severity for c in checks if c.outcome == Outcome.FAILED), key=lambda s: s.rank, default=None
     )
     with transaction.atomic():
-        mine = TestRun.objects.select_for_update().filter(
-            pk=run.pk, status=RunStatus.RUNNING, claimed_at=claimed_at
+        mine = (
+            TestRun.objects.select_for_update()
+            .filter(pk=run.pk, status=RunStatus.RUNNING, claimed_at=claimed_at)
+            .values_list("pk", flat=True)
+            .first()
         )
-        if not mine.exists():
+        if mine is None:
             # Our claim lapsed and another worker holds (or finished) the run: theirs is the result.
             return TestRun.objects.get(pk=run.pk)
         CheckResult.objects.bulk_create(

@@ -33,6 +33,7 @@ F = FindingStatus
 
 MAX_ACCEPTANCE_DAYS = 366  # a year, leap day included
 PEOPLE_ACTIONS = ("accept_risk", "mark_false_positive", "reopen")
+RUN_ACTIONS = ("resolve", "regress")
 
 
 def fingerprint(api_id: int, environment_id: int, check: str, operation: str, detail: str) -> str:
@@ -53,7 +54,10 @@ def _acceptance_expiry(value: Any) -> None:
 
 
 def _after_move(finding: Finding, move: Move, actor: Actor, note: str) -> None:
-    # The API's open-findings summary counts what people decide, too.
+    # The API's open-findings summary counts what people decide, too. A run's own resolve and
+    # regress moves are summarised once, when the run finishes.
+    if move.action in RUN_ACTIONS:
+        return
     from testing.services.summary import api_summary_refresh
 
     api_summary_refresh(api_id=finding.api_id)
