@@ -72,6 +72,7 @@ LOST_TWICE = "the worker running it stopped twice"
 UNAUTHENTICATED = "no request was answered as authenticated"
 TIMED_OUT = "stopped at its time limit before every check ran"
 NO_SUCH_CHECK = "this check no longer exists"
+NO_BASE_URL = "the environment has no base URL to test"
 NOT_REACHED = "not run: the run reached its time limit"
 # Stop starting checks this long before the soft limit (at most a tenth of it), so the finish has
 # time to commit.
@@ -134,6 +135,8 @@ def run_execute(
         # The scanner calls only the hosts of APIs the security team approved.
         why = f"the API is {run.api.get_status_display().lower()}, not approved"
         return _finish(run, claimed_at, RunReport(), reason=why, status=RunStatus.SKIPPED)
+    if not run.base_url:
+        return _finish(run, claimed_at, RunReport(), reason=NO_BASE_URL, status=RunStatus.ERROR)
     if time_limit is None:
         soft = settings.CELERY_TASK_SOFT_TIME_LIMIT
         time_limit = soft - min(STOP_MARGIN_SECONDS, soft / 10)

@@ -505,3 +505,11 @@ def test_the_default_checks_run_end_to_end_against_the_demo_target(org, make_mem
     assert run.operations_total > 0 and run.operations_reached > 0
     found = set(Finding.objects.filter(plan=plan).values_list("check_key", flat=True))
     assert {"auth_enforced", "bola", "error_hygiene"} <= found, (found, outcomes)
+
+
+def test_a_run_without_a_base_url_is_an_error_not_a_crash(plan):
+    run, _ = run_create(actor=SYSTEM, plan=plan, trigger=RunTrigger.MANUAL)
+    TestRun.objects.filter(pk=run.pk).update(base_url="")
+    run = run_execute(run_id=run.pk)
+    assert (run.status, run.reason) == (RunStatus.ERROR, execution.NO_BASE_URL)
+    assert set(run.skipped_checks) == {"t_items", "t_quiet"}
