@@ -49,7 +49,7 @@ from portal.models import Role
 from portal.notifications import notification_create, portal_link
 from portal.workflow import IllegalTransition, transition
 from testing.engines.checks import all_checks
-from testing.engines.checks.base import SEVERITY_ORDER, CheckReport, Outcome
+from testing.engines.checks.base import SEVERITY_ORDER, Check, CheckReport, Outcome
 from testing.engines.checks.runner import RunReport, run_checks
 from testing.models import (
     SEVERITY_RANK,
@@ -147,7 +147,7 @@ def run_execute(
     try:
         target = target_for(run, client_factory=factory)
         report = run_checks(
-            target, keys, client_factory=factory, should_stop=lambda: time.monotonic() > deadline
+            target, keys, client_factory=factory, should_stop=lambda: time.monotonic() >= deadline
         )
     except Exception as exc:  # what the inventory held could not be turned into a scan
         log.exception("run %s could not be executed", run.pk)
@@ -158,26 +158,23 @@ def run_execute(
 # --- finishing ------------------------------------------------------------------------------------------
 
 
-def _default_severity(check: CheckReport) -> str:
-    """A problem without its own severity has its check's (the report's is the worst of them)."""
-    cls = all_checks().get(check.key)
-    return str(cls.severity if cls is not None else check.severity)
-
-
-def _result(run: TestRun, check: CheckReport, owasp: str, now: datetime) -> CheckResult:
+def _result(run: TestRun, check: CheckReport, registry: dict[str, type[Check]], now: datetime) -> CheckResult:
+    cls = registry.get(check.key)
+    # A problem without its own severity has its check's (the report's is the worst of them).
+    default = str(cls.severity if cls is not None else check.severity)
     return CheckResult(
         run=run,
         check_key=check.key,
         outcome=str(check.outcome),
         severity=str(check.severity),
-        owasp=owasp,
+        owasp=str(cls.owasp) if cls is not None else "",
         summary=check.summary[:500],
         problems=[
             {
                 "detail": p.detail,
                 "operation": p.operation,
                 "message": p.message,
-                "severity": str(p.severity or _default_severity(check)),
+                "severity": str(p.severity or default),
             }
             for p in check.problems
         ],
@@ -244,9 +241,7 @@ def _finish(
         if mine is None:
             # Our claim lapsed and another worker holds (or finished) the run: theirs is the result.
             return TestRun.objects.get(pk=run.pk)
-        CheckResult.objects.bulk_create(
-            [_result(run, c, str(registry[c.key].owasp) if c.key in registry else "", now) for c in checks]
-        )
+        CheckResult.objects.bulk_create([_result(run, c, registry, now) for c in checks])
         values: dict[str, Any] = {
             "status": status,
             "reason": why[:300],
