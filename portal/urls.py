@@ -35,6 +35,8 @@ urlpatterns = [
     path("admin/", portal_admin_site.urls),
     path("inventory/", include("inventory.urls")),
     path("api/v1/inventory/", include("inventory.api_urls")),
+    path("testing/", include("testing.urls")),
+    path("api/v1/testing/", include("testing.api_urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -15,7 +15,7 @@ and the bearer ``token``. OAuth2 and login requests go through the scanner's ``S
 SSRF policy, budget and timeouts apply; a refused address, a failed request or a non-2xx answer is an
 ``IdentityError`` with a short reason (the status code, the error kind), never a secret.
 
-The result is a ``ResolvedIdentity`` (a ``base.Identity``) that also carries ``named_secrets``: what
+The result is a ``base.Identity``, whose ``named_secrets`` carry what
 owners' cases may use as ``{{ secrets.<identity>.<name> }}`` (``token``, ``password``,
 ``client_secret``, ``value``, a login step's own secrets).
 
@@ -49,13 +49,6 @@ LOGIN_METHODS = ("POST", "PUT", "GET")
 
 class IdentityError(ValueError):
     """An identity that is not valid or could not be resolved; the message holds no secret."""
-
-
-@dataclass(frozen=True)
-class ResolvedIdentity(Identity):
-    """A ``base.Identity`` plus the named secret values owners' cases may use (never in repr)."""
-
-    named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 # validation helpers ------------------------------------------------------------------------------------
@@ -304,10 +297,10 @@ def from_json(text: str | bytes) -> IdentitySpec:
 # resolving -------------------------------------------------------------------------------------------
 
 
-def resolve(spec: IdentitySpec, *, client: SafeClient, base_url: str) -> ResolvedIdentity:
+def resolve(spec: IdentitySpec, *, client: SafeClient, base_url: str) -> Identity:
     """The headers, secrets and token for ``spec``; see the module docstring."""
     if isinstance(spec, BearerToken):
-        return ResolvedIdentity(
+        return Identity(
             name=spec.name,
             headers={"Authorization": f"Bearer {spec.token}"},
             secrets=(spec.token,),
@@ -317,7 +310,7 @@ def resolve(spec: IdentitySpec, *, client: SafeClient, base_url: str) -> Resolve
         )
     if isinstance(spec, BasicAuth):
         encoded = base64.b64encode(f"{spec.username}:{spec.password}".encode()).decode("ascii")
-        return ResolvedIdentity(
+        return Identity(
             name=spec.name,
             headers={"Authorization": f"Basic {encoded}"},
             secrets=(spec.password, encoded),
@@ -325,7 +318,7 @@ def resolve(spec: IdentitySpec, *, client: SafeClient, base_url: str) -> Resolve
             named_secrets={"username": spec.username, "password": spec.password},
         )
     if isinstance(spec, ApiKeyHeader):
-        return ResolvedIdentity(
+        return Identity(
             name=spec.name,
             headers={spec.header: spec.value},
             secrets=(spec.value,),
@@ -358,7 +351,7 @@ def _token_from(response: ScanResponse, path: JsonPath, what: str) -> str:
     return token
 
 
-def _client_credentials(spec: OAuth2ClientCredentials, client: SafeClient) -> ResolvedIdentity:
+def _client_credentials(spec: OAuth2ClientCredentials, client: SafeClient) -> Identity:
     form = {"grant_type": "client_credentials"}
     if spec.scope:
         form["scope"] = spec.scope
@@ -375,7 +368,7 @@ def _client_credentials(spec: OAuth2ClientCredentials, client: SafeClient) -> Re
     if not response.ok or not 200 <= (response.status or 0) < 300:
         raise _failure(what, response)
     token = _token_from(response, compile_path("$.access_token"), what)
-    return ResolvedIdentity(
+    return Identity(
         name=spec.name,
         headers={"Authorization": f"Bearer {token}"},
         secrets=(spec.client_secret, *derived, token),
@@ -397,7 +390,7 @@ def _fill(value: Any, secrets: Mapping[str, str]) -> Any:
     return value
 
 
-def _login(spec: LoginStep, client: SafeClient, base_url: str) -> ResolvedIdentity:
+def _login(spec: LoginStep, client: SafeClient, base_url: str) -> Identity:
     url = base_url.rstrip("/") + spec.path
     body = _fill(spec.json, spec.secrets)
     response = client.request(spec.method, url, json=body, follow_redirects=False)
@@ -408,7 +401,7 @@ def _login(spec: LoginStep, client: SafeClient, base_url: str) -> ResolvedIdenti
     name, _, template = spec.header.partition(":")
     value = templates.render(template.strip(), lambda _name: token, limit=MAX_TOKEN + 1024)
     secrets = tuple(v for v in spec.secrets.values() if v)
-    return ResolvedIdentity(
+    return Identity(
         name=spec.name,
         headers={name.strip(): value},
         secrets=(*secrets, token),

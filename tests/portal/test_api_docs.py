@@ -27,10 +27,15 @@ def test_it_groups_operations_by_app(alice, login):  # noqa: ANN001
     tags_by_prefix: dict[str, set[str]] = defaultdict(set)
     for path, operations in schema["paths"].items():
         for operation in operations.values():
-            prefix = "/api/v1/inventory/" if path.startswith("/api/v1/inventory/") else "/api/v1/"
+            app = next((a for a in ("inventory", "testing") if path.startswith(f"/api/v1/{a}/")), "")
+            prefix = f"/api/v1/{app}/" if app else "/api/v1/"
             tags_by_prefix[prefix].update(operation["tags"])
-    assert tags_by_prefix == {"/api/v1/inventory/": {"inventory"}, "/api/v1/": {"portal"}}
-    assert [tag["name"] for tag in schema["tags"]] == ["inventory", "portal"]
+    assert tags_by_prefix == {
+        "/api/v1/inventory/": {"inventory"},
+        "/api/v1/testing/": {"testing"},
+        "/api/v1/": {"portal"},
+    }
+    assert [tag["name"] for tag in schema["tags"]] == ["inventory", "portal", "testing"]
 
 
 def _schema(client):  # noqa: ANN001, ANN202

@@ -129,3 +129,35 @@ def test_it_refuses_unknown_keys_and_stops_when_told():
     with RawServer(Router({})) as server:
         report = run_checks(_target(server), ["t_greedy"], client_factory=_factory, should_stop=lambda: True)
     assert report.cancelled and report.checks == []
+
+
+class NotesThenSkips(_Base):
+    key = "t_notes_then_skips"
+
+    def run(self, ctx: Context):
+        ctx.send("GET", "/items/1")
+        ctx.metrics["seen"] = 1
+        raise Skip("nothing to judge")
+
+
+class Noting(_Base):
+    key = "t_noting"
+
+    def run(self, ctx: Context):
+        ctx.note("no baseline registered")
+        return ctx.problems
+
+
+def test_a_skip_keeps_what_was_sent_and_notes_reach_the_summary(monkeypatch):
+    from testing.engines.checks import runner
+
+    monkeypatch.setitem(runner.REGISTRY, NotesThenSkips.key, NotesThenSkips)
+    monkeypatch.setitem(runner.REGISTRY, Noting.key, Noting)
+    with RawServer(Router({"/items/1": lambda c, r: respond(c, 200, b"{}")})) as server:
+        report = run_checks(_target(server), [NotesThenSkips.key, Noting.key], client_factory=_factory)
+    skipped, noting = report.checks
+    assert (
+        skipped.outcome == Outcome.SKIPPED and skipped.requests_sent == 1 and skipped.metrics == {"seen": 1}
+    )
+    assert report.requests_sent == 1 and report.request_budget == 6  # both ran: 3 each
+    assert noting.outcome == Outcome.PASSED and noting.summary == "passed; no baseline registered"

@@ -157,4 +157,5 @@ def test_it_reports_an_http_api_with_no_https(pki):
 def test_it_skips_an_address_the_scanner_may_not_reach(pki):
     result = _run(pki, "https://evil.test")
     assert result.outcome == Outcome.SKIPPED and "metadata" in result.skipped_reason
-    assert result.requests_sent == 0
+    # The one probe counted was refused before any connection (skipped results keep their count).
+    assert result.requests_sent == 1 and result.metrics == {"address": None}

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from testing.engines.checks.base import Identity
 from testing.engines.identities import (
     ApiKeyHeader,
     BasicAuth,
@@ -16,7 +17,6 @@ from testing.engines.identities import (
     IdentityError,
     LoginStep,
     OAuth2ClientCredentials,
-    ResolvedIdentity,
     from_json,
     resolve,
     to_json,
@@ -108,7 +108,7 @@ def test_it_resolves_static_kinds_into_headers_and_secrets(client):
 
 def test_it_obtains_an_oauth2_token_with_client_credentials(idp, client):
     identity = resolve(_oauth(idp), client=client, base_url="")
-    assert isinstance(identity, ResolvedIdentity)
+    assert isinstance(identity, Identity)
     assert identity.headers == {"Authorization": f"Bearer {ACCESS}"} and identity.token == ACCESS
     assert CLIENT_SECRET in identity.secrets and ACCESS in identity.secrets
     form = parse_qs(idp.requests[0].body.decode())

@@ -360,11 +360,8 @@ def example_body(schema: Mapping[str, Any] | None, *, depth: int = 0) -> Any:
 
 
 def spend(ctx: Context, host: str, port: int) -> None:
-    """Count a probe that is not an HTTP request (a TLS handshake) against the check's budget and
-    the per-host rate, as ``ctx.send`` does for requests. Raises ``BudgetExceeded``."""
-    ctx.client.budget.take()
-    ctx.requests_sent += 1
-    ctx.client.rate.wait(f"{host}:{port}")
+    """Count a probe that is not an HTTP request (a TLS handshake): ``Context.spend``."""
+    ctx.spend(host, port)
 
 
 def skipped_subtest(ctx: Context, name: str, reason: str) -> None:

@@ -153,6 +153,9 @@ class Identity:
     secrets: tuple[str, ...] = ()
     token: str = ""
     object_ids: tuple[str, ...] = ()
+    # The identity's secrets by name ("password", "token"...), for owners' cases that use
+    # ``{{ secrets.<identity>.<name> }}``; every value is also in ``secrets`` (redacted).
+    named_secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,7 @@ class Context:
         self.authenticated_requests = 0
         self.authenticated_responses = 0
         self.truncated = False
+        self.notes: list[str] = []
 
     def send(
         self,
@@ -311,6 +315,18 @@ class Context:
             if response.ok and response.status not in (401, 403):
                 self.authenticated_responses += 1
         return response
+
+    def spend(self, host: str, port: int) -> None:
+        """Count a probe that is not an HTTP request (a TLS handshake) against this check's budget and
+        the per-host rate, as ``send`` does for requests. Raises ``BudgetExceeded``."""
+        self.client.budget.take()
+        self.requests_sent += 1
+        self.client.rate.wait(f"{host}:{port}")
+
+    def note(self, text: str) -> None:
+        """Add a sentence to the result's summary (e.g. "no baseline registered"), passing or not."""
+        if len(self.notes) < 5:
+            self.notes.append(self.redactor.text(text)[:200])
 
     def evidence(self, response: ScanResponse) -> dict[str, Any]:
         return response.evidence(self.redactor, limit=EVIDENCE_CHARS)

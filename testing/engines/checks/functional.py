@@ -11,7 +11,7 @@ drift between what is deployed and what is documented that API9 is about. Not in
 send what the owners chose to send.
 
 Secrets for ``{{ secrets.NAME }}`` come from the target's identities: ``<identity>.token`` for any
-identity with a token, plus every named secret of a ``ResolvedIdentity`` (``identities.resolve``),
+identity with a token, plus every named secret of a ``base.Identity`` (``identities.resolve``),
 e.g. ``{{ secrets.alice.password }}``. A step may also name an identity (``identity: alice``) to send
 that identity's headers, which counts it in the run's authenticated health.
 """
@@ -30,7 +30,7 @@ def case_secrets(identities: Iterable[Identity]) -> dict[str, str]:
     """``{"<identity>.<name>": value}`` for ``{{ secrets.<identity>.<name> }}`` placeholders."""
     out: dict[str, str] = {}
     for identity in identities:
-        named: Mapping[str, str] = getattr(identity, "named_secrets", None) or {}
+        named: Mapping[str, str] = identity.named_secrets
         if identity.token:
             out[f"{identity.name}.token"] = identity.token
         for name, value in named.items():

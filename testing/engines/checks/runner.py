@@ -46,7 +46,8 @@ class RunReport:
 
     @property
     def request_budget(self) -> int:
-        return sum(c.request_budget for c in self.checks if c.outcome != Outcome.SKIPPED)
+        # A check skipped before sending anything reports a budget of 0.
+        return sum(c.request_budget for c in self.checks)
 
     @property
     def operations_reached(self) -> frozenset[str]:
@@ -104,7 +105,13 @@ def run_one(cls: type[Check], target: Target, client_factory: ClientFactory) -> 
         check.run(ctx)
     except Skip as skip:
         client.close()
-        return _skipped(cls, str(skip)[:300])
+        # What it sent before deciding it could not judge still counts, and so do its notes.
+        skipped = _skipped(cls, str(skip)[:300])
+        skipped.requests_sent = ctx.requests_sent
+        skipped.request_budget = cls.request_budget if ctx.requests_sent else 0
+        skipped.metrics = ctx.metrics
+        skipped.duration_ms = int((time.monotonic() - started) * 1000)
+        return skipped
     except BudgetExceeded:
         summary = f"stopped at its budget of {cls.request_budget} requests"
     except Exception as exc:  # a broken check is a result, never a crashed run
@@ -118,6 +125,8 @@ def run_one(cls: type[Check], target: Target, client_factory: ClientFactory) -> 
     severity = max((p.severity or cls.severity for p in problems), key=lambda s: s.rank, default=cls.severity)
     if not summary:
         summary = f"{len(problems)} problem(s)" if problems else "passed"
+    if ctx.notes:
+        summary = "; ".join([summary, *ctx.notes])
     if ctx.truncated:
         summary += "; only the first problems are kept"
     return CheckReport(

@@ -101,7 +101,8 @@ class ScanResponse:
     status: int | None = None
     headers: httpx.Headers = field(default_factory=httpx.Headers)
     body: bytes = b""  # decoded (Content-Encoding undone), at most max_body_bytes
-    elapsed: float = 0.0  # seconds, whole exchange
+    elapsed: float = 0.0  # seconds, whole exchange, not counting waits for the per-host rate
+    waited: float = 0.0  # seconds spent waiting for the per-host rate before sending
     redirects: tuple[RedirectHop, ...] = ()
     peer: str | None = None  # the checked address the last hop connected to
     error: ScanError | None = None
@@ -443,11 +444,15 @@ class SafeClient:
         hops: list[RedirectHop] = []
         seen = {(method, str(request.url))}
         current = request.url
+        waited = 0.0
         with deadline(self.limits.total_timeout):
             while True:
                 response = self._send_one(method, current, sent_headers, body)
                 response.redirects = tuple(hops)
-                response.elapsed = time.monotonic() - started
+                # Latency is the target's, not our own rate limiter's pause before each hop.
+                waited += response.waited
+                response.waited = waited
+                response.elapsed = max(0.0, time.monotonic() - started - waited)
                 location = response.headers.get("location")
                 if not follow_redirects or response.status not in REDIRECT_STATUSES or response.error:
                     return response
@@ -520,7 +525,9 @@ class SafeClient:
         self.budget.take()
         delay = self.rate.delay_for(_host_key(url))
         if delay > 0:
+            paused = time.monotonic()
             time.sleep(max(0.0, min(delay, time_left())))
+            result.waited = time.monotonic() - paused
             if time_left() <= 0:
                 result.error = ScanError(ErrorKind.TOTAL_TIMEOUT, "the total timeout passed (rate limit)")
                 return result
