@@ -307,7 +307,10 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "inventory", "description": "The API inventory: records, specs, packages, consumers."},
         {"name": "portal", "description": "You, the org chart and its roles, API tokens, the audit trail."},
-        {"name": "testing", "description": "Test plans, runs with their results, findings (read-only for now)."},
+        {
+            "name": "testing",
+            "description": "Test plans, runs with their results, findings (read-only for now).",
+        },
     ],
 }
 
