@@ -383,7 +383,6 @@ def _notify(run: TestRun, findings: list[Finding]) -> int:
     api = run.api
     owners = holders_over([api.org_unit], OWNER_ROLES)[api.org_unit_id]
     recipients = [user.email for user in owners]
-    link = portal_link(reverse("inventory:detail", args=[api.slug]))
     pks = [f.pk for f in findings]
     episodes = dict(Finding.objects.filter(pk__in=pks).values_list("pk", "status_changed_at"))
     for finding in sorted(findings, key=lambda f: -SEVERITY_RANK.get(f.severity, 0)):
@@ -395,7 +394,7 @@ def _notify(run: TestRun, findings: list[Finding]) -> int:
                 f"A test run of {api.name} ({api.slug}), environment {run.plan.environment.name}, "
                 f"{'found' if finding.times_seen == 1 else 'found again'} a {finding.severity} problem:\n\n"
                 f"{finding.title}\n{finding.operation}\n\n{finding.message}\n\n"
-                f"See it in the portal: {link}\n"
+                f"See it in the portal: {portal_link(reverse('testing:finding_detail', args=[finding.pk]))}\n"
             ),
             recipients=recipients,
             dedupe_key=f"testing.finding:{finding.pk}:{episode.isoformat() if episode else ''}",

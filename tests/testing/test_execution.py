@@ -93,7 +93,9 @@ def test_it_runs_the_checks_and_records_results_findings_and_summaries(plan, loc
 
     mails = Notification.objects.filter(**FINDING_MAILS)
     assert mails.count() == 2 and all(m.recipients == [alice.email] for m in mails)
-    assert "CRITICAL" in mails.order_by("pk")[0].subject
+    first = mails.order_by("pk")[0]
+    assert "CRITICAL" in first.subject
+    assert f"/testing/findings/{leak.pk}/" in first.body
     assert Finding.objects.filter(notified_at__isnull=False).count() == 2
 
 
