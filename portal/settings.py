@@ -307,7 +307,10 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "inventory", "description": "The API inventory: records, specs, packages, consumers."},
         {"name": "portal", "description": "You, the org chart and its roles, API tokens, the audit trail."},
-        {"name": "testing", "description": "Test plans, runs with their results, findings (read-only for now)."},
+        {
+            "name": "testing",
+            "description": "Test plans, runs with their results, findings (read-only for now).",
+        },
     ],
 }
 
@@ -441,3 +444,45 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 PORTAL_REQUEST_MAX_BYTES = PORTAL_UPLOAD_MAX_BYTES + 1024 * 1024
 # Logs read from disk by `manage.py discover_from_logs` are streamed, so they may be far larger.
 PORTAL_DISCOVERY_LOG_MAX_BYTES = env.int("PORTAL_DISCOVERY_LOG_MAX_BYTES", default=50 * 1024**3)
+
+# --- Testing: identities at rest, the scanner's client (runs helper) --------------------------------
+# The scanner's identities (tokens, passwords) are encrypted with MultiFernet: TESTING_IDENTITY_KEYS
+# holds comma-separated Fernet keys, newest first (encrypts; the others still decrypt until
+# `manage.py rotate_identity_keys` has re-encrypted every identity with the newest). Or a file named
+# by TESTING_IDENTITY_KEYS_FILE, one key a line. Production requires them; development derives one key
+# from SECRET_KEY ("development identity key"), which is why changing SECRET_KEY there loses identities.
+TESTING_IDENTITY_KEYS = env.list("TESTING_IDENTITY_KEYS", default=[])
+if not TESTING_IDENTITY_KEYS and env.str("TESTING_IDENTITY_KEYS_FILE", default=""):
+    TESTING_IDENTITY_KEYS = Path(env.str("TESTING_IDENTITY_KEYS_FILE")).read_text().split()
+TESTING_IDENTITY_KEYS = [key.strip() for key in TESTING_IDENTITY_KEYS if key.strip()]
+if not TESTING_IDENTITY_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "TESTING_IDENTITY_KEYS (or TESTING_IDENTITY_KEYS_FILE) must be set when PORTAL_ENV=production."
+        )
+    import base64 as _base64
+    import hashlib as _hashlib
+
+    TESTING_IDENTITY_KEYS = [
+        _base64.urlsafe_b64encode(
+            _hashlib.sha256(b"development identity key:" + SECRET_KEY.encode()).digest()
+        ).decode()
+    ]
+try:
+    from cryptography.fernet import Fernet as _Fernet
+
+    for _key in TESTING_IDENTITY_KEYS:
+        _Fernet(_key)
+except (ValueError, TypeError):
+    # Never echo the key itself.
+    raise ImproperlyConfigured(
+        "TESTING_IDENTITY_KEYS must be Fernet keys (32 url-safe base64-encoded bytes each, comma-separated)."
+    ) from None
+
+# Every outbound request of a check: its timeouts (seconds, per socket operation; the whole exchange
+# gets three times that) and requests per second to one host:port (0: no limit).
+SCANNER_TIMEOUT_SECONDS = env.float("SCANNER_TIMEOUT_SECONDS", default=10.0)
+SCANNER_PER_HOST_RATE = env.float("SCANNER_PER_HOST_RATE", default=10.0)
+if SCANNER_TIMEOUT_SECONDS <= 0 or SCANNER_PER_HOST_RATE < 0:
+    raise ImproperlyConfigured("SCANNER_TIMEOUT_SECONDS must be positive and SCANNER_PER_HOST_RATE >= 0.")
+# --- end of testing settings -------------------------------------------------------------------------

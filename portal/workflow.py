@@ -24,7 +24,7 @@ Incidents and findings use the same shape with their own tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -86,6 +86,14 @@ class Move:
     # and the move is refused if the object changed since. Without it, a change made between the
     # reviewer opening the page and pressing the button would be approved unseen.
     binds_revision: bool = False
+    # Model fields the move takes from the person making it (e.g. ("accepted_until",)): each is
+    # cleaned with the model field's own ``clean``, then with the move's ``input_validators`` for it
+    # (name, callable raising ValidationError), set on the object and recorded in the audit event.
+    inputs: tuple[str, ...] = ()
+    input_validators: tuple[tuple[str, Callable[[Any], None]], ...] = ()
+    # Only the system makes it (e.g. a finding resolved by a later run): never offered to people,
+    # refused when a person asks for it.
+    system_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,11 @@ class Workflow(Generic[M]):
             )
         self._by_action = {}
         for move in self.moves:
+            for name in move.inputs:
+                self.model._meta.get_field(name)  # a typo in the table fails at import, not at use
+            unknown = {name for name, _ in move.input_validators} - set(move.inputs)
+            if unknown:
+                raise ValueError(f"{move.action!r} validates inputs it does not take: {sorted(unknown)}")
             if move.action in self._by_action:
                 raise ValueError(f"Duplicate action {move.action!r} in the {self.audit_prefix} workflow")
             if move.records_review and self.review_stamp is None:
@@ -157,7 +170,9 @@ class Workflow(Generic[M]):
         the UI shows as reasons instead; see ``blocked``)."""
         status = getattr(obj, self.status_field)
         path = obj.scope_path_value
-        return [m for m in self.moves_from(status) if in_scope(user, m.capability, path)]
+        return [
+            m for m in self.moves_from(status) if not m.system_only and in_scope(user, m.capability, path)
+        ]
 
     def blocked(self, move: Move, obj: Any, actor: Actor) -> list[str]:
         """What stops ``move`` on ``obj`` now, besides state and capability (empty when nothing)."""
@@ -188,6 +203,31 @@ def _check_revision(workflow: Workflow[M], move: Move, actor: Actor, obj: M, see
         )
 
 
+def _clean_inputs(workflow: Workflow[M], move: Move, obj: M, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The move's inputs, cleaned by their model fields and the move's validators (every input is
+    cleaned, given or not, so a required one that is missing is refused by its own rules)."""
+    unknown = sorted(set(values) - set(move.inputs))
+    if unknown:
+        raise ValidationError({name: f"{move.label} does not take {name}." for name in unknown})
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name in move.inputs:
+        field = workflow.model._meta.get_field(name)
+        assert isinstance(field, models.Field)
+        try:
+            value = field.clean(values.get(name), obj)
+            for validated, validator in move.input_validators:
+                if validated == name:
+                    validator(value)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        cleaned[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
 def transition(
     *,
     workflow: Workflow[M],
@@ -196,6 +236,7 @@ def transition(
     action: str,
     note: str = "",
     seen_revision: int | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> M:
     """Make one move of ``workflow`` on ``obj``: the only way its status field changes.
 
@@ -205,10 +246,14 @@ def transition(
     status, ``changed_at_field``, ``touches``, the move's ``sets`` and the review or submission stamp
     it records, writes one audit event ``<prefix>.<action>`` and calls ``on_moved``, all in one
     transaction.
-    Illegal moves raise ``IllegalTransition``; missing input raises ``ValidationError``; no
+    ``values`` are the move's typed inputs (``Move.inputs``), cleaned and set with the move; a name the
+    move does not take is refused.
+    Illegal moves raise ``IllegalTransition``; missing or bad input raises ``ValidationError``; no
     capability raises ``PermissionDenied`` (or ``Http404``).
     """
     move = workflow.move(action)
+    if move.system_only and actor.user is not None:
+        raise IllegalTransition(f"Only the system can {move.label.lower()}.")
     note = (note or "").strip()
     with transaction.atomic():
         obj = workflow.model._default_manager.select_for_update().get(pk=obj.pk)
@@ -224,27 +269,30 @@ def transition(
             raise ValidationError({"note": f"Say it in at most {workflow.note_max_length} characters."})
         if move.note == Note.NONE:
             note = ""
+        inputs = _clean_inputs(workflow, move, obj, values or {})
         problems = workflow.blocked(move, obj, actor)
         if problems:
             raise StateConflict(problems)
         _check_revision(workflow, move, actor, obj, seen_revision)
         before = {workflow.status_field: current}
         now = timezone.now()
-        values: dict[str, Any] = {workflow.status_field: move.target}
+        changed: dict[str, Any] = {workflow.status_field: move.target}
         if workflow.changed_at_field:
-            values[workflow.changed_at_field] = now
-        values |= dict.fromkeys(workflow.touches, now)
-        values |= dict(move.sets)
+            changed[workflow.changed_at_field] = now
+        changed |= dict.fromkeys(workflow.touches, now)
+        changed |= dict(move.sets)
+        changed |= inputs
         if move.records_review and workflow.review_stamp is not None:
-            values |= _stamped(workflow.review_stamp, actor, now, note)
+            changed |= _stamped(workflow.review_stamp, actor, now, note)
         if move.records_submission and workflow.submission_stamp is not None:
-            values |= _stamped(workflow.submission_stamp, actor, now, note)
-        for name, value in values.items():
+            changed |= _stamped(workflow.submission_stamp, actor, now, note)
+        for name, value in changed.items():
             setattr(obj, name, value)
-        obj.save(update_fields=list(values))
+        obj.save(update_fields=list(changed))
         after: dict[str, Any] = {workflow.status_field: move.target}
         if note:
             after["note"] = note
+        after |= inputs
         audit.record(
             actor=actor,
             action=f"{workflow.audit_prefix}.{move.action}",

@@ -8,6 +8,7 @@ class TestingConfig(AppConfig):
     def ready(self) -> None:
         from portal import extensions
         from portal.access import Cap
+        from testing.audit_vocabulary import register_words
         from testing.selectors import testing_summary
 
         extensions.register(
@@ -15,3 +16,4 @@ class TestingConfig(AppConfig):
                 "testing", Cap.TESTING_VIEW, "testing/_home_cards.html", testing_summary, order=20
             )
         )
+        register_words()

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 
 # Everything the settings read that the surrounding shell (a developer's, or CI's) might have set.
@@ -32,6 +33,8 @@ INHERITED = {
     "TRUSTED_PROXIES",
     "AUDIT_HMAC_KEY",
     "AUDIT_HMAC_KEY_FILE",
+    "TESTING_IDENTITY_KEYS",
+    "TESTING_IDENTITY_KEYS_FILE",
     "AUDIT_ANCHOR_FILE",
     "AUDIT_ANCHOR_SYSLOG",
     "API_REQUIRE_HTTPS",
@@ -62,6 +65,7 @@ def production(**overrides: str) -> dict[str, str]:
         "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
         "CACHE_URL": "redis://redis.invalid:6379/1",
         "AUDIT_HMAC_KEY": secrets.token_hex(32),
+        "TESTING_IDENTITY_KEYS": Fernet.generate_key().decode(),
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

@@ -6,7 +6,6 @@ left them; tests of the services that write them go through the services instead
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 import factory
@@ -23,6 +22,7 @@ from testing.models import (
     TestPlan,
     TestRun,
 )
+from testing.services.findings import fingerprint
 from tests.factories import EnvironmentFactory
 
 
@@ -68,11 +68,6 @@ class CheckResultFactory(factory.django.DjangoModelFactory):
     outcome = CheckOutcome.PASSED
     severity = Severity.MEDIUM
     summary = "passed"
-
-
-def fingerprint(api_id: int, environment_id: int, check: str, operation: str, detail: str) -> str:
-    raw = "\x1f".join([str(api_id), str(environment_id), check, operation, detail])
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class FindingFactory(factory.django.DjangoModelFactory):

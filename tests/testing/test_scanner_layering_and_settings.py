@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +53,7 @@ PRODUCTION = {
     "DATABASE_URL": "postgres://portal:secret@db.invalid:5432/portal",
     "CACHE_URL": "redis://cache.invalid:6379/0",
     "AUDIT_HMAC_KEY": secrets.token_hex(32),
+    "TESTING_IDENTITY_KEYS": Fernet.generate_key().decode(),
 }
 
 
