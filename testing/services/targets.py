@@ -29,6 +29,7 @@ from inventory.models import Exposure, Operation, PerformanceBaseline, ResponseC
 from inventory.selectors import blast_radius, is_expected_up, spec_current
 from testing.crypto import IdentityKeyError
 from testing.engines.checks.base import Identity, OperationSpec, Target
+from testing.engines.checks.targets import operations_from_openapi
 from testing.engines.safe_http import BudgetExceeded, Limits, SafeClient
 from testing.models import (
     CheckOutcome,
@@ -104,7 +105,7 @@ def operations_of(plan: TestPlan) -> tuple[OperationSpec, ...]:
     schemas = _schemas(spec.pk, {(r[1], r[2]) for r in rows})
     out = []
     for pk, method, path, operation_id, auth_required, parameters in rows:
-        found = schemas.get((method, path))
+        found = schemas.get((method.upper(), path))
         responses: dict[str, Any] = dict.fromkeys(codes.get(pk, []))
         if found is not None:
             responses |= {code: schema for code, schema in found.responses.items() if code in responses}
@@ -118,17 +119,18 @@ def operations_of(plan: TestPlan) -> tuple[OperationSpec, ...]:
                 parameters=found.parameters
                 if found is not None and found.parameters
                 else tuple(_parameter(p) for p in parameters or [] if isinstance(p, dict)),
-                request_schema=found.request if found is not None else None,
+                request_schema=found.request_schema if found is not None else None,
                 responses=responses,
             )
         )
     return tuple(out)
 
 
-def _schemas(spec_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+def _schemas(spec_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], OperationSpec]:
+    """The document's own view of the stored operations (schemas, parameter objects, examples),
+    read by the one bounded reader the checks use (``checks.targets.operations_from_openapi``)."""
     from inventory.engines.openapi import SpecError, parse_spec
     from inventory.models import Spec
-    from testing.engines.operation_schemas import operation_schemas
 
     row = Spec.objects.filter(pk=spec_id).values_list("content", flat=True).first()
     if not row or len(row) > SPEC_SCHEMA_MAX_BYTES:
@@ -138,7 +140,10 @@ def _schemas(spec_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], 
     except SpecError:
         log.warning("The current spec %s no longer parses; testing without its schemas", spec_id)
         return {}
-    return operation_schemas(document, only=keys, max_operations=MAX_OPERATIONS)
+    wanted = {(method.upper(), path) for method, path in keys}
+    return {
+        (op.method, op.path): op for op in operations_from_openapi(document) if (op.method, op.path) in wanted
+    }
 
 
 def latency_history(plan: TestPlan, *, before: TestRun | None = None) -> tuple[float, ...]:
