@@ -42,7 +42,10 @@ class SentTasks:
 
 
 @pytest.fixture
-def sent_tasks() -> Iterator[SentTasks]:
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[SentTasks]:
+    # Celery prefers these variables to any app's own broker setting (CI sets the first).
+    for name in ("CELERY_BROKER_URL", "CELERY_BROKER_READ_URL", "CELERY_BROKER_WRITE_URL"):
+        monkeypatch.delenv(name, raising=False)
     previous_current = current_app._get_current_object()
     previous_default = celery._state.default_app
     app = Celery("sent-tasks", broker="memory://", set_as_current=False)
@@ -51,6 +54,7 @@ def sent_tasks() -> Iterator[SentTasks]:
     app.set_current()
     app.set_default()
     try:
+        assert app.connection_for_write().transport_cls == "memory"
         yield SentTasks(app)
     finally:
         previous_current.set_current()
