@@ -95,7 +95,9 @@ def seed(n_plans: int, now: datetime) -> dict[int, datetime]:
         )
         envs = Environment.objects.bulk_create(
             [
-                Environment(api=api, name="production", is_production=True, base_urls=[f"https://{api.slug}.example"])
+                Environment(
+                    api=api, name="production", is_production=True, base_urls=[f"https://{api.slug}.example"]
+                )
                 for api in apis
             ],
             batch_size=2000,
@@ -133,7 +135,9 @@ def seed(n_plans: int, now: datetime) -> dict[int, datetime]:
                 )
             )
         TestPlan.objects.bulk_create(plans, batch_size=2000)
-    print(f"seed: {n_plans:,} APIs, environments and plans, {len(windows):,} windows in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"seed: {n_plans:,} APIs, environments and plans, {len(windows):,} windows in {time.perf_counter() - t0:.1f} s"
+    )
     return {p.pk: p.next_run_at for p in plans}
 
 

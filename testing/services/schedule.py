@@ -250,7 +250,9 @@ def _move(moves: dict[int, datetime | None]) -> None:
     """Set each plan's next_run_at: one statement (bulk_update's CASE of 1,000 branches costs more
     than the rest of the batch on PostgreSQL, so there it joins an unnested array instead)."""
     if connection.vendor != "postgresql":
-        TestPlan.objects.bulk_update([TestPlan(pk=pk, next_run_at=at) for pk, at in moves.items()], ["next_run_at"])
+        TestPlan.objects.bulk_update(
+            [TestPlan(pk=pk, next_run_at=at) for pk, at in moves.items()], ["next_run_at"]
+        )
         return
     table = connection.ops.quote_name(TestPlan._meta.db_table)
     with connection.cursor() as cursor:
@@ -283,7 +285,9 @@ def _create_runs(plans: list[_DuePlan], *, now: datetime) -> tuple[int, list[int
             row.update(status=RunStatus.SKIPPED, reason=DOWNTIME_REASON, finished_at=now)
         rows.append(row)
     constants = {"trigger": RunTrigger.SCHEDULE, "created_at": now}
-    inserted = (_insert_runs_postgresql if connection.vendor == "postgresql" else _insert_runs_orm)(rows, constants)
+    inserted = (_insert_runs_postgresql if connection.vendor == "postgresql" else _insert_runs_orm)(
+        rows, constants
+    )
     return len(inserted), [pk for pk, status in inserted if status == RunStatus.QUEUED]
 
 
@@ -291,14 +295,20 @@ def _insert_runs_orm(rows: list[dict[str, Any]], constants: dict[str, Any]) -> l
     """Any database: skip the (plan, slot) pairs that exist, insert the rest ignoring conflicts, read
     the new ones back."""
     plan_ids, slots = [r["plan_id"] for r in rows], {r["slot"] for r in rows}
-    existing = set(TestRun.objects.filter(plan_id__in=plan_ids, slot__in=slots).values_list("plan_id", "slot"))
+    existing = set(
+        TestRun.objects.filter(plan_id__in=plan_ids, slot__in=slots).values_list("plan_id", "slot")
+    )
     runs = [TestRun(**row, **constants) for row in rows if (row["plan_id"], row["slot"]) not in existing]
     if not runs:
         return []
     TestRun.objects.bulk_create(runs, ignore_conflicts=True, batch_size=500)
     new = {(run.plan_id, run.slot) for run in runs}
     back = TestRun.objects.filter(plan_id__in=[r.plan_id for r in runs], slot__in={r.slot for r in runs})
-    return [(pk, status) for pk, plan_id, slot, status in back.values_list("pk", "plan_id", "slot", "status") if (plan_id, slot) in new]
+    return [
+        (pk, status)
+        for pk, plan_id, slot, status in back.values_list("pk", "plan_id", "slot", "status")
+        if (plan_id, slot) in new
+    ]
 
 
 def _insert_runs_postgresql(rows: list[dict[str, Any]], constants: dict[str, Any]) -> list[tuple[int, str]]:

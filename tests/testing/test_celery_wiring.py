@@ -33,7 +33,6 @@ from testing.models import FINISHED_RUN_STATUSES, RunStatus, RunTrigger, TestRun
 from testing.services.runs import slot_for
 from tests.portal.test_celery_worker import forget_queue, test_database_url
 from tests.testing.factories import TestPlanFactory
-from tests.testing.sent_tasks import sent_tasks  # noqa: F401  (fixture)
 from tests.testing.servers import RawServer, respond
 from tests.testing.wiring_check import WIRING_PATH, WiringCheck
 
@@ -49,6 +48,8 @@ RUNNER = (
     "register(WiringCheck)\n"
     "app.start(sys.argv[1:])\n"
 )
+
+pytest_plugins = ["tests.testing.sent_tasks"]  # the sent_tasks fixture
 
 
 def registered_tasks() -> set[str]:
@@ -73,7 +74,7 @@ def test_beat_expires_risk_acceptances_daily():
 
 
 @pytest.mark.django_db
-def test_the_sweep_task_is_registered_and_runs_the_sweep(sent_tasks, django_capture_on_commit_callbacks):  # noqa: F811
+def test_the_sweep_task_is_registered_and_runs_the_sweep(sent_tasks, django_capture_on_commit_callbacks):
     plan = TestPlanFactory(next_run_at=timezone.now() - timedelta(minutes=1))
     Api.objects.filter(pk=plan.api_id).update(status=ApiStatus.APPROVED)
     assert "testing.tasks.sweep_plans" in registered_tasks()
@@ -159,14 +160,18 @@ def _wait_for(condition, timeout: float, logs: dict[str, Path]):  # noqa: ANN001
         if value:
             return value
         time.sleep(0.25)
-    shown = "\n".join(f"--- {name} ---\n{path.read_text(errors='replace')[-4000:]}" for name, path in logs.items())
+    shown = "\n".join(
+        f"--- {name} ---\n{path.read_text(errors='replace')[-4000:]}" for name, path in logs.items()
+    )
     raise AssertionError(f"timed out after {timeout:.0f} s\n{shown}")
 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_beat_and_a_worker_start_a_due_plan(start_worker_and_beat):
-    with RawServer(lambda conn, request: respond(conn, 200, b"{}", [("Content-Type", "application/json")])) as server:
+    with RawServer(
+        lambda conn, request: respond(conn, 200, b"{}", [("Content-Type", "application/json")])
+    ) as server:
         plan = TestPlanFactory(
             environment__base_urls=[server.url("/")],
             checks=[WiringCheck.key],

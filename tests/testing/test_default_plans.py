@@ -18,9 +18,10 @@ from testing.services import schedule
 from testing.services.schedule import DEFAULT_INTERVAL_MINUTES, plans_ensure_default, plans_sweep
 from tests.factories import SYSTEM, ApiFactory, EnvironmentFactory
 from tests.testing.factories import TestPlanFactory
-from tests.testing.sent_tasks import sent_tasks  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
+
+pytest_plugins = ["tests.testing.sent_tasks"]  # the sent_tasks fixture
 
 
 class _Quiet(Check):
@@ -47,7 +48,8 @@ def registered(monkeypatch):
 
 
 def test_an_approved_api_gets_a_plan_and_a_run_at_the_next_sweep(
-    sent_tasks, django_capture_on_commit_callbacks  # noqa: F811
+    sent_tasks,
+    django_capture_on_commit_callbacks,
 ):
     api = ApiFactory(submittable=True, approved=True)
     assert api.status == ApiStatus.APPROVED and not TestPlan.objects.exists()
@@ -71,7 +73,11 @@ def test_an_approved_api_gets_a_plan_and_a_run_at_the_next_sweep(
     plan.refresh_from_db()
     assert plan.next_run_at >= before + timedelta(days=1) - timedelta(seconds=1)  # daily from its first run
     event = AuditEvent.objects.get(action="testing.plan_default")
-    assert (event.object_id, event.actor_label, event.org_unit_id) == (str(plan.pk), "system:scheduler", api.org_unit_id)
+    assert (event.object_id, event.actor_label, event.org_unit_id) == (
+        str(plan.pk),
+        "system:scheduler",
+        api.org_unit_id,
+    )
 
 
 @pytest.mark.parametrize("approve", [False, True])
@@ -100,7 +106,11 @@ def test_it_covers_every_environment_but_those_without_a_base_url_and_keeps_exis
     Environment.objects.filter(pk=nowhere.pk).update(base_urls=[])
     own = TestPlanFactory(environment=EnvironmentFactory(api=api, name="qa"), enabled=False, checks=["tls"])
     assert plans_ensure_default() == 2
-    assert set(TestPlan.objects.values_list("environment__name", flat=True)) == {"production", "staging", "qa"}
+    assert set(TestPlan.objects.values_list("environment__name", flat=True)) == {
+        "production",
+        "staging",
+        "qa",
+    }
     own.refresh_from_db()
     assert (own.enabled, own.checks) == (False, ["tls"])  # a person's plan is theirs
     assert plans_ensure_default() == 0  # idempotent

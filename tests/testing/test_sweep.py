@@ -16,12 +16,13 @@ from testing.services.runs import DOWNTIME_REASON, RUN_TASK
 from testing.services.schedule import next_slot, plans_sweep
 from tests.factories import AvailabilityWindowFactory, EnvironmentFactory
 from tests.testing.factories import TestPlanFactory, TestRunFactory
-from tests.testing.sent_tasks import sent_tasks  # noqa: F401  (fixture)
 
 NOW = datetime(2030, 1, 7, 13, 5, 20, tzinfo=UTC)  # a Monday
 postgresql_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row locks (SKIP LOCKED) exist on PostgreSQL only"
 )
+
+pytest_plugins = ["tests.testing.sent_tasks"]  # the sent_tasks fixture
 
 
 def due_plan(*, status: str = ApiStatus.APPROVED, **fields) -> TestPlan:  # noqa: ANN003
@@ -39,7 +40,8 @@ def sweep(**kwargs) -> int:  # noqa: ANN003
 
 @pytest.mark.django_db
 def test_it_runs_an_overdue_plan_once_for_its_slot_and_moves_it_past_now(
-    sent_tasks, django_capture_on_commit_callbacks  # noqa: F811
+    sent_tasks,
+    django_capture_on_commit_callbacks,
 ):
     plan = due_plan(checks=["tls"])  # hourly, due 10:00, now 13:05: three slots missed
     with django_capture_on_commit_callbacks(execute=True):
@@ -57,7 +59,7 @@ def test_it_runs_an_overdue_plan_once_for_its_slot_and_moves_it_past_now(
 
 
 @pytest.mark.django_db
-def test_it_sends_nothing_before_the_commit(sent_tasks, django_capture_on_commit_callbacks):  # noqa: F811
+def test_it_sends_nothing_before_the_commit(sent_tasks, django_capture_on_commit_callbacks):
     due_plan()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sweep()
@@ -66,7 +68,8 @@ def test_it_sends_nothing_before_the_commit(sent_tasks, django_capture_on_commit
 
 @pytest.mark.django_db
 def test_it_leaves_plans_not_due_and_disabled_plans_alone(
-    sent_tasks, django_capture_on_commit_callbacks  # noqa: F811
+    sent_tasks,
+    django_capture_on_commit_callbacks,
 ):
     later = due_plan(next_run_at=NOW + timedelta(minutes=1))
     off = due_plan(enabled=False)
@@ -80,7 +83,7 @@ def test_it_leaves_plans_not_due_and_disabled_plans_alone(
 
 
 @pytest.mark.django_db
-def test_a_cron_plan_runs_next_at_its_first_time_after_now(django_capture_on_commit_callbacks, sent_tasks):  # noqa: F811
+def test_a_cron_plan_runs_next_at_its_first_time_after_now(django_capture_on_commit_callbacks, sent_tasks):
     # 03:00 Berlin on weekdays; due last Friday, swept on Monday 14:05 Berlin: next is Tuesday 03:00.
     plan = due_plan(
         schedule_kind="cron",
@@ -97,7 +100,8 @@ def test_a_cron_plan_runs_next_at_its_first_time_after_now(django_capture_on_com
 
 @pytest.mark.django_db
 def test_inside_downtime_it_records_a_skipped_run_and_sends_nothing(
-    sent_tasks, django_capture_on_commit_callbacks  # noqa: F811
+    sent_tasks,
+    django_capture_on_commit_callbacks,
 ):
     down = due_plan()
     AvailabilityWindowFactory(api=down.api, weekdays=[0], start_time=time(13, 0), end_time=time(14, 0))
@@ -116,7 +120,9 @@ def test_inside_downtime_it_records_a_skipped_run_and_sends_nothing(
 
 
 @pytest.mark.django_db
-def test_a_window_of_another_environment_does_not_skip_the_plan(django_capture_on_commit_callbacks, sent_tasks):  # noqa: F811
+def test_a_window_of_another_environment_does_not_skip_the_plan(
+    django_capture_on_commit_callbacks, sent_tasks
+):
     plan = due_plan()
     staging = EnvironmentFactory(api=plan.api, name="staging")
     AvailabilityWindowFactory(
@@ -129,7 +135,9 @@ def test_a_window_of_another_environment_does_not_skip_the_plan(django_capture_o
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("status", [ApiStatus.DRAFT, ApiStatus.SUBMITTED, ApiStatus.RETIRED])
-def test_a_plan_of_an_api_not_in_use_moves_on_without_a_run(status, django_capture_on_commit_callbacks, sent_tasks):  # noqa: F811
+def test_a_plan_of_an_api_not_in_use_moves_on_without_a_run(
+    status, django_capture_on_commit_callbacks, sent_tasks
+):
     plan = due_plan(status=status)
     with django_capture_on_commit_callbacks(execute=True):
         assert sweep() == 0
@@ -139,7 +147,7 @@ def test_a_plan_of_an_api_not_in_use_moves_on_without_a_run(status, django_captu
 
 
 @pytest.mark.django_db
-def test_it_claims_in_batches_until_nothing_is_due(django_capture_on_commit_callbacks, sent_tasks):  # noqa: F811
+def test_it_claims_in_batches_until_nothing_is_due(django_capture_on_commit_callbacks, sent_tasks):
     plans = [due_plan() for _ in range(7)]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assert sweep(limit=3) == 7
@@ -150,7 +158,7 @@ def test_it_claims_in_batches_until_nothing_is_due(django_capture_on_commit_call
 
 
 @pytest.mark.django_db
-def test_a_slot_that_already_has_its_run_is_not_run_again(django_capture_on_commit_callbacks, sent_tasks):  # noqa: F811
+def test_a_slot_that_already_has_its_run_is_not_run_again(django_capture_on_commit_callbacks, sent_tasks):
     plan = due_plan()
     existing = TestRunFactory(plan=plan, slot="2030-01-07T10:00Z", status=RunStatus.RUNNING)
     with django_capture_on_commit_callbacks(execute=True):
@@ -163,7 +171,8 @@ def test_a_slot_that_already_has_its_run_is_not_run_again(django_capture_on_comm
 
 @pytest.mark.django_db
 def test_a_schedule_that_cannot_fire_leaves_the_schedule_without_stopping_the_sweep(
-    django_capture_on_commit_callbacks, sent_tasks  # noqa: F811
+    django_capture_on_commit_callbacks,
+    sent_tasks,
 ):
     broken = due_plan(schedule_kind="cron", cron="0 0 31 2 *")  # never: February has no 31st
     fine = due_plan()
@@ -204,7 +213,7 @@ def _in_thread(target, results: list, errors: list) -> threading.Thread:  # noqa
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_two_sweeps_at_once_run_each_plan_once(sent_tasks):  # noqa: F811
+def test_two_sweeps_at_once_run_each_plan_once(sent_tasks):
     plans = [due_plan() for _ in range(60)]
     start = threading.Barrier(3)
     results: list[int] = []
@@ -228,7 +237,7 @@ def test_two_sweeps_at_once_run_each_plan_once(sent_tasks):  # noqa: F811
 
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
-def test_a_sweep_skips_plans_another_sweep_holds_instead_of_waiting(sent_tasks):  # noqa: F811
+def test_a_sweep_skips_plans_another_sweep_holds_instead_of_waiting(sent_tasks):
     held, free = due_plan(), due_plan()
     results: list[int] = []
     errors: list[BaseException] = []
