@@ -12,6 +12,7 @@ from django.db import connection, connections, transaction
 
 from inventory.models import Api, ApiStatus
 from testing.models import RunStatus, RunTrigger, TestPlan, TestRun
+from testing.services import schedule
 from testing.services.runs import DOWNTIME_REASON, RUN_TASK
 from testing.services.schedule import next_slot, plans_sweep
 from tests.factories import AvailabilityWindowFactory, EnvironmentFactory
@@ -155,6 +156,24 @@ def test_it_claims_in_batches_until_nothing_is_due(django_capture_on_commit_call
     assert sorted(sent_tasks.run_ids()) == sorted(TestRun.objects.values_list("pk", flat=True))
     assert set(TestRun.objects.values_list("plan_id", flat=True)) == {p.pk for p in plans}
     assert not TestPlan.objects.filter(next_run_at__lte=NOW).exists()
+    with pytest.raises(ValueError):
+        sweep(limit=0)  # would never finish
+
+
+@pytest.mark.django_db
+@pytest.mark.django_db
+def test_a_failure_making_default_plans_does_not_stop_the_schedule(
+    monkeypatch, django_capture_on_commit_callbacks, sent_tasks
+):
+    plan = due_plan()
+
+    def broken(**kwargs):  # noqa: ANN003
+        raise RuntimeError("audit chain locked")
+
+    monkeypatch.setattr(schedule, "plans_ensure_default", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweep() == 1
+    assert sent_tasks.run_ids() == [TestRun.objects.get(plan=plan).pk]
 
 
 @pytest.mark.django_db
