@@ -196,4 +196,9 @@ def test_beat_and_a_worker_start_a_due_plan(start_worker_and_beat):
             assert run.results.filter(check_key=WiringCheck.key).exists()
             assert any(request.path == WIRING_PATH for request in server.requests)
         else:
+            # Until then the worker refuses the task by name, which proves the sweep's message
+            # reached the queue the worker reads.
             assert run.status == RunStatus.QUEUED
+            _wait_for(
+                lambda: "testing.tasks.run_plan" in logs["worker"].read_text(errors="replace"), 30, logs
+            )
