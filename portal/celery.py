@@ -25,6 +25,17 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=47, hour=2),
     },
     "portal-sweep-notifications": {"task": "portal.tasks.sweep_notifications", "schedule": 300.0},
+    # Starts every due test plan (and gives newly approved APIs their default plan): see
+    # testing.services.schedule. A sweep still waiting when the next is sent is dropped.
+    "testing-sweep-plans": {
+        "task": "testing.tasks.sweep_plans",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "testing-expire-risk-acceptances": {
+        "task": "testing.tasks.expire_risk_acceptances",
+        "schedule": crontab(minute=11, hour=0),
+    },
     "portal-verify-audit-chain": {
         "task": "portal.tasks.verify_audit_chain",
         "schedule": crontab(minute=17, hour=3),

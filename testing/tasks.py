@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from testing.models import RunStatus
+from testing.services.schedule import plans_sweep
 
 
 @shared_task(bind=True, name="testing.tasks.run_plan", max_retries=5, ignore_result=True)
@@ -24,6 +25,14 @@ def run_plan(self, run_id: int) -> str:  # noqa: ANN001
     if run.status == RunStatus.RUNNING:
         raise self.retry(countdown=claim_lapses_in(run))
     return str(run.status)
+
+
+# Beat sends it every minute (portal/celery.py, with an expiry: a sweep still waiting when the next
+# is sent is dropped, since the next one does the same work).
+@shared_task(name="testing.tasks.sweep_plans", ignore_result=True)
+def sweep_plans() -> int:
+    """Make the missing default plans, then start every due plan once (``testing.services.schedule``)."""
+    return plans_sweep()
 
 
 @shared_task(name="testing.tasks.expire_risk_acceptances", ignore_result=True)
