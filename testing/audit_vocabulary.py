@@ -13,6 +13,7 @@ def register_words() -> None:
         families={"testing.": "Testing", "finding.": "Findings"},
         actions={
             "testing.plan_create": "Test plan created",
+            "testing.plan_default": "Default test plan created by the scheduler",
             "testing.plan_save": "Test plan saved",
             "testing.run_requested": "Test run requested",
             "testing.identity_set": "Scanner identity set",

@@ -15,6 +15,7 @@ field, so forms and the REST API show them where they belong.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -185,33 +186,32 @@ def default_checks() -> list[str]:
     return [key for key, cls in all_checks().items() if not cls.intrusive]
 
 
-def plan_default_for(*, actor: Actor, environment: Environment) -> TestPlan:
-    """The environment's plan: the existing one untouched, or a new default (every non-intrusive
-    check, daily, UTC). Safe to call twice, also concurrently."""
-    existing = TestPlan.objects.filter(environment=environment).first()
-    if existing is not None:
-        return existing
-    api = environment.api
-    authorize(actor, Cap.TESTING_MANAGE, api)
-    now = dj_timezone.now()
-    plan = TestPlan(
-        api=api,
+def default_plan(*, environment: Environment, now: datetime, created_by: Any = None) -> TestPlan:
+    """An unsaved default plan for ``environment``: every non-intrusive check, daily (UTC), first
+    run at once. The one definition of "default", for people and for the scheduler's sweep."""
+    return TestPlan(
+        api_id=environment.api_id,
         environment=environment,
         checks=default_checks(),
         schedule_kind=ScheduleKind.INTERVAL,
         interval_minutes=DEFAULT_INTERVAL_MINUTES,
         timezone="UTC",
-        created_by=actor.user,
+        created_by=created_by,
         created_at=now,
         updated_at=now,
-        next_run_at=schedule.next_run(
-            kind=ScheduleKind.INTERVAL,
-            interval_minutes=DEFAULT_INTERVAL_MINUTES,
-            cron="",
-            timezone="UTC",
-            after=now,
-        ),
+        next_run_at=now,
     )
+
+
+def plan_default_for(*, actor: Actor, environment: Environment) -> TestPlan:
+    """The environment's plan: the existing one untouched, or a new default (``default_plan``).
+    Safe to call twice, also concurrently."""
+    existing = TestPlan.objects.filter(environment=environment).first()
+    if existing is not None:
+        return existing
+    api = environment.api
+    authorize(actor, Cap.TESTING_MANAGE, api)
+    plan = default_plan(environment=environment, now=dj_timezone.now(), created_by=actor.user)
     try:
         with transaction.atomic():
             plan.save(force_insert=True)

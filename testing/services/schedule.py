@@ -50,9 +50,9 @@ from inventory.models import API_IN_USE, AvailabilityWindow, Environment
 from inventory.selectors import window_as_engine
 from portal import audit
 from portal.audit import Actor
-from testing.engines.checks import all_checks
 from testing.engines.schedule import next_run
 from testing.models import RunStatus, RunTrigger, ScheduleKind, TestPlan, TestRun
+from testing.services.plans import default_plan
 from testing.services.runs import DOWNTIME_REASON, RUN_TASK, slot_for
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,10 @@ SCHEDULER = Actor.system("scheduler")
 SWEEP_BATCH = 1000  # due plans claimed per transaction
 SEND_BATCH = 500  # messages per round trip to the broker, where it batches
 DEFAULT_PLANS_PER_SWEEP = 500  # default plans made per sweep (the rest at the next one)
-DEFAULT_INTERVAL_MINUTES = 24 * 60
 TESTED_STATUSES = API_IN_USE  # the scanner only calls APIs that passed review
 
 
 # --- Default plans ----------------------------------------------------------------------------------
-
-
-def default_checks() -> list[str]:
-    """Every registered check that is not intrusive, in registry order."""
-    return [key for key, check in all_checks().items() if not check.intrusive]
 
 
 def _claimable(queryset: QuerySet[Any]) -> QuerySet[Any]:
@@ -95,21 +89,7 @@ def plans_ensure_default(*, limit: int = DEFAULT_PLANS_PER_SWEEP, now: datetime 
         environments = list(_claimable(missing)[:limit])
         if not environments:
             return 0
-        checks = default_checks()
-        plans = [
-            TestPlan(
-                api_id=environment.api_id,
-                environment=environment,
-                checks=list(checks),
-                schedule_kind=ScheduleKind.INTERVAL,
-                interval_minutes=DEFAULT_INTERVAL_MINUTES,
-                timezone="UTC",
-                next_run_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            for environment in environments
-        ]
+        plans = [default_plan(environment=environment, now=now) for environment in environments]
         try:
             with transaction.atomic():
                 TestPlan.objects.bulk_create(plans)

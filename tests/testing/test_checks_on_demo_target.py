@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from testing.engines.checks import all_checks
-from testing.engines.checks.base import CheckReport, Outcome, Severity, Target
+from testing.engines.checks.base import CheckReport, Identity, Outcome, Severity, Target
 from testing.engines.checks.runner import run_checks
 from testing.engines.checks.targets import operations_from_openapi
 from testing.engines.demo_target import (
@@ -27,7 +27,7 @@ from testing.engines.demo_target import (
     DemoTarget,
     openapi_document,
 )
-from testing.engines.identities import LoginStep, ResolvedIdentity, resolve
+from testing.engines.identities import LoginStep, resolve
 from testing.engines.safe_http import Limits, SafeClient
 
 CHECKS = all_checks()
@@ -44,7 +44,7 @@ def client_factory(budget: int) -> SafeClient:
     )
 
 
-def logged_in(name: str, username: str, base_url: str) -> ResolvedIdentity:
+def logged_in(name: str, username: str, base_url: str) -> Identity:
     user = DEMO_USERS[username]
     spec = LoginStep(
         name=name,

@@ -14,8 +14,8 @@ from portal.models import AuditEvent
 from testing.engines.checks import all_checks, base
 from testing.engines.checks.base import Check, Context, Owasp, Severity
 from testing.models import RunStatus, RunTrigger, ScheduleKind, TestPlan, TestRun
-from testing.services import schedule
-from testing.services.schedule import DEFAULT_INTERVAL_MINUTES, plans_ensure_default, plans_sweep
+from testing.services.plans import DEFAULT_INTERVAL_MINUTES
+from testing.services.schedule import plans_ensure_default, plans_sweep
 from tests.factories import SYSTEM, ApiFactory, EnvironmentFactory
 from tests.testing.factories import TestPlanFactory
 
@@ -127,13 +127,18 @@ def test_it_is_bounded_per_call_and_catches_up_at_the_next():
 def test_a_plan_saved_meanwhile_does_not_fail_the_batch(monkeypatch):
     # Someone saves a plan for one of the environments between the sweep's read and its insert.
     first, second = (ApiFactory(submittable=True, approved=True) for _ in range(2))
-    real_default_checks = schedule.default_checks
+    from testing.services import plans
+
+    real_default_checks = plans.default_checks
+    saved: list[bool] = []
 
     def meanwhile() -> list[str]:
-        TestPlanFactory(environment=first.environments.get(), checks=["tls"])
+        if not saved:
+            saved.append(True)
+            TestPlanFactory(environment=first.environments.get(), checks=["tls"])
         return real_default_checks()
 
-    monkeypatch.setattr(schedule, "default_checks", meanwhile)
+    monkeypatch.setattr(plans, "default_checks", meanwhile)
     assert plans_ensure_default() == 1
     assert TestPlan.objects.get(api=first).checks == ["tls"]
     assert TestPlan.objects.get(api=second).checks != ["tls"]
