@@ -22,8 +22,13 @@ never look green); ``skipped`` when every check was skipped; ``passed`` otherwis
 
 Findings (``reconcile``): a problem is a finding by its fingerprint. New → open. Seen again →
 ``last_seen``, ``times_seen``, evidence and ``last_run`` move on, whatever its status; a resolved one
-``regress``es to open. A check that passed in this run resolves the plan's open findings of that
-check. A check that errored or was skipped resolves nothing. A new or reopened high or critical
+``regress``es to open. What resolves an open finding that this run did not see is a check that
+tested it again: a check that passed resolves its open findings, unless it stopped at its request
+budget; a check that failed, or stopped at its budget, resolves only those on operations it reached.
+A check that errored or was skipped resolves nothing, and an untrustworthy run (an identity could
+not be used, or none was answered as authenticated) resolves nothing at all. A run of another
+deployment (``--base-url``, a preview) records its results only: it neither opens nor resolves the
+registered environment's findings, nor moves its summaries. A new or reopened high or critical
 finding tells the API's owners once (``notified_at``; the dedupe key names the finding and the
 episode, so a redelivered finish cannot mail twice).
 """
@@ -38,7 +43,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -74,6 +79,7 @@ TIMED_OUT = "stopped at its time limit before every check ran"
 NO_SUCH_CHECK = "this check no longer exists"
 NO_BASE_URL = "the environment has no base URL to test"
 NOT_REACHED = "not run: the run reached its time limit"
+IDENTITY_FAILED = "an identity could not be used"
 # Stop starting checks this long before the soft limit (at most a tenth of it), so the finish has
 # time to commit.
 STOP_MARGIN_SECONDS = 15
@@ -152,7 +158,8 @@ def run_execute(
     except Exception as exc:  # what the inventory held could not be turned into a scan
         log.exception("run %s could not be executed", run.pk)
         return _finish(run, claimed_at, RunReport(), reason=f"the run failed: {type(exc).__name__}")
-    return _finish(run, claimed_at, report)
+    distrust = f"{IDENTITY_FAILED} ({'; '.join(target.identity_errors)})" if target.identity_errors else ""
+    return _finish(run, claimed_at, report, distrust=distrust[:300])
 
 
 # --- finishing ------------------------------------------------------------------------------------------
@@ -187,15 +194,15 @@ def _result(run: TestRun, check: CheckReport, registry: dict[str, type[Check]], 
     )
 
 
-def _status(report: RunReport, checks: list[CheckReport], reason: str) -> tuple[str, str]:
+def _status(report: RunReport, checks: list[CheckReport], reason: str, distrust: str = "") -> tuple[str, str]:
     outcomes = [c.outcome for c in checks]
-    unauthenticated = report.unauthenticated
+    distrust = distrust or (UNAUTHENTICATED if report.unauthenticated else "")
     if reason:
         return RunStatus.ERROR, reason
     if Outcome.FAILED in outcomes:
-        return RunStatus.FAILED, UNAUTHENTICATED if unauthenticated else ""
-    if unauthenticated:
-        return RunStatus.ERROR, UNAUTHENTICATED
+        return RunStatus.FAILED, distrust
+    if distrust:
+        return RunStatus.ERROR, distrust
     if report.cancelled:
         return RunStatus.ERROR, TIMED_OUT
     errored = outcomes.count(Outcome.ERROR)
@@ -207,7 +214,13 @@ def _status(report: RunReport, checks: list[CheckReport], reason: str) -> tuple[
 
 
 def _finish(
-    run: TestRun, claimed_at: datetime | None, report: RunReport, *, reason: str = "", status: str = ""
+    run: TestRun,
+    claimed_at: datetime | None,
+    report: RunReport,
+    *,
+    reason: str = "",
+    status: str = "",
+    distrust: str = "",
 ) -> TestRun:
     registry = all_checks()
     now = timezone.now()
@@ -227,11 +240,15 @@ def _finish(
     if status:
         why = reason
     else:
-        status, why = _status(report, checks, reason)
+        status, why = _status(report, checks, reason, distrust)
+    trusted = not (distrust or report.unauthenticated)
     worst = max(
         (c.severity for c in checks if c.outcome == Outcome.FAILED), key=lambda s: s.rank, default=None
     )
     with transaction.atomic():
+        # Finishes of one plan's runs (a scheduled run and a run now finding the same new problem)
+        # take turns, so the second sees the first's findings instead of colliding on them.
+        TestPlan.objects.select_for_update().filter(pk=run.plan_id).values_list("pk", flat=True).first()
         mine = (
             TestRun.objects.select_for_update()
             .filter(pk=run.pk, status=RunStatus.RUNNING, claimed_at=claimed_at)
@@ -261,9 +278,17 @@ def _finish(
         for name, value in values.items():
             setattr(run, name, value)
         run.save(update_fields=list(values))
-        reconcile(run, checks, now)
-        _summarise(run.plan_id, run.pk, status, now, run.api_id)
+        if _registered_deployment(run):
+            reconcile(run, checks, now, resolve=trusted)
+            _summarise(run.plan_id, run.pk, status, now, run.api_id)
     return run
+
+
+def _registered_deployment(run: TestRun) -> bool:
+    """Whether the run tested the environment's registered base URL (not a preview, ``--base-url``)."""
+    from testing.services.runs import plan_base_url
+
+    return run.base_url.rstrip("/") == plan_base_url(run.plan).rstrip("/")
 
 
 def _summarise(plan_id: int, run_id: int, status: str, at: datetime, api_id: int) -> None:
@@ -279,7 +304,9 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[start : start + _CHUNK]
 
 
-def reconcile(run: TestRun, checks: list[CheckReport], now: datetime) -> dict[str, int]:
+def reconcile(
+    run: TestRun, checks: list[CheckReport], now: datetime, *, resolve: bool = True
+) -> dict[str, int]:
     """Findings from this run's results (inside the finish transaction); see the module docstring.
     Returns counts by what happened, for logs and tests."""
     plan = run.plan
@@ -346,13 +373,9 @@ def reconcile(run: TestRun, checks: list[CheckReport], now: datetime) -> dict[st
     )
     for finding in regressed:
         _move(finding, "regress")
-    passed = [c.key for c in checks if c.outcome == Outcome.PASSED]
     resolved = 0
-    if passed:
-        stale = Finding.objects.filter(plan=plan, check_key__in=passed, status=FindingStatus.OPEN).exclude(
-            fingerprint__in=list(seen)
-        )
-        for pk in stale.values_list("pk", flat=True):
+    if resolve:
+        for pk in _retested_and_clean(plan, checks, seen):
             resolved += _move(Finding(pk=pk), "resolve")
     notified = _notify(
         run,
@@ -368,11 +391,33 @@ def reconcile(run: TestRun, checks: list[CheckReport], now: datetime) -> dict[st
     }
 
 
+def _retested_and_clean(plan: TestPlan, checks: list[CheckReport], seen: dict[str, Any]) -> list[int]:
+    """The plan's open findings that this run tested again and did not see (see the docstring)."""
+    whole = [c.key for c in checks if c.outcome == Outcome.PASSED and not c.budget_exhausted]
+    partial = [
+        c
+        for c in checks
+        if c.outcome in (Outcome.PASSED, Outcome.FAILED) and c.key not in whole and c.operations_reached
+    ]
+    scope = Q(check_key__in=whole)
+    for check in partial:
+        scope |= Q(check_key=check.key, operation__in=sorted(check.operations_reached))
+    if not whole and not partial:
+        return []
+    stale = Finding.objects.filter(scope, plan=plan, status=FindingStatus.OPEN).exclude(
+        fingerprint__in=list(seen)
+    )
+    return list(stale.values_list("pk", flat=True))
+
+
 def _move(finding: Finding, action: str) -> int:
     try:
-        transition(workflow=FINDING_WORKFLOW, actor=SYSTEM, obj=finding, action=action)
+        moved = transition(workflow=FINDING_WORKFLOW, actor=SYSTEM, obj=finding, action=action)
     except IllegalTransition:
         return 0
+    # When it was last resolved: set by "resolve", cleared when it comes back.
+    resolved_at = moved.status_changed_at if action == "resolve" else None
+    Finding.objects.filter(pk=moved.pk).update(resolved_at=resolved_at)
     return 1
 
 

@@ -22,7 +22,7 @@ STATUS_RANK: dict[str, int] = {
 }
 
 
-def _ranked(field: str, ranks: dict[str, int]) -> Case:
+def ranked(field: str, ranks: dict[str, int]) -> Case:
     return Case(
         *(When(**{field: value}, then=Value(rank)) for value, rank in ranks.items()),
         default=Value(-1),
@@ -36,7 +36,7 @@ def api_summary_refresh(*, api_id: int) -> None:
     Api.objects.filter(pk=api_id).update(
         test_status=Coalesce(
             Subquery(
-                plans.annotate(rank=_ranked("last_status", STATUS_RANK))
+                plans.annotate(rank=ranked("last_status", STATUS_RANK))
                 .order_by("-rank")
                 .values("last_status")[:1]
             ),
@@ -49,7 +49,7 @@ def api_summary_refresh(*, api_id: int) -> None:
         ),
         worst_open_severity=Coalesce(
             Subquery(
-                open_findings.annotate(rank=_ranked("severity", SEVERITY_RANK))
+                open_findings.annotate(rank=ranked("severity", SEVERITY_RANK))
                 .order_by("-rank")
                 .values("severity")[:1]
             ),

@@ -148,8 +148,12 @@ def _schemas(spec_id: int, keys: set[tuple[str, str]]) -> dict[tuple[str, str], 
 
 def latency_history(plan: TestPlan, *, before: TestRun | None = None) -> tuple[float, ...]:
     """This plan's ``latency_slo`` p95s (ms) of its last finished runs, oldest first."""
+    from testing.services.runs import plan_base_url
+
+    # Only runs of the registered deployment: a preview tested with --base-url is another server.
     results = CheckResult.objects.filter(
         run__plan=plan,
+        run__base_url=plan_base_url(plan),
         run__status__in=(RunStatus.PASSED, RunStatus.FAILED),
         check_key=LATENCY_CHECK,
         outcome__in=(CheckOutcome.PASSED, CheckOutcome.FAILED),
@@ -165,15 +169,17 @@ def latency_history(plan: TestPlan, *, before: TestRun | None = None) -> tuple[f
     return tuple(values)
 
 
-def _identities(plan: TestPlan, client: SafeClient, base_url: str) -> tuple[Identity, ...]:
+def _identities(
+    plan: TestPlan, client: SafeClient, base_url: str
+) -> tuple[tuple[Identity, ...], tuple[str, ...]]:
     """The plan's identities, decrypted and resolved into headers by the identities engine (a login
-    step or an OAuth2 token request goes out through ``client``). An identity that cannot be opened
-    or resolved is left out and logged without its secret; the run's health then shows whether the
-    ones left were answered as authenticated."""
+    step or an OAuth2 token request goes out through ``client``), and the ones that could not be
+    opened or resolved as "name: reason" (no secret): those make the run untrustworthy, never green."""
     from testing.engines import identities as engine
     from testing.services.identities import identity_secret
 
     resolved: list[Identity] = []
+    errors: list[str] = []
     for identity in PlanIdentity.objects.filter(plan=plan).order_by("name"):
         try:
             spec = engine.from_json(json.dumps(identity_secret(identity)))
@@ -181,7 +187,8 @@ def _identities(plan: TestPlan, client: SafeClient, base_url: str) -> tuple[Iden
         except (engine.IdentityError, IdentityKeyError, BudgetExceeded) as exc:
             # The engine's and the key ring's messages hold no secret.
             log.warning("Identity %s of plan %s could not be used: %s", identity.name, plan.pk, exc)
-    return tuple(resolved)
+            errors.append(f"{identity.name}: {str(exc)[:150]}")
+    return tuple(resolved), tuple(errors)
 
 
 def _cases(plan: TestPlan) -> tuple[Any, ...]:
@@ -209,13 +216,14 @@ def target_for(run: TestRun, *, client_factory: ClientFactory) -> Target:
     consumers = [entry.name for entry in blast_radius(api)[:MAX_CONSUMERS]]
     identity_client = client_factory(IDENTITY_BUDGET)
     try:
-        identities = _identities(plan, identity_client, base_url)
+        identities, identity_errors = _identities(plan, identity_client, base_url)
     finally:
         identity_client.close()
     return Target(
         base_url=base_url,
         operations=operations_of(plan),
         identities=identities,
+        identity_errors=identity_errors,
         auth_schemes=tuple(str(s) for s in api.auth_schemes or []),
         production=environment.is_production,
         intrusive_allowed=intrusive_allowed(plan),

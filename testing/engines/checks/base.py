@@ -176,6 +176,9 @@ class Target:
     docs_public: bool = False  # the inventory says its API documentation is meant to be public
     cases: tuple[Any, ...] = ()  # the owners' functional cases (testing.engines.cases)
     cheap_get: str = ""  # a path the rate-limit burst may hit (default: the first safe operation)
+    # Identities the plan holds that could not be used (name: reason, no secret). A run with any is
+    # not trustworthy: checks that needed them saw only the outside of the API.
+    identity_errors: tuple[str, ...] = ()
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
@@ -255,6 +258,8 @@ class CheckReport:
     authenticated_responses: int = 0  # of those, answered as authenticated (not 401/403, no error)
     duration_ms: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    # It stopped at its request budget: what it did not reach was not tested again.
+    budget_exhausted: bool = False
 
 
 class Skip(Exception):  # noqa: N818 - a control-flow signal, not an error

@@ -101,6 +101,7 @@ def run_one(cls: type[Check], target: Target, client_factory: ClientFactory) -> 
     ctx = Context(target=target, client=client, check=check)
     outcome: Outcome | None = None
     summary = ""
+    exhausted = False
     try:
         check.run(ctx)
     except Skip as skip:
@@ -113,6 +114,7 @@ def run_one(cls: type[Check], target: Target, client_factory: ClientFactory) -> 
         skipped.duration_ms = int((time.monotonic() - started) * 1000)
         return skipped
     except BudgetExceeded:
+        exhausted = True
         summary = f"stopped at its budget of {cls.request_budget} requests"
     except Exception as exc:  # a broken check is a result, never a crashed run
         log.exception("check %s failed", cls.key)
@@ -142,6 +144,7 @@ def run_one(cls: type[Check], target: Target, client_factory: ClientFactory) -> 
         authenticated_responses=ctx.authenticated_responses,
         duration_ms=int((time.monotonic() - started) * 1000),
         metrics=ctx.metrics,
+        budget_exhausted=exhausted,
     )
 
 

@@ -28,8 +28,8 @@ from inventory.models import Api
 from portal.audit import Actor
 from testing.models import (
     SEVERITY_RANK,
+    CheckOutcome,
     CheckResult,
-    Finding,
     RunStatus,
     RunTrigger,
     Severity,
@@ -45,6 +45,7 @@ UNTRUSTED = 3
 MAX_BASE_URL = 2048
 MAX_TIMEOUT = 3600
 POLL_SECONDS = 1.0
+MAX_PRINTED = 50
 
 
 def _usage(message: str) -> CommandError:
@@ -153,22 +154,29 @@ class Command(BaseCommand):
         write("Checks:")
         for result in CheckResult.objects.filter(run=run).order_by("check_key"):
             write(f"  {result.check_key:<28} {result.outcome:<8} {result.severity:<9} {result.summary}")
-        findings = list(
-            Finding.objects.filter(last_run=run).order_by("-severity", "check_key", "operation")[:50]
-        )
-        findings.sort(key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
-        write(f"Findings seen in this run: {len(findings)}")
-        for finding in findings:
-            where = f" {finding.operation}" if finding.operation else ""
-            write(
-                f"  {finding.severity:<9} {finding.status:<15} {finding.check_key}:{where} {finding.detail}"
+        # The problems of this run's own results: a preview (--base-url) opens no findings, and the
+        # gate reads the results, so this is what it judged.
+        problems = [
+            (str(problem.get("severity", result.severity)), result.check_key, problem)
+            for result in CheckResult.objects.filter(run=run, outcome=CheckOutcome.FAILED).order_by(
+                "check_key"
             )
+            for problem in result.problems
+            if isinstance(problem, dict)
+        ]
+        problems.sort(key=lambda item: -SEVERITY_RANK.get(item[0], 0))
+        write(f"Problems found in this run: {len(problems)}")
+        for severity, key, problem in problems[:MAX_PRINTED]:
+            where = f" {problem.get('operation')}" if problem.get("operation") else ""
+            write(f"  {severity:<9} {key}:{where} {problem.get('detail', '')}")
+        if len(problems) > MAX_PRINTED:
+            write(f"  ... and {len(problems) - MAX_PRINTED} more (see the run's page)")
 
     def _gate(self, run: TestRun, fail_on: str) -> None:
         threshold = SEVERITY_RANK[fail_on]
         failing = [
             key
-            for key, severity in CheckResult.objects.filter(run=run, outcome="fail").values_list(
+            for key, severity in CheckResult.objects.filter(run=run, outcome=CheckOutcome.FAILED).values_list(
                 "check_key", "severity"
             )
             if SEVERITY_RANK.get(severity, 0) >= threshold
