@@ -117,7 +117,7 @@ BAD = [
     (
         _step(extra="    expect:\n      schema: {$ref: 'http://169.254.169.254/schema'}\n"),
         5,
-        "not a valid JSON Schema",
+        "may not use $ref",
     ),
     (_step(extra="    expect:\n      headers: {X-A: {matches: '.*'}}\n"), 5, "unknown key 'matches'"),
     (_step(extra="    expect:\n      max_latency_ms: 0\n"), 5, "max_latency_ms"),

@@ -402,12 +402,30 @@ def _schema(value: Any, line: int) -> tuple[Any, Any]:
     schema = _plain(value, line, "the schema", None)
     if len(repr(schema)) > MAX_SCHEMA_CHARS:
         raise CaseError(f"the schema is larger than {MAX_SCHEMA_CHARS} characters", line)
+    if _has_reference(schema):
+        # References let a small schema make validation exponential (anyOf branches that refer to
+        # each other); a case's schema is written out in full instead.
+        raise CaseError("a case's schema may not use $ref or $dynamicRef: write it out in full", line)
     try:
         validator = compile_schema(schema)
     except (jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError, ValueError, TypeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CaseError(f"the schema is not a valid JSON Schema: {short(first, 160)}", line) from None
     return schema, validator
+
+
+def _has_reference(schema: Any) -> bool:
+    """Whether any mapping in ``schema`` (already bounded in size) has a reference keyword."""
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if {"$ref", "$dynamicRef", "$recursiveRef"} & node.keys():
+                return True
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return False
 
 
 def compile_schema(schema: Any) -> Any:

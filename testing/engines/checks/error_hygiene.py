@@ -247,7 +247,7 @@ class ErrorHygiene(Check):
             ctx.problem(
                 detail=f"version_header:{name}",
                 severity=Severity.LOW,
-                message=f"Expected no version in the {name} header; got {value[:100]!r}.",
+                message=f"Expected no version in the {name} header; got {ctx.redactor.text(value)[:100]!r}.",
                 responses=[response],
             )
         return ctx.problems

@@ -118,12 +118,18 @@ def make_validator(schema: Any) -> Any:
         return None
 
 
+MESSAGE_WINDOW = 4000
+
+
 def schema_errors(validator: Any, instance: Any) -> list[str]:
     """The first few validation errors, each as ``/instance/path: message`` (bounded)."""
     errors = []
     for error in itertools.islice(validator.iter_errors(instance), MAX_ERRORS_SHOWN):
         where = "/" + "/".join(str(p) for p in error.instance_path)
-        errors.append(f"{where}: {str(error.message)[:150]}")
+        # Cut generously, not to what is shown: the message quotes the target's value, which may
+        # echo a secret, and ``ctx.problem`` redacts before it cuts to the shown length (a secret cut
+        # in half here would no longer be recognised there).
+        errors.append(f"{where}: {str(error.message)[:MESSAGE_WINDOW]}")
     return errors
 
 

@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 USER_AGENT = "api-security-portal-scanner/1"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# The only request headers a redirect carries to another origin.
+CROSS_ORIGIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "content-type"})
 READ_CHUNK = 64 * 1024
 
 
@@ -482,9 +484,11 @@ class SafeClient:
                     return response
                 seen.add((method, str(target)))
                 if _origin(target) != _origin(current):
-                    # Credentials were meant for the original origin only.
+                    # Credentials were meant for the original origin only, and a caller's header may
+                    # be one under any name (an API key in "X-Orders-Key"): only our own neutral
+                    # headers go on to another origin.
                     sent_headers = {
-                        k: v for k, v in sent_headers.items() if k.lower() not in self.redactor.secret_headers
+                        k: v for k, v in sent_headers.items() if k.lower() in CROSS_ORIGIN_HEADERS
                     }
                 current = target
 

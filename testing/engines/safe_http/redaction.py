@@ -94,9 +94,26 @@ class Redactor:
     known_secrets: tuple[str, ...] = field(default=())
 
     def with_secrets(self, *values: str) -> Redactor:
-        """A redactor that also scrubs these exact values (ignores values shorter than 4 chars)."""
-        keep = tuple(v for v in values if v and len(v) >= 4)
-        return Redactor(self.secret_headers, self.secret_names, self.known_secrets + keep)
+        """A redactor that also scrubs these exact values (ignores values shorter than 4 chars), and
+        the spellings a target echoes them back in: JSON-escaped (``\\/``) and percent-encoded."""
+        keep: list[str] = []
+        for value in values:
+            if not value or len(value) < 4:
+                continue
+            escaped = json.dumps(value)[1:-1]
+            spellings = (
+                value,
+                escaped,
+                escaped.replace("/", "\\/"),
+                quote(value, safe=""),
+                quote(value, safe="/"),
+            )
+            for spelling in spellings:
+                if spelling not in keep and spelling not in self.known_secrets:
+                    keep.append(spelling)
+        # Longest first, so a secret that contains another is replaced whole.
+        known = tuple(sorted(self.known_secrets + tuple(keep), key=len, reverse=True))
+        return Redactor(self.secret_headers, self.secret_names, known)
 
     def with_headers(self, *names: str) -> Redactor:
         extra = frozenset(n.lower() for n in names)
@@ -193,6 +210,10 @@ class Redactor:
             with contextlib.suppress(ValueError, RecursionError):
                 text = json.dumps(self.json(json.loads(text)), ensure_ascii=False)
         text = _CONTROL.sub("\ufffd", self.text(text))
+        if len(window) < len(body):
+            # A secret cut in half at the window's end was not recognised: drop as much as the
+            # longest secret could reach back, before anything of it can slide into view.
+            text = text[: max(0, len(text) - max((len(s) for s in self.known_secrets), default=0))]
         if len(text) > limit or len(window) < len(body):
             return text[:limit] + f"…[truncated, {len(body)} bytes]"
         return text
