@@ -66,6 +66,11 @@ class TestPlan(ScopedModel):
     latency_tolerance = models.DecimalField(
         max_digits=4, decimal_places=2, default=0.5, validators=[MinValueValidator(0), MaxValueValidator(10)]
     )
+    # Requests per second to one host while this plan runs; empty: the deployment's default
+    # (SCANNER_PER_HOST_RATE). A loopback demo can go faster than a real service should be hit.
+    requests_per_second = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     # The sweep claims plans with next_run_at <= now and moves it to the next slot.
     next_run_at = models.DateTimeField(null=True, blank=True)
     # Latest outcome, written at the end of each run (lists read these, never the results).

@@ -147,7 +147,7 @@ def run_execute(
         soft = settings.CELERY_TASK_SOFT_TIME_LIMIT
         time_limit = soft - min(STOP_MARGIN_SECONDS, soft / 10)
     deadline = time.monotonic() + max(time_limit, 0)
-    factory = client_factory or scanner_client_factory()
+    factory = client_factory or scanner_client_factory(requests_per_second=run.plan.requests_per_second)
     registry = all_checks()
     keys = [k for k in run.checks if k in registry]
     try:

@@ -3,13 +3,15 @@
     plan = plan_save(actor=actor, api=api, environment=env, checks=["tls", "auth_enforced"],
                      schedule_kind="cron", interval_minutes=0, cron="0 3 * * 1-5",
                      timezone="Europe/Berlin", intrusive_allowed=False, production_opt_in=False,
-                     latency_tolerance=Decimal("0.5"), enabled=True)
+                     latency_tolerance=Decimal("0.5"), enabled=True)   # optional: requests_per_second=50
     plan = plan_default_for(actor=actor, environment=env)   # the existing plan, or a default one
 
 Checks are keys of registered checks (``testing.engines.checks.all_checks``). Intrusive checks
 (writes, bursts) can be chosen only with ``intrusive_allowed``; on a production environment that
 also needs the owner's ``production_opt_in``. Cron expressions and timezones are checked by the
-schedule engine, which also gives ``next_run_at``. Refusals are ``ValidationError``s naming the
+schedule engine, which also gives ``next_run_at``. ``requests_per_second`` (1 to 100, None for the
+deployment's ``SCANNER_PER_HOST_RATE``) is the plan's own rate per host; left out, a new plan gets
+the deployment's and an existing one keeps its own. Refusals are ``ValidationError``s naming the
 field, so forms and the REST API show them where they belong.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from enum import Enum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -32,6 +35,7 @@ from testing.engines.checks import all_checks
 from testing.models import MAX_CHECKS, ScheduleKind, TestPlan
 
 DEFAULT_INTERVAL_MINUTES = 24 * 60
+MIN_RATE, MAX_RATE = 1, 100  # TestPlan.requests_per_second
 AUDITED_FIELDS = [
     "enabled",
     "checks",
@@ -42,6 +46,7 @@ AUDITED_FIELDS = [
     "intrusive_allowed",
     "production_opt_in",
     "latency_tolerance",
+    "requests_per_second",
 ]
 _SCHEDULE_FIELDS = ("schedule_kind", "interval_minutes", "cron", "timezone", "enabled")
 
@@ -97,6 +102,31 @@ def _clean_schedule(kind: str, interval_minutes: Any, cron: str, tz: str) -> tup
     return interval, cron, tz
 
 
+class Unchanged(Enum):
+    """``plan_save(requests_per_second=...)`` left out: a new plan gets the deployment's rate, an
+    existing one keeps its own (callers that do not know the field cannot reset it)."""
+
+    KEEP = "keep"
+
+
+def _clean_rate(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError({"requests_per_second": "Give a whole number of requests per second."})
+    try:
+        rate = int(value)
+    except ValueError:
+        raise ValidationError(
+            {"requests_per_second": "Give a whole number of requests per second."}
+        ) from None
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ValidationError(
+            {"requests_per_second": f"{MIN_RATE} to {MAX_RATE} requests per second (empty: the default)."}
+        )
+    return rate
+
+
 def _clean_tolerance(value: Any) -> Decimal:
     try:
         tolerance = Decimal(str(value))
@@ -121,6 +151,7 @@ def plan_save(
     production_opt_in: bool,
     latency_tolerance: Decimal | float | str,
     enabled: bool,
+    requests_per_second: int | None | Unchanged = Unchanged.KEEP,
 ) -> TestPlan:
     """Create or change the plan of ``environment``; audited, one transaction."""
     authorize(actor, Cap.TESTING_MANAGE, api)
@@ -145,6 +176,8 @@ def plan_save(
         "production_opt_in": bool(production_opt_in) and bool(intrusive_allowed),
         "latency_tolerance": _clean_tolerance(latency_tolerance),
     }
+    if requests_per_second is not Unchanged.KEEP:
+        values["requests_per_second"] = _clean_rate(requests_per_second)
     now = dj_timezone.now()
     with transaction.atomic():
         plan = TestPlan.objects.select_for_update().filter(environment=environment).first()

@@ -1,6 +1,6 @@
 """What a run tests, read from the inventory: the ``Target`` the checks get, and the client they send with.
 
-    target = target_for(run, client_factory=scanner_client_factory())
+    target = target_for(run, client_factory=scanner_client_factory(requests_per_second=plan.requests_per_second))
 
 Everything here is read once per run, bounded: at most ``MAX_OPERATIONS`` operations of the API's
 current spec (rows already stored at upload, with their documented response codes), their JSON
@@ -55,10 +55,12 @@ MAX_CASES_SOURCES = 20
 ClientFactory = Callable[[int], SafeClient]
 
 
-def scanner_client_factory() -> ClientFactory:
-    """A factory of safe clients with the deployment's limits: allowed networks, timeouts, rate."""
+def scanner_client_factory(*, requests_per_second: int | None = None) -> ClientFactory:
+    """A factory of safe clients with the deployment's limits: allowed networks, timeouts, rate.
+    ``requests_per_second``: a plan's own rate per host (``TestPlan.requests_per_second``), in place
+    of the deployment's ``SCANNER_PER_HOST_RATE``; None keeps the deployment's."""
     timeout = float(settings.SCANNER_TIMEOUT_SECONDS)
-    rate = float(settings.SCANNER_PER_HOST_RATE)
+    rate = float(settings.SCANNER_PER_HOST_RATE if requests_per_second is None else requests_per_second)
     networks = list(settings.SCANNER_ALLOWED_NETWORKS)
 
     def make(budget: int) -> SafeClient:

@@ -103,6 +103,7 @@ class Command(BaseCommand):
                 logins.append((username, role, unit_slug, totp))
         # The project package ties the apps together: demo APIs come from the inventory's own command.
         call_command("seed_demo_inventory", stdout=self.stdout)
+        call_command("seed_demo_testing", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         if options["quiet_logins"]:
             return
