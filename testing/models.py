@@ -124,6 +124,9 @@ class PlanIdentity(ScopedModel):
     kind = models.CharField(max_length=30, choices=IdentityKind.choices)
     secret = models.BinaryField(editable=False)
     hint = models.CharField(max_length=100, blank=True)
+    # The origin (scheme://host:port) the identity was set for: it is sent there and nowhere else, so
+    # a changed base URL or a preview run cannot carry it to someone else's server.
+    origin = models.CharField(max_length=300, blank=True)
     object_ids = models.JSONField(default=list, blank=True, help_text="Ids of objects this identity owns.")
     created_at = models.DateTimeField(default=now, editable=False)
     rotated_at = models.DateTimeField(default=now)

@@ -32,6 +32,7 @@ from portal.audit import Actor
 from testing import crypto
 from testing.engines import identities as engine
 from testing.models import IdentityKind, PlanIdentity, TestPlan
+from testing.services.runs import origin_of, plan_base_url
 
 NAME_MAX = PlanIdentity._meta.get_field("name").max_length or 30
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
@@ -131,6 +132,7 @@ def identity_set(
             else:
                 before = {"kind": identity.kind, "hint": identity.hint, "object_ids": identity.object_ids}
             identity.kind, identity.secret, identity.hint = kind, token, hint
+            identity.origin = origin_of(plan_base_url(plan))
             identity.object_ids, identity.rotated_at = ids, now
             identity.save()
             audit.record(
@@ -140,7 +142,13 @@ def identity_set(
                 org_unit=plan.api.org_unit,
                 before=before,
                 # The secret never enters the trail; that it changed is what the event says.
-                after={"name": name, "kind": kind, "hint": hint, "object_ids": ids},
+                after={
+                    "name": name,
+                    "kind": kind,
+                    "hint": hint,
+                    "object_ids": ids,
+                    "origin": identity.origin,
+                },
             )
     except IntegrityError:
         raise ValidationError({"name": "Someone else just added an identity with this name."}) from None

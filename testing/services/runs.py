@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from celery import current_app
 from django.db import IntegrityError, transaction
@@ -33,9 +34,24 @@ def slot_for(at: datetime) -> str:
 
 
 def plan_base_url(plan: TestPlan) -> str:
-    """The environment's first base URL (the one the plan tests unless told otherwise)."""
-    urls = plan.environment.base_urls or []
-    return str(urls[0]) if urls else ""
+    """The base URL the plan tests unless told otherwise: the environment's first https URL, else its
+    first (URLs are stored sorted, and "http:" sorts before "https:": an added plain-HTTP URL must
+    not become the one tested)."""
+    urls = [str(u) for u in plan.environment.base_urls or []]
+    return next((u for u in urls if u.lower().startswith("https://")), urls[0] if urls else "")
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port of ``url`` (the port made explicit), lower-cased; "" when it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ""
+    if not parts.hostname or port is None:
+        return ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme.lower()}://{host.lower()}:{port}"
 
 
 def run_enqueue(run: TestRun) -> None:

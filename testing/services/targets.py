@@ -17,6 +17,7 @@ run only when the plan allows them and, on a production environment, the owner o
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -179,10 +180,22 @@ def _identities(
     opened or resolved as "name: reason" (no secret): those make the run untrustworthy, never green."""
     from testing.engines import identities as engine
     from testing.services.identities import identity_secret
+    from testing.services.runs import origin_of
 
     resolved: list[Identity] = []
     errors: list[str] = []
+    origin = origin_of(base_url)
     for identity in PlanIdentity.objects.filter(plan=plan).order_by("name"):
+        # Credentials go only where they were set for, and never in clear text off this machine:
+        # a changed base URL, a preview (--base-url) or an added http:// URL gets no secret.
+        if not identity.origin or identity.origin != origin:
+            errors.append(
+                f"{identity.name}: set for {identity.origin or 'another URL'}, not sent to {origin}; set it again"
+            )
+            continue
+        if origin.startswith("http://") and not _loopback(origin):
+            errors.append(f"{identity.name}: not sent over plain HTTP")
+            continue
         try:
             spec = engine.from_json(json.dumps(identity_secret(identity)))
             resolved.append(engine.resolve(spec, client=client, base_url=base_url))
@@ -191,6 +204,14 @@ def _identities(
             log.warning("Identity %s of plan %s could not be used: %s", identity.name, plan.pk, exc)
             errors.append(f"{identity.name}: {str(exc)[:150]}")
     return tuple(resolved), tuple(errors)
+
+
+def _loopback(origin: str) -> bool:
+    host = origin.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _cases(plan: TestPlan) -> tuple[Any, ...]:

@@ -151,3 +151,40 @@ def test_an_untrusted_reconcile_resolves_nothing(plan):
     reconcile(run, [_report("t_items", Outcome.FAILED, [_problem("GET /a")])], run.finished_at)
     reconcile(run, [_report("t_items", Outcome.PASSED)], run.finished_at, resolve=False)
     assert Finding.objects.get().status == FindingStatus.OPEN
+
+
+def test_identities_go_only_to_the_origin_they_were_set_for(plan, engineer, local_api):
+    from inventory.models import Environment
+    from tests.testing.servers import RawServer, echo
+
+    identity_set(
+        actor=Actor(user=engineer),
+        plan=plan,
+        name="A",
+        kind="bearer",
+        secret={"token": "engineer-only-token-9876"},
+    )
+    with RawServer(echo) as harvest:
+        # A preview run pointed at someone else's server, and a base URL changed (or an http:// URL
+        # added, which sorts first) by whoever may edit the environment: no secret reaches them.
+        preview = _run(plan, base_url=harvest.url("").rstrip("/"))
+        Environment.objects.filter(pk=plan.environment_id).update(
+            base_urls=[harvest.url("").rstrip("/"), local_api.url.replace("http://", "https://")]
+        )
+        plan.refresh_from_db()
+        moved = _run(plan)
+        sent = [request.headers.get("authorization", "") for request in harvest.requests]
+    assert all("engineer-only-token" not in value for value in sent)
+    for run in (preview, moved):
+        assert run.status == RunStatus.ERROR and "set it again" in run.reason
+
+
+def test_the_plan_tests_an_https_url_before_an_added_plain_http_one(plan):
+    from inventory.models import Environment
+    from testing.services.runs import plan_base_url
+
+    Environment.objects.filter(pk=plan.environment_id).update(
+        base_urls=["http://evil.example", "https://orders.example.com"]
+    )
+    plan.refresh_from_db()
+    assert plan_base_url(plan) == "https://orders.example.com"
