@@ -25,6 +25,7 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=47, hour=2),
     },
     "portal-sweep-notifications": {"task": "portal.tasks.sweep_notifications", "schedule": 300.0},
+    "testing-recover-runs": {"task": "testing.tasks.recover_runs", "schedule": 300.0},
     # Starts every due test plan (and gives newly approved APIs their default plan): see
     # testing.services.schedule. A sweep still waiting when the next is sent is dropped.
     "testing-sweep-plans": {

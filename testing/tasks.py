@@ -35,6 +35,14 @@ def sweep_plans() -> int:
     return plans_sweep()
 
 
+@shared_task(name="testing.tasks.recover_runs", ignore_result=True)
+def recover_runs() -> int:
+    """Every few minutes: send again the runs a lost message or a failed task left unfinished."""
+    from testing.services.execution import runs_recover
+
+    return runs_recover()
+
+
 @shared_task(name="testing.tasks.expire_risk_acceptances", ignore_result=True)
 def expire_risk_acceptances() -> int:
     """Daily: reopen accepted findings whose acceptance has expired."""

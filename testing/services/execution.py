@@ -41,6 +41,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -446,6 +447,33 @@ def _notify(run: TestRun, findings: list[Finding]) -> int:
         )
     Finding.objects.filter(pk__in=pks).update(notified_at=timezone.now())
     return len(findings)
+
+
+RECOVER_QUEUED_AFTER = timedelta(minutes=30)
+RECOVER_LIMIT = 500
+
+
+def runs_recover(*, now: datetime | None = None, limit: int = RECOVER_LIMIT) -> int:
+    """Send again the runs nothing will finish otherwise: queued for long (their message was lost,
+    the broker down when they were created) or running past the lease (the task failed, or its
+    worker died and the broker did not deliver it again). ``run_execute`` then claims them once or
+    gives them up, so sending one that is in fact still waiting in a queue is harmless."""
+    from testing.services.runs import RUN_TASK
+
+    now = now or timezone.now()
+    stuck = list(
+        TestRun.objects.filter(
+            Q(status=RunStatus.QUEUED, created_at__lt=now - RECOVER_QUEUED_AFTER)
+            | Q(status=RunStatus.RUNNING, claimed_at__lt=now - lease())
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for run_id in stuck:
+        current_app.send_task(RUN_TASK, args=[run_id])
+    if stuck:
+        log.warning("Sent %d stuck test runs again", len(stuck))
+    return len(stuck)
 
 
 def claim_lapses_in(run: TestRun) -> int:
