@@ -71,6 +71,9 @@ class TestPlan(ScopedModel):
     requests_per_second = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
+    # The base URL as it was when the API was last approved: while a change waits for review
+    # (re-review), runs test this one, not a URL typed since (which nobody has reviewed).
+    reviewed_base_url = models.CharField(max_length=2048, blank=True)
     # The sweep claims plans with next_run_at <= now and moves it to the next slot.
     next_run_at = models.DateTimeField(null=True, blank=True)
     # Latest outcome, written at the end of each run (lists read these, never the results).

@@ -144,6 +144,9 @@ def run_execute(
         return _finish(run, claimed_at, RunReport(), reason=why, status=RunStatus.SKIPPED)
     if not run.base_url:
         return _finish(run, claimed_at, RunReport(), reason=NO_BASE_URL, status=RunStatus.ERROR)
+    unreviewed = _test_the_reviewed_url(run)
+    if unreviewed:
+        return _finish(run, claimed_at, RunReport(), reason=unreviewed, status=RunStatus.SKIPPED)
     if time_limit is None:
         soft = settings.CELERY_TASK_SOFT_TIME_LIMIT
         time_limit = soft - min(STOP_MARGIN_SECONDS, soft / 10)
@@ -286,10 +289,35 @@ def _finish(
 
 
 def _registered_deployment(run: TestRun) -> bool:
-    """Whether the run tested the environment's registered base URL (not a preview, ``--base-url``)."""
+    """Whether the run tested the environment's registered base URL, or the reviewed one it stands
+    for while a change waits for review (not a preview, ``--base-url``)."""
     from testing.services.runs import plan_base_url
 
-    return run.base_url.rstrip("/") == plan_base_url(run.plan).rstrip("/")
+    tested = run.base_url.rstrip("/")
+    return tested in {plan_base_url(run.plan).rstrip("/"), run.plan.reviewed_base_url.rstrip("/")} - {""}
+
+
+def _test_the_reviewed_url(run: TestRun) -> str:
+    """Keep a scheduled or run-now run on a base URL the security team reviewed: while the API is
+    approved, its current URL is the reviewed one (remembered on the plan); while a change waits for
+    review, a run of the registered environment tests the remembered URL instead of one typed since,
+    so editing an environment cannot point the scanner at someone else's server. Returns why the run
+    cannot go ahead ("" when it can)."""
+    from testing.services.runs import plan_base_url
+
+    plan, current = run.plan, plan_base_url(run.plan)
+    if run.api.status == ApiStatus.APPROVED:
+        if plan.reviewed_base_url != current:
+            TestPlan.objects.filter(pk=plan.pk).update(reviewed_base_url=current)
+            plan.reviewed_base_url = current
+        return ""
+    if run.base_url != current or current == plan.reviewed_base_url:
+        return ""  # a preview (--base-url), or nothing changed since the review
+    if not plan.reviewed_base_url:
+        return "the environment's base URL has not been reviewed yet"
+    TestRun.objects.filter(pk=run.pk).update(base_url=plan.reviewed_base_url)
+    run.base_url = plan.reviewed_base_url
+    return ""
 
 
 def _summarise(plan_id: int, run_id: int, status: str, at: datetime, api_id: int) -> None:

@@ -7,6 +7,7 @@ left them; tests of the services that write them go through the services instead
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import factory
 from django.utils import timezone
@@ -90,3 +91,22 @@ class FindingFactory(factory.django.DjangoModelFactory):
     status = FindingStatus.OPEN
     first_seen = factory.LazyFunction(timezone.now)
     last_seen = factory.LazyAttribute(lambda o: o.first_seen)
+
+
+def reapprove(api: Any) -> None:
+    """Approve a material change to an approved API (it went to re-review): the scanner tests only
+    base URLs the security team reviewed."""
+    from inventory.services import review
+    from tests.factories import SYSTEM
+
+    api.refresh_from_db()
+    if api.status == "rereview":
+        review.api_approve(actor=SYSTEM, api=api)
+        api.refresh_from_db()
+
+
+def reviewed_environment(api: Any, **fields: Any) -> Any:
+    """An environment added to an approved API, with the change reviewed."""
+    environment = EnvironmentFactory(api=api, **fields)
+    reapprove(api)
+    return environment

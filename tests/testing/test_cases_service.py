@@ -15,8 +15,9 @@ from testing.services.cases import cases_delete, cases_save
 from testing.services.execution import run_execute
 from testing.services.plans import plan_save
 from testing.services.runs import run_create
-from tests.factories import ApiFactory, EnvironmentFactory
+from tests.factories import ApiFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
+from tests.testing.factories import reviewed_environment
 
 GOOD = """
 name: items answer
@@ -81,7 +82,7 @@ def test_viewers_and_outsiders_cannot_write_cases(bob, charlie, api):
 @pytest.mark.usefixtures("registered_checks")
 def test_a_run_runs_the_owners_cases(org, make_member, alice, api, local_api):
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
-    env = EnvironmentFactory(api=api, name="staging", base_urls=[local_api.url])
+    env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
     plan = plan_save(
         actor=Actor(user=engineer),
         api=api,

@@ -22,7 +22,7 @@ from testing.services.plans import plan_save
 from testing.services.runs import run_create
 from tests.factories import ApiFactory, EnvironmentFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
-from tests.testing.factories import TestRunFactory
+from tests.testing.factories import TestRunFactory, reapprove, reviewed_environment
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
@@ -33,7 +33,7 @@ FINDING_MAILS = {"kind": "testing.finding.opened"}
 def plan(org, make_member, alice, local_api):
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
     api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
-    env = EnvironmentFactory(api=api, name="staging", base_urls=[local_api.url])
+    env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
     return plan_save(
         actor=Actor(user=engineer),
         api=env.api,
@@ -415,8 +415,9 @@ def test_the_default_checks_run_end_to_end_against_the_demo_target(org, make_mem
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
     with DemoTarget(port=0) as demo:
         api = ApiFactory(org_unit=org.team, slug="demo-shop", submittable=True, approved=True)
-        env = EnvironmentFactory(api=api, name="staging", base_urls=[demo.url])
+        env = reviewed_environment(api, name="staging", base_urls=[demo.url])
         spec_upload(actor=SYSTEM, api=api, data=openapi_bytes(demo.url), filename="openapi.json")
+        reapprove(api)  # a first spec is a material change
         PerformanceBaselineFactory(environment=env, p50_ms=20, p95_ms=250, p99_ms=400)
         # Real checks only (not this module's test ones); no tls: the demo serves plain HTTP here.
         checks = [k for k in default_checks() if k != "tls" and not k.startswith("t_")]

@@ -14,9 +14,9 @@ from testing.services.execution import IDENTITY_FAILED, reconcile, run_execute
 from testing.services.identities import identity_set
 from testing.services.plans import plan_save
 from testing.services.runs import run_create
-from tests.factories import ApiFactory, EnvironmentFactory
+from tests.factories import ApiFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
-from tests.testing.factories import TestRunFactory
+from tests.testing.factories import TestRunFactory, reviewed_environment
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
@@ -30,7 +30,7 @@ def engineer(org, make_member):
 @pytest.fixture
 def plan(org, engineer, local_api):
     api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
-    env = EnvironmentFactory(api=api, name="staging", base_urls=[local_api.url])
+    env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
     return plan_save(
         actor=Actor(user=engineer),
         api=api,
@@ -188,3 +188,30 @@ def test_the_plan_tests_an_https_url_before_an_added_plain_http_one(plan):
     )
     plan.refresh_from_db()
     assert plan_base_url(plan) == "https://orders.example.com"
+
+
+def test_while_a_change_waits_for_review_the_reviewed_url_is_tested(plan, local_api):
+    from inventory.models import Api, ApiStatus, Environment
+    from tests.testing.servers import RawServer, echo
+
+    local_api.bad = []
+    first = _run(plan)  # approved: its URL is the reviewed one
+    assert first.status == RunStatus.PASSED
+    with RawServer(echo) as elsewhere:
+        # Someone who may edit the environment points it elsewhere; the change waits for review.
+        Environment.objects.filter(pk=plan.environment_id).update(base_urls=[elsewhere.url("").rstrip("/")])
+        Api.objects.filter(pk=plan.api_id).update(status=ApiStatus.REREVIEW)
+        plan.refresh_from_db()
+        run = _run(plan)
+        reached_elsewhere = len(elsewhere.requests)
+    assert reached_elsewhere == 0
+    assert run.base_url == local_api.url and run.status == RunStatus.PASSED
+
+
+def test_an_unreviewed_url_is_not_tested(plan):
+    from inventory.models import Api, ApiStatus
+
+    Api.objects.filter(pk=plan.api_id).update(status=ApiStatus.REREVIEW)
+    plan.refresh_from_db()
+    run = _run(plan)
+    assert run.status == RunStatus.SKIPPED and "not been reviewed" in run.reason

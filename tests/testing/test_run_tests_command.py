@@ -9,13 +9,15 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from inventory.models import Environment
 from portal.audit import Actor
 from portal.models import Role
 from testing.models import CheckResult, RunStatus, RunTrigger, TestRun
 from testing.services.identities import identity_set
 from testing.services.plans import plan_save
-from tests.factories import ApiFactory, EnvironmentFactory
+from tests.factories import ApiFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
+from tests.testing.factories import reviewed_environment
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
@@ -25,7 +27,7 @@ SYSTEM = Actor.system("test")
 def plan(org, make_member, local_api):
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
     api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
-    env = EnvironmentFactory(api=api, name="staging", base_urls=["https://orders-staging.example.com"])
+    env = reviewed_environment(api, name="staging", base_urls=["https://orders-staging.example.com"])
     return plan_save(
         actor=Actor(user=engineer),
         api=api,
@@ -73,12 +75,22 @@ def test_it_fails_the_build_on_a_finding_at_or_above_the_threshold(plan, local_a
 
 
 def test_an_unauthenticated_scan_fails_the_gate(plan, local_api):
-    # A real identity, resolved by the identities engine, that the API refuses (401).
+    # A real identity, resolved by the identities engine, that the API refuses (401). It is set for
+    # the deployment the gate tests (identities go only to the origin they were set for).
+    Environment.objects.filter(pk=plan.environment_id).update(base_urls=[local_api.url])
+    plan.refresh_from_db()
     identity_set(actor=SYSTEM, plan=plan, name="A", kind="bearer", secret={"token": "refused-token"})
     local_api.status = 401
     code, out = gate("orders", "--base-url", local_api.url, "--wait")
     assert code == 3 and "no request was answered as authenticated" in out
     assert "0/1 authenticated requests accepted" in out
+
+
+def test_a_preview_elsewhere_gets_no_identity_and_cannot_pass(plan, local_api):
+    identity_set(actor=SYSTEM, plan=plan, name="A", kind="bearer", secret={"token": "for-staging-only"})
+    code, out = gate("orders", "--base-url", local_api.url, "--wait")
+    assert code == 3 and "set it again" in out
+    assert TestRun.objects.get().authenticated_requests == 0  # the identity was not sent
 
 
 def test_without_wait_it_only_queues_the_run(plan, local_api):

@@ -25,10 +25,10 @@ from portal.audit import Actor
 from portal.models import Role
 from testing.models import CheckResult, RunStatus, TestRun
 from testing.services.plans import plan_save
-from tests.factories import ApiFactory, EnvironmentFactory
+from tests.factories import ApiFactory
 from tests.portal.test_celery_worker import test_database_url
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
-from tests.testing.factories import TestRunFactory
+from tests.testing.factories import TestRunFactory, reviewed_environment
 
 BROKER = "redis://127.0.0.1:6379/13"
 HARD_LIMIT = 8  # seconds: also how long a claim holds
@@ -131,7 +131,7 @@ def test_a_run_whose_worker_is_killed_is_redelivered_and_completes_once(org, mak
 
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
     api = ApiFactory(org_unit=org.team, slug="held", submittable=True, approved=True)
-    env = EnvironmentFactory(api=api, name="staging", base_urls=[local_api.url])
+    env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
     plan = plan_save(
         actor=Actor(user=engineer),
         api=api,
