@@ -19,9 +19,12 @@ would record it; a plan of an API that is not in use (draft, retired) is moved o
 since the scanner only calls approved APIs.
 
 10,000 due plans are dispatched in a few seconds (``bench/sweep_bench.py``), so the sweep does
-per batch what ``run_create`` does per run: one claim, one read of the batch's downtime windows,
-one bulk insert of runs (conflicts on (plan, slot) ignored), one read-back of their ids, one update
-of ``next_run_at``, and the queued runs are sent to the broker after the commit over one connection.
+per batch what ``run_create`` does per run: one claim that also reads the plans, one read of the
+batch's downtime windows, one insert of the runs (conflicts on (plan, slot) ignored; PostgreSQL
+answers with the new ids, elsewhere one read gets them), one update of ``next_run_at``; after the
+commit the queued runs go to the broker over one connection, one ``run_plan`` message each, of
+which Celery builds the first and the rest are that message with their own task id and argument
+(``runs_send``).
 
 Default plans are made here, not in ``inventory``'s approval (``inventory`` does not import
 ``testing``): each sweep first gives every environment (with a base URL) of an API in use that has
