@@ -3,6 +3,7 @@
     .venv/bin/python bench/sweep_bench.py                    # 10,000 due plans, 3 rounds
     .venv/bin/python bench/sweep_bench.py --plans 20000 --rounds 5
     .venv/bin/python bench/sweep_bench.py --broker redis://127.0.0.1:6379/9
+    .venv/bin/python bench/sweep_bench.py --profile          # cProfile one sweep instead
 
 1. Creates the database ``portal_sweep_bench`` if missing (``--database``), migrates it and seeds it
    with ``bulk_create`` (a few seconds): one team, ``--plans`` approved APIs, each with a production
@@ -16,7 +17,15 @@
    insert and read-back of the runs, the commits, and sending every queued run to the real broker
    (Redis, ``--broker``; one message per run, as the worker would receive it). It then checks that
    every plan has exactly one run and the queue holds one message per queued run.
+   Each round also reports the CPU it cost, where the bench can read it: this process, the
+   PostgreSQL backend serving it (``/proc``, when the server runs on this machine and the bench may
+   read its processes) and the Redis server (``INFO``, the whole server: another client's commands
+   count too). On a busy machine the seconds measure the neighbours as much as the sweep; the CPU
+   says what the sweep itself costs.
 3. Prints the median and worst round; exits 1 when the median is over the budget.
+
+``--profile`` runs one sweep under cProfile instead (after the same reset) and prints the functions
+by cumulative and by own time; the time it reports is inflated by the profiler.
 
 The broker is a Redis database of the benchmark's own (``--broker``, db 9 by default), emptied
 before each round and at the end; no worker reads it. Not part of the test suite.
@@ -138,7 +147,7 @@ def seed(n_plans: int, now: datetime) -> dict[int, datetime]:
     print(
         f"seed: {n_plans:,} APIs, environments and plans, {len(windows):,} windows in {time.perf_counter() - t0:.1f} s"
     )
-    return {p.pk: p.next_run_at for p in plans}
+    return {p.pk: p.created_at for p in plans}  # created_at holds the due time
 
 
 def reset(due: dict[int, datetime], redis_client) -> None:  # noqa: ANN001
@@ -156,12 +165,68 @@ def reset(due: dict[int, datetime], redis_client) -> None:  # noqa: ANN001
     redis_client.flushdb()
 
 
+def backend_cpu() -> float | None:
+    """CPU seconds the PostgreSQL backend of Django's connection has used, when it can be read."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def redis_cpu(redis_client) -> float:  # noqa: ANN001
+    info = redis_client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+class Cpu:
+    """CPU used between start() and stop(): this process, its PostgreSQL backend, the Redis server."""
+
+    def __init__(self, redis_client) -> None:  # noqa: ANN001
+        self.redis_client = redis_client
+
+    def start(self) -> None:
+        self.here, self.pg, self.redis = time.process_time(), backend_cpu(), redis_cpu(self.redis_client)
+
+    def stop(self) -> str:
+        here = time.process_time() - self.here
+        pg_now = backend_cpu()
+        pg = "?" if self.pg is None or pg_now is None else f"{pg_now - self.pg:.2f}"
+        redis_used = redis_cpu(self.redis_client) - self.redis
+        return f"CPU {here:.2f} s here, {pg} s PostgreSQL, {redis_used:.2f} s Redis"
+
+
+def profile(sweep_at: datetime, due: dict[int, datetime], redis_client) -> None:  # noqa: ANN001
+    import cProfile
+    import pstats
+
+    from testing.services.schedule import plans_sweep
+
+    reset(due, redis_client)
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    created = plans_sweep(now=sweep_at)
+    profiler.disable()
+    print(f"one sweep under cProfile: {time.perf_counter() - started:.2f} s, {created:,} runs")
+    stats = pstats.Stats(profiler).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(30)
+    redis_client.flushdb()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", default="portal_sweep_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--profile", action="store_true", help="cProfile one sweep, no timed rounds")
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -183,20 +248,26 @@ def main() -> int:
     queue = current_app.conf.task_default_queue
     client = redis.Redis.from_url(args.broker)
     connection.connect()
+    if args.profile:
+        profile(sweep_at, due, client)
+        return 0
+    cpu = Cpu(client)
     timings = []
     try:
         for round_no in range(1, args.rounds + 1):
             reset(due, client)
-            started, cpu = time.perf_counter(), time.process_time()
+            cpu.start()
+            started = time.perf_counter()
             created = plans_sweep(now=sweep_at)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            elapsed = time.perf_counter() - started
+            used = cpu.stop()
             queued = TestRun.objects.filter(status=RunStatus.QUEUED).count()
             skipped = TestRun.objects.filter(status=RunStatus.SKIPPED).count()
             per_plan = TestRun.objects.values("plan_id").distinct().count()
             messages = client.llen(queue)
             ok = created == args.plans == per_plan and messages == queued
             print(
-                f"round {round_no}: {elapsed:.2f} s ({cpu:.2f} s CPU in this process), {created:,} runs"
+                f"round {round_no}: {elapsed:.2f} s ({used}), {created:,} runs"
                 f" ({queued:,} queued, {skipped:,} skipped inside downtime), {messages:,} messages on"
                 f" the broker{'' if ok else '  ← MISMATCH'}"
             )
@@ -210,19 +281,22 @@ def main() -> int:
         real_send = schedule.runs_send
         schedule.runs_send = held.extend  # type: ignore[assignment]
         try:
-            started, cpu = time.perf_counter(), time.process_time()
+            cpu.start()
+            started = time.perf_counter()
             plans_sweep(now=sweep_at)
-            database_part, database_cpu = time.perf_counter() - started, time.process_time() - cpu
+            database_part = time.perf_counter() - started
+            database_cpu = cpu.stop()
         finally:
             schedule.runs_send = real_send
-        started, cpu = time.perf_counter(), time.process_time()
+        cpu.start()
+        started = time.perf_counter()
         real_send(held)
-        send_part, send_cpu = time.perf_counter() - started, time.process_time() - cpu
+        send_part = time.perf_counter() - started
+        send_cpu = cpu.stop()
         assert client.llen(queue) == len(held)
         print(
-            f"apart: database {database_part:.2f} s ({database_cpu:.2f} s CPU here), sending"
-            f" {len(held):,} messages {send_part:.2f} s ({send_cpu:.2f} s CPU here,"
-            f" {send_part / max(1, len(held)) * 1e6:.0f} µs each)"
+            f"apart: database {database_part:.2f} s ({database_cpu}); sending {len(held):,} messages"
+            f" {send_part:.2f} s ({send_cpu}; {send_part / max(1, len(held)) * 1e6:.0f} µs each)"
         )
     finally:
         client.flushdb()

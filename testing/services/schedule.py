@@ -19,9 +19,12 @@ would record it; a plan of an API that is not in use (draft, retired) is moved o
 since the scanner only calls approved APIs.
 
 10,000 due plans are dispatched in a few seconds (``bench/sweep_bench.py``), so the sweep does
-per batch what ``run_create`` does per run: one claim, one read of the batch's downtime windows,
-one bulk insert of runs (conflicts on (plan, slot) ignored), one read-back of their ids, one update
-of ``next_run_at``, and the queued runs are sent to the broker after the commit over one connection.
+per batch what ``run_create`` does per run: one claim that also reads the plans, one read of the
+batch's downtime windows, one insert of the runs (conflicts on (plan, slot) ignored; PostgreSQL
+answers with the new ids, elsewhere one read gets them), one update of ``next_run_at``; after the
+commit the queued runs go to the broker over one connection, one ``run_plan`` message each, of
+which Celery builds the first and the rest are that message with their own task id and argument
+(``runs_send``).
 
 Default plans are made here, not in ``inventory``'s approval (``inventory`` does not import
 ``testing``): each sweep first gives every environment (with a base URL) of an API in use that has
@@ -40,10 +43,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from celery import current_app
+from celery import current_app, signals
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from kombu.utils.uuid import uuid
 
 from inventory.engines import availability
 from inventory.models import API_IN_USE, AvailabilityWindow, Environment
@@ -196,13 +200,14 @@ def plans_sweep(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> int
 
 def _sweep_batch(*, now: datetime, limit: int) -> tuple[int, int]:
     with transaction.atomic():
-        due_ids = _claimable(
+        # One statement claims the plans and reads what the batch needs of them (their API's status
+        # and environment's base URLs by join; only the plans' rows are locked).
+        due = _claimable(
             TestPlan.objects.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at", "pk")
-        ).values_list("pk", flat=True)[:limit]
-        ids = list(due_ids)
-        if not ids:
+        ).values_list(*_DUE_FIELDS)[:limit]
+        plans = [_DuePlan(*row) for row in due]
+        if not plans:
             return 0, 0
-        plans = [_DuePlan(*row) for row in TestPlan.objects.filter(pk__in=ids).values_list(*_DUE_FIELDS)]
 
         moves: dict[int, datetime | None] = {}
         to_run: list[_DuePlan] = []
@@ -228,7 +233,7 @@ def _sweep_batch(*, now: datetime, limit: int) -> tuple[int, int]:
         created, queued = _create_runs(to_run, now=now)
         if queued:
             transaction.on_commit(lambda: runs_send(queued))
-        return len(ids), created
+        return len(plans), created
 
 
 def _move(moves: dict[int, datetime | None]) -> None:
@@ -350,14 +355,112 @@ def _down_plans(plans: Iterable[_DuePlan], now: datetime) -> set[int]:
 
 
 def runs_send(run_ids: list[int]) -> None:
-    """Send each run to a worker, over one broker connection, in batches where the transport
-    batches (Redis: one pipeline per SEND_BATCH messages): 10,000 runs sent one connection or one
-    round trip each would take longer than the sweep may."""
+    """Send each run to a worker as ``testing.tasks.run_plan(run_id)``: one message per run, over
+    one broker connection, in batches where the transport batches (Redis: one pipeline per
+    SEND_BATCH commands).
+
+    The first run goes through Celery's ``send_task`` as any task would (routing, the task's
+    options, parent and root ids, expiry, serializer, delivery mode, the queue's declaration); the
+    rest are that message again with their own task id and argument, handed to the same kombu
+    producer (``_RunMessage``): Celery spends ~0.4 ms of CPU building and routing each message,
+    and 10,000 of them would take longer than the sweep may. Where Celery's message is not the
+    shape this relies on, or someone listens to the publish signals or wants sent events, every
+    run goes through ``send_task``."""
+    if not run_ids:
+        return
     app = current_app
     with app.producer_or_acquire() as producer, producer.batch(max_size=SEND_BATCH):
         direct = _direct_route(app)
-        for run_id in run_ids:
-            app.send_task(RUN_TASK, args=[run_id], producer=producer, **direct)
+        first = _Recording(producer)
+        app.send_task(RUN_TASK, args=[run_ids[0]], producer=first, **direct)
+        template = _RunMessage.from_sent(app, first, run_ids[0])
+        for run_id in run_ids[1:]:
+            if template is None:
+                app.send_task(RUN_TASK, args=[run_id], producer=producer, **direct)
+            else:
+                template.publish(producer, run_id)
+
+
+class _Recording:
+    """A kombu producer that remembers the last message published through it (what Celery's
+    ``send_task`` handed to ``Producer.publish``) and publishes it as given."""
+
+    def __init__(self, producer: Any) -> None:
+        self._producer = producer
+        self.sent: list[tuple[Any, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+    def publish(self, body: Any, **kwargs: Any) -> Any:
+        # Copied before kombu sees them: it adds to ``declare`` and ``headers`` in place.
+        self.sent.append((body, {**kwargs, "headers": dict(kwargs.get("headers") or {})}))
+        return self._producer.publish(body, **kwargs)
+
+
+@dataclass(frozen=True)
+class _RunMessage:
+    """Celery's ``run_plan`` message for one run, to publish for others: the task id (header
+    ``id``, property ``correlation_id``, and ``root_id`` when the run has no parent task), the
+    ``argsrepr`` header and the body's arguments are the run's own; every other header, property
+    and publish option is the one Celery chose."""
+
+    body_rest: tuple[Any, ...]  # the body after the arguments: keyword arguments, embed
+    headers: dict[str, Any]
+    options: dict[str, Any]  # Producer.publish's keywords, headers and declarations aside
+    own_root: bool
+
+    @classmethod
+    def from_sent(cls, app: Any, recording: _Recording, run_id: int) -> _RunMessage | None:
+        """The message Celery just sent for ``run_id``, if it is one this can reproduce: protocol 2
+        (headers, a body of (args, kwargs, embed)), the id where protocol 2 puts it, and nobody
+        listening for publishes or sent events (they would miss the others)."""
+        if len(recording.sent) != 1 or _publish_observed(app):
+            return None
+        body, kwargs = recording.sent[0]
+        headers = kwargs.get("headers") or {}
+        task_id = headers.get("id")
+        if not (
+            isinstance(body, tuple | list)
+            and len(body) == 3
+            and list(body[0]) == [run_id]
+            and body[1] == {}
+            and isinstance(task_id, str)
+            and kwargs.get("correlation_id") == task_id
+            and headers.get("task") == RUN_TASK
+            and headers.get("argsrepr") == repr([run_id])
+        ):
+            log.warning("Celery's run message is not protocol 2 as expected; each run sent on its own")
+            return None
+        options = {name: value for name, value in kwargs.items() if name not in ("headers", "declare")}
+        # Declared with the first message (kombu remembers it per connection).
+        options["declare"] = None
+        return cls(
+            body_rest=tuple(body[1:]),
+            headers=headers,
+            options=options,
+            own_root=headers.get("root_id") == task_id,
+        )
+
+    def publish(self, producer: Any, run_id: int) -> None:
+        task_id = uuid()
+        headers = {**self.headers, "id": task_id, "argsrepr": repr([run_id])}
+        if self.own_root:
+            headers["root_id"] = task_id
+        producer.publish(
+            ([run_id], *self.body_rest), headers=headers, **{**self.options, "correlation_id": task_id}
+        )
+
+
+def _publish_observed(app: Any) -> bool:
+    """Whether sending a task does more than publish it: receivers of Celery's publish signals, or
+    task-sent events, which only ``send_task`` gives."""
+    return bool(
+        app.conf.task_send_sent_event
+        or signals.before_task_publish.receivers
+        or signals.after_task_publish.receivers
+        or signals.task_sent.receivers
+    )
 
 
 def _direct_route(app: Any) -> dict[str, str]:

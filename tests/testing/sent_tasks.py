@@ -2,7 +2,8 @@
 
 ``sent_tasks`` makes a Celery app on kombu's in-memory transport the current and default one for the
 test (every thread sees it), so ``send_task`` goes through Celery's real publishing path; ``drain()``
-reads the messages back as (task name, args). Nothing reaches the developer's or CI's broker.
+reads the messages back as (task name, args), ``messages()`` whole. Nothing reaches the developer's
+or CI's broker.
 """
 
 from __future__ import annotations
@@ -19,18 +20,42 @@ from celery import Celery, current_app
 
 
 @dataclass
+class SentMessage:
+    headers: dict[str, Any]
+    properties: dict[str, Any]
+    delivery_info: dict[str, Any]
+    content_type: str
+    body: Any  # decoded: (args, kwargs, embed) for Celery's protocol 2
+
+
+@dataclass
 class SentTasks:
     app: Celery
 
     def drain(self) -> list[tuple[str, list[Any]]]:
+        sent = []
+        for message in self.messages():
+            args, _kwargs, _embed = message.body
+            sent.append((message.headers["task"], list(args)))
+        return sent
+
+    def messages(self) -> list[SentMessage]:
+        """Every message on the queue, whole, in the order sent (and taken off the queue)."""
         sent = []
         with self.app.connection_for_read() as conn:
             queue = conn.SimpleQueue(self.app.conf.task_default_queue, no_ack=True)
             try:
                 while True:
                     message = queue.get(block=False)
-                    args, _kwargs, _embed = message.decode()
-                    sent.append((message.headers["task"], list(args)))
+                    sent.append(
+                        SentMessage(
+                            headers=dict(message.headers),
+                            properties=dict(message.properties),
+                            delivery_info=dict(message.delivery_info),
+                            content_type=message.content_type,
+                            body=message.decode(),
+                        )
+                    )
             except Empty:
                 pass
             finally:
