@@ -121,18 +121,18 @@ def test_an_app_registers_a_count_with_its_label_and_link(org, alice, ciso, logi
     monkeypatch.setattr(extensions, "_UNIT_COUNTS", dict(extensions._UNIT_COUNTS))
     extensions.register_unit_count(
         extensions.UnitCount(
-            "findings",
+            "widgets",
             Cap.AUDIT_VIEW,  # a capability alice (a developer) does not hold
             lambda user: {org.team.path: 5, org.sibling.path: 2},
-            label="Findings",
-            url=lambda unit: f"/findings/?unit={unit.slug}",
+            label="Widgets",
+            url=lambda unit: f"/widgets/?unit={unit.slug}",
             order=200,
         )
     )
 
     body = login(ciso).get(ORG_URL).content.decode()
-    assert body.index(">APIs</th>") < body.index(">Findings</th>")  # in their order
-    assert re.search(r'data-count="Findings"><a href="/findings/\?unit=dept" [^>]*>7</a>', body)
-    assert counts(body)["team"] == (1, 0, 5)  # alice; no API; five findings
+    assert body.index(">APIs</th>") < body.index(">Widgets</th>")  # in their order
+    assert re.search(r'data-count="Widgets"><a href="/widgets/\?unit=dept" [^>]*>7</a>', body)
+    assert counts(body)["team"] == (1, 0, 5)  # alice; no API; five widgets
     # Without the capability, the column is not there at all.
-    assert "Findings" not in login(alice).get(ORG_URL).content.decode()
+    assert "Widgets" not in login(alice).get(ORG_URL).content.decode()
