@@ -9,7 +9,7 @@ exception escaping on garbage.
 * ``identity_for`` / ``call``: send an operation's request with the first identity that has
   credentials when the operation needs them, the path template filled from examples (or, for an
   id-like parameter without one, the identity's own first object id);
-* ``status_of`` / ``json_body`` / ``excerpt``: read a hostile response without trusting it;
+* ``json_body`` / ``excerpt``: read a hostile response without trusting it;
 * ``percentile``: nearest-rank percentile for latency samples;
 * ``looks_alike``: whether two answers are the same catch-all page (an SPA index served for every path);
 * ``two_identities`` / ``collect_ids`` / ``example_body``: what the authorization checks need;
@@ -96,11 +96,6 @@ def call(
         params=params or None,
         **kwargs,
     )
-
-
-def status_of(response: ScanResponse) -> int | None:
-    """The HTTP status when the server answered with one (even if the body then failed)."""
-    return response.status
 
 
 def excerpt(response: ScanResponse, limit: int = EXCERPT_CHARS) -> str:
@@ -226,21 +221,6 @@ def refused(response: ScanResponse) -> bool:
     return response.ok and response.status in (401, 403)
 
 
-def json_or_none(response: ScanResponse) -> Any:
-    """The body as JSON, or None when there is no body, it is not JSON, or the request failed."""
-    if not response.ok or not response.body:
-        return None
-    try:
-        return response.json()
-    except ScanError:
-        return None
-
-
-def same_answer(a: ScanResponse, b: ScanResponse) -> bool:
-    """Both answered, with the same status and the same body, byte for byte."""
-    return a.ok and b.ok and a.status == b.status and a.body == b.body
-
-
 def is_loopback_host(host: str) -> bool:
     text = host.strip("[]").rstrip(".").lower()
     if text == "localhost" or text.endswith(".localhost"):
@@ -357,11 +337,6 @@ def example_body(schema: Mapping[str, Any] | None, *, depth: int = 0) -> Any:
     if isinstance(min_length, int) and len(text) < min_length <= 100:
         text = text + "x" * (min_length - len(text))
     return text
-
-
-def spend(ctx: Context, host: str, port: int) -> None:
-    """Count a probe that is not an HTTP request (a TLS handshake): ``Context.spend``."""
-    ctx.spend(host, port)
 
 
 def skipped_subtest(ctx: Context, name: str, reason: str) -> None:

@@ -24,7 +24,7 @@ from testing.engines.checks._probing import (
     collect_ids,
     example_body,
     id_parameter,
-    json_or_none,
+    json_body,
     parent_path,
     success,
     two_identities,
@@ -52,7 +52,7 @@ MAX_CAPTURES = 4
 def same_object(mine: ScanResponse, theirs: ScanResponse) -> bool:
     if mine.body == theirs.body:
         return True
-    a, b = json_or_none(mine), json_or_none(theirs)
+    a, b = json_body(mine), json_body(theirs)
     if isinstance(a, dict) and isinstance(b, dict):
         ids = collect_ids(a, limit=1)
         return bool(ids) and ids == collect_ids(b, limit=1)
@@ -100,7 +100,7 @@ class Bola(Check):
                 if not success(mine):
                     verdict = f"A itself cannot read its object ({mine.status or mine.error_kind})"
                     continue
-                self.current[op.path] = json_or_none(mine)
+                self.current[op.path] = json_body(mine)
                 theirs = ctx.send("GET", path, identity=other, operation=op)
                 tested += 1
                 verdict = ""
@@ -141,7 +141,7 @@ class Bola(Check):
                 self.captured[parent] = []
             else:
                 response = ctx.send("GET", parent, identity=owner, operation=listing)
-                self.captured[parent] = collect_ids(json_or_none(response), limit=MAX_IDS)
+                self.captured[parent] = collect_ids(json_body(response), limit=MAX_IDS)
                 ctx.metrics["ids_from"] = "captured"
         return self.captured[parent]
 

@@ -25,7 +25,7 @@ from testing.engines.checks._probing import (
     collect_ids,
     example_body,
     id_parameter,
-    json_or_none,
+    json_body,
     parent_path,
     success,
 )
@@ -178,12 +178,12 @@ class MassAssignment(Check):
                 continue
             evidence = [response]
             injected = {**privileged, **read_only}
-            found = reflected(json_or_none(response), injected)
+            found = reflected(json_body(response), injected)
             if len(found) < len(injected):
                 follow = self._follow_up(ctx, op, path, response, identity)
                 if follow is not None:
                     evidence.append(follow)
-                    found += [n for n in reflected(json_or_none(follow), injected) if n not in found]
+                    found += [n for n in reflected(json_body(follow), injected) if n not in found]
             self._report(
                 ctx, op, [n for n in found if n in privileged], "privileged_property_accepted", None, evidence
             )
@@ -210,7 +210,7 @@ class MassAssignment(Check):
         if listing is None or listing.path_parameters() or identity is None:
             return None
         ids = collect_ids(
-            json_or_none(ctx.send("GET", listing.path, identity=identity, operation=listing)), limit=1
+            json_body(ctx.send("GET", listing.path, identity=identity, operation=listing)), limit=1
         )
         return fill_path(op, {name: ids[0]}) if ids else None
 
@@ -221,7 +221,7 @@ class MassAssignment(Check):
         if op.method != "POST" or id_parameter(op):
             reader = ctx.target.operation(f"GET {op.path}")
             return ctx.send("GET", path, identity=identity, operation=reader) if reader else None
-        created = collect_ids(json_or_none(response), limit=1)
+        created = collect_ids(json_body(response), limit=1)
         reader = next(
             (
                 r

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from testing.engines.checks._probing import skipped_subtest, spend
+from testing.engines.checks._probing import skipped_subtest
 from testing.engines.checks.base import Check, Context, Owasp, Problem, Severity, Skip, register
 from testing.engines.safe_http.tls_probe import (
     VERIFY_EXPIRED,
@@ -77,7 +77,7 @@ class Tls(Check):
             timeout=min(limits.total_timeout, limits.connect_timeout + limits.read_timeout),
         )
 
-        spend(ctx, host, port)
+        ctx.spend(host, port)
         hello = probe.verified(host, port)
         ctx.metrics["address"] = hello.address
         if hello.outcome in (ProbeOutcome.REFUSED_ADDRESS, ProbeOutcome.DNS):
@@ -98,9 +98,9 @@ class Tls(Check):
             ctx.metrics.update(protocol=hello.protocol, cipher=hello.cipher)
 
         for version, detail in LEGACY:
-            spend(ctx, host, port)
+            ctx.spend(host, port)
             self._offer(ctx, probe.legacy(host, port, version), version, detail, Severity.MEDIUM, where)
-        spend(ctx, host, port)
+        ctx.spend(host, port)
         self._offer(ctx, probe.weak_ciphers(host, port), "weak ciphers", "weak_cipher_accepted", None, where)
         if hello.ok:
             self._hsts(ctx, f"https://{parts.netloc}" if https else f"https://{_bracketed(host)}", where)
@@ -115,7 +115,7 @@ class Tls(Check):
         if hello.ok:
             ctx.metrics["certificate"] = "valid"
             return hello.certificate
-        spend(ctx, host, port)
+        ctx.spend(host, port)
         raw = probe.unverified(host, port)
         if hello.outcome != ProbeOutcome.VERIFY_FAILED:
             ctx.metrics["certificate"] = "unknown"
