@@ -115,7 +115,7 @@ class PlanRuns(APIView):
             actor=Actor.from_request(request),
             plan=plan,
             trigger=RunTrigger.API,
-            base_url=data["base_url"].strip().rstrip("/") or None,
+            base_url=data["base_url"] or None,
             checks=data.get("checks") or None,
         )
         url = request.build_absolute_uri(reverse("testing-api:run-detail", args=[run.pk]))

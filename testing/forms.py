@@ -143,6 +143,9 @@ class RunNowForm(forms.Form):
         keys = plan.checks if isinstance(plan.checks, list) else []
         self.fields["checks"].choices = [(k, selectors.check_info(str(k), catalog).title) for k in keys]
 
+    def clean_base_url(self) -> str:
+        return str(self.cleaned_data["base_url"]).strip().rstrip("/")
+
 
 class PlanForm(forms.Form):
     """A plan's settings. ``plan_save`` checks them (cron and timezone included); this form only

@@ -22,7 +22,8 @@ from portal.models import OrgUnit
 from portal.serializers import StrictSerializer
 from testing import selectors
 from testing.engines.schedule import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
-from testing.forms import AGE_DAYS_RANGE, BASE_URL_MAX, CHECK_KEY_PATTERN, checks_of_plan, validate_base_url
+from testing.forms import AGE_DAYS_RANGE, BASE_URL_MAX, CHECK_KEY_PATTERN, checks_of_plan
+from testing.forms import validate_base_url as base_url_validator
 from testing.models import (
     MAX_CHECKS,
     CheckResult,
@@ -249,7 +250,7 @@ class RunRequestSerializer(StrictSerializer):
         allow_blank=True,
         default="",
         max_length=BASE_URL_MAX,
-        validators=[validate_base_url],
+        validators=[base_url_validator],
         help_text="Another deployment to test (e.g. a preview of a pull request): an absolute http(s) URL "
         "without credentials, query or fragment. The scanner's network policy still applies.",
     )
@@ -259,6 +260,9 @@ class RunRequestSerializer(StrictSerializer):
         max_length=MAX_CHECKS,
         help_text="Some of the plan's checks; all of them when absent.",
     )
+
+    def validate_base_url(self, value: str) -> str:
+        return value.strip().rstrip("/")
 
     def validate_checks(self, value: list[str]) -> list[str]:
         try:
