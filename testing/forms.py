@@ -120,6 +120,12 @@ def checks_of_plan(plan: TestPlan, checks: list[str]) -> list[str]:
     return list(dict.fromkeys(checks))
 
 
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)  # MultipleChoiceField is one
+    return field
+
+
 class RunNowForm(forms.Form):
     """Run a plan now: on its environment's first base URL, or on another deployment; all of its
     checks, or some of them."""
@@ -141,7 +147,9 @@ class RunNowForm(forms.Form):
         super().__init__(*args, **kwargs)
         catalog = selectors.check_catalog()
         keys = plan.checks if isinstance(plan.checks, list) else []
-        self.fields["checks"].choices = [(k, selectors.check_info(str(k), catalog).title) for k in keys]
+        _choice_field(self, "checks").choices = [
+            (k, selectors.check_info(str(k), catalog).title) for k in keys
+        ]
 
     def clean_base_url(self) -> str:
         return str(self.cleaned_data["base_url"]).strip().rstrip("/")
@@ -188,7 +196,7 @@ class PlanForm(forms.Form):
     def __init__(self, *args: Any, plan: TestPlan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.catalog = selectors.check_catalog()
-        self.fields["checks"].choices = [(key, info.title) for key, info in self.catalog.items()]
+        _choice_field(self, "checks").choices = [(key, info.title) for key, info in self.catalog.items()]
         if not plan.environment.is_production:
             del self.fields["production_opt_in"]
 
@@ -346,7 +354,7 @@ class IdentityForm(forms.Form):
                 continue
             if field_name in _JSON_IDENTITY_FIELDS:
                 try:
-                    value = json.loads(value)
+                    value = json.loads(str(value))
                 except ValueError:
                     self.add_error(field_name, "Not valid JSON.")
                     continue

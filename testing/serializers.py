@@ -349,7 +349,8 @@ class IdentityWriteSerializer(StrictSerializer):
 class CaseWriteSerializer(StrictSerializer):
     """``PUT /apis/<slug>/cases/<name>/``: the YAML document as a JSON string."""
 
-    source = serializers.CharField(
+    # The body's key is "source"; DRF's Field types its own ``source`` attribute, which this shadows.
+    source = serializers.CharField(  # type: ignore[assignment]
         max_length=MAX_SOURCE_CHARS,
         trim_whitespace=False,
         help_text="The functional cases, YAML. A refusal names the line: 'Line 12: …'.",
