@@ -369,7 +369,12 @@ class IdentityForm(forms.Form):
 class CasesForm(forms.Form):
     """A functional cases document: uploaded as a file or typed into the textarea."""
 
-    name = forms.CharField(max_length=CASE_NAME_MAX, help_text="Saving under an existing name replaces it.")
+    # A name is part of the document's URLs (edit, delete, REST), which cannot hold a slash.
+    name = forms.CharField(
+        max_length=CASE_NAME_MAX,
+        validators=[RegexValidator(r"^[^/\\]+$", "A name without slashes.")],
+        help_text="Saving under an existing name replaces it.",
+    )
     file = forms.FileField(required=False, label="YAML file")
     source = forms.CharField(
         required=False,

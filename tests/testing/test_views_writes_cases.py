@@ -108,3 +108,9 @@ def test_the_api_page_reads_the_same_queries_for_few_and_many_documents(
         cases_save(actor=Actor(user=alice), api=tested.api, name=f"more {i}", source=GOOD)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(f"/testing/apis/{tested.api.slug}/").status_code == 200
+
+
+def test_a_name_must_fit_in_the_documents_urls(tested: Tested, alice, login):
+    response = login(alice).post(save_url(tested), {"name": "a/b", "source": GOOD})
+    assert response.status_code == 400 and "A name without slashes." in response.content.decode()
+    assert not FunctionalCase.objects.exists()
