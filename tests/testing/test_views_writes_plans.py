@@ -189,3 +189,19 @@ def test_the_plan_page_reads_the_same_queries_for_few_and_many_identities(
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(edit_url(tested.plan)).status_code == 200
+
+
+def test_the_write_pages_have_nothing_the_csp_blocks(tested: Tested, ciso, login):
+    from testing.services.cases import cases_save
+    from tests.portal.test_csp import inline_problems
+
+    cases_save(
+        actor=Actor(user=ciso),
+        api=tested.api,
+        name="smoke",
+        source="name: a\nsteps:\n  - name: b\n    request: {method: GET, path: /}\n",
+    )
+    client = login(ciso)
+    for page in (edit_url(tested.plan), f"/testing/apis/{tested.api.slug}/cases/smoke/"):
+        response = client.get(page)
+        assert response.status_code == 200 and inline_problems(response.content.decode()) == [], page
