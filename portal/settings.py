@@ -309,7 +309,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "portal", "description": "You, the org chart and its roles, API tokens, the audit trail."},
         {
             "name": "testing",
-            "description": "Test plans, runs with their results, findings (read-only for now).",
+            "description": "Test plans and their identities, running them now, runs with their results, "
+            "functional cases, findings and their triage.",
         },
     ],
 }

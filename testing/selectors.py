@@ -34,6 +34,7 @@ from testing.models import (
     CheckResult,
     Finding,
     FindingStatus,
+    FunctionalCase,
     PlanIdentity,
     RunStatus,
     ScheduleKind,
@@ -673,3 +674,47 @@ def testing_summary(user: Any) -> dict[str, Any]:
         "failing": failing.get(RunStatus.FAILED, 0),
         "erroring": failing.get(RunStatus.ERROR, 0),
     }
+
+
+# --- What the write pages read ------------------------------------------------------------------------------
+
+
+def plan_detail(user: Any, pk: int) -> TestPlan:
+    """One plan the user may see (Http404 otherwise), with its API, unit and environment."""
+    plan: TestPlan = get_object_or_404(
+        TestPlan.objects.visible_to(user, Cap.TESTING_VIEW).select_related("api__org_unit", "environment"),
+        pk=pk,
+    )
+    return plan
+
+
+def plan_identities(user: Any, plan: TestPlan) -> list[PlanIdentity]:
+    """The plan's identities by name: name, kind, hint, object ids; the secret column is not read."""
+    require(user, Cap.TESTING_VIEW, plan)
+    return list(PlanIdentity.objects.filter(plan=plan).defer("secret").order_by("name"))
+
+
+def identity_of(user: Any, plan: TestPlan, name: str) -> PlanIdentity:
+    """The plan's identity ``name`` (the secret column is not read); Http404 when there is none."""
+    require(user, Cap.TESTING_VIEW, plan)
+    identity: PlanIdentity = get_object_or_404(
+        PlanIdentity.objects.defer("secret").select_related("plan__api__org_unit"), plan=plan, name=name
+    )
+    return identity
+
+
+def cases_of(user: Any, api: Api) -> list[FunctionalCase]:
+    """The API's functional case documents, by name, without their source. One query."""
+    require(user, Cap.TESTING_VIEW, api)
+    return list(
+        FunctionalCase.objects.filter(api=api).select_related("updated_by").defer("source").order_by("name")
+    )
+
+
+def case_of(user: Any, api: Api, name: str) -> FunctionalCase:
+    """One case document of ``api`` with its source; Http404 when there is none."""
+    require(user, Cap.TESTING_VIEW, api)
+    case: FunctionalCase = get_object_or_404(
+        FunctionalCase.objects.select_related("api__org_unit"), api=api, name=name
+    )
+    return case

@@ -1,6 +1,7 @@
 """REST shapes of testing: plans, runs with their results, findings, and the findings list's filters.
 
-Read-only for now. Explicit fields everywhere; an identity is its name, kind and hint, never its
+The write bodies (run now, plan, identity, cases document, triage move) give shape only: the
+services check the rules. Explicit fields everywhere; an identity is its name, kind and hint, never its
 secret. Problems and evidence are read through ``testing.selectors.problems_of``/``evidence_of``
 (only the expected keys, as text, capped), so a malformed stored row cannot shape an answer.
 """
@@ -8,17 +9,39 @@ secret. Problems and evidence are read through ``testing.selectors.problems_of``
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inventory.models import Api
 from portal.field_limits import max_length_of
 from portal.models import OrgUnit
+from portal.serializers import StrictSerializer
 from testing import selectors
-from testing.forms import AGE_DAYS_RANGE, CHECK_KEY_PATTERN
-from testing.models import CheckResult, Finding, FindingStatus, PlanIdentity, Severity, TestPlan, TestRun
+from testing.engines.schedule import MAX_INTERVAL_MINUTES, MIN_INTERVAL_MINUTES
+from testing.forms import AGE_DAYS_RANGE, BASE_URL_MAX, CHECK_KEY_PATTERN, checks_of_plan
+from testing.forms import validate_base_url as base_url_validator
+from testing.models import (
+    MAX_CHECKS,
+    CheckResult,
+    Finding,
+    FindingStatus,
+    FunctionalCase,
+    IdentityKind,
+    PlanIdentity,
+    RunStatus,
+    ScheduleKind,
+    Severity,
+    TestPlan,
+    TestRun,
+)
+from testing.services.cases import MAX_SOURCE_CHARS
+from testing.services.findings import FINDING_WORKFLOW, PEOPLE_ACTIONS
+from testing.services.identities import MAX_OBJECT_ID, MAX_OBJECT_IDS
+from testing.services.plans import DEFAULT_INTERVAL_MINUTES
 
 _TEXT = {"type": "string"}
 _HEADERS = {"type": "array", "items": {"type": "array", "items": _TEXT, "minItems": 2, "maxItems": 2}}
@@ -214,3 +237,149 @@ class FindingQuerySerializer(serializers.Serializer):
         help_text="Only findings first seen more than this many days ago.",
     )
     status = serializers.ChoiceField(choices=FindingStatus.choices, required=False)
+
+
+# --- Writes -------------------------------------------------------------------------------------------------
+
+
+class RunRequestSerializer(StrictSerializer):
+    """``POST /plans/<id>/runs/``: both optional; the plan's environment and checks by default."""
+
+    base_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=BASE_URL_MAX,
+        validators=[base_url_validator],
+        help_text="Another deployment to test (e.g. a preview of a pull request): an absolute http(s) URL "
+        "without credentials, query or fragment. The scanner's network policy still applies.",
+    )
+    checks = serializers.ListField(
+        child=serializers.RegexField(CHECK_KEY_PATTERN, max_length=max_length_of(Finding, "check_key")),
+        required=False,
+        max_length=MAX_CHECKS,
+        help_text="Some of the plan's checks; all of them when absent.",
+    )
+
+    def validate_base_url(self, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    def validate_checks(self, value: list[str]) -> list[str]:
+        try:
+            return checks_of_plan(self.context["plan"], value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["checks"]) from None
+
+
+class RunAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=RunStatus.choices, read_only=True)
+    reason = serializers.CharField(read_only=True, help_text="Why a run was skipped (a downtime window).")
+    url = serializers.CharField(read_only=True, help_text="The run's REST URL: poll it for the outcome.")
+
+
+class PlanWriteSerializer(StrictSerializer):
+    """``PUT /plans/<id>/``: the whole plan (an absent optional field takes its default, not the
+    stored value). ``plan_save`` checks the checks, the cron expression and the timezone."""
+
+    checks = serializers.ListField(
+        child=serializers.RegexField(CHECK_KEY_PATTERN, max_length=max_length_of(Finding, "check_key")),
+        min_length=1,
+        max_length=MAX_CHECKS,
+        help_text="Keys of registered checks; intrusive ones need intrusive_allowed.",
+    )
+    enabled = serializers.BooleanField(required=False, default=True)
+    schedule_kind = serializers.ChoiceField(choices=ScheduleKind.choices)
+    interval_minutes = serializers.IntegerField(
+        required=False,
+        default=DEFAULT_INTERVAL_MINUTES,
+        min_value=MIN_INTERVAL_MINUTES,
+        max_value=MAX_INTERVAL_MINUTES,
+        help_text="For schedule_kind interval.",
+    )
+    cron = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=max_length_of(TestPlan, "cron"),
+        help_text="For schedule_kind cron: five fields, read in the timezone.",
+    )
+    timezone = serializers.CharField(
+        required=False, default="UTC", max_length=max_length_of(TestPlan, "timezone"), help_text="IANA name"
+    )
+    intrusive_allowed = serializers.BooleanField(required=False, default=False)
+    production_opt_in = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Production environments: the owners' opt-in to intrusive checks.",
+    )
+    latency_tolerance = serializers.DecimalField(
+        required=False,
+        default=Decimal("0.5"),
+        max_digits=4,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=Decimal(10),
+        help_text="A p95 up to baseline × (1 + tolerance) passes.",
+    )
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class SecretField(serializers.DictField):
+    """The identity's fields by kind; never answered back."""
+
+
+class IdentityWriteSerializer(StrictSerializer):
+    """``PUT /plans/<id>/identities/<name>/``: create or replace. ``secret`` holds the kind's fields:
+    bearer ``token``; basic ``username``, ``password``; api_key ``header``, ``value``;
+    oauth2_client_credentials ``token_url``, ``client_id``, ``client_secret``, ``scope``, ``auth``;
+    login ``path``, ``json``, ``token_path``, ``header``, ``method``, ``secrets``."""
+
+    kind = serializers.ChoiceField(choices=IdentityKind.choices)
+    secret = SecretField(write_only=True, child=serializers.JSONField())
+    object_ids = serializers.ListField(
+        child=serializers.CharField(max_length=MAX_OBJECT_ID),
+        required=False,
+        default=list,
+        max_length=MAX_OBJECT_IDS,
+        help_text="Ids of objects this identity owns (the BOLA check tries them as the other one).",
+    )
+
+
+class CaseWriteSerializer(StrictSerializer):
+    """``PUT /apis/<slug>/cases/<name>/``: the YAML document as a JSON string."""
+
+    # The body's key is "source"; DRF's Field types its own ``source`` attribute, which this shadows.
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=MAX_SOURCE_CHARS,
+        trim_whitespace=False,
+        help_text="The functional cases, YAML. A refusal names the line: 'Line 12: …'.",
+    )
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    api = serializers.SlugRelatedField(slug_field="slug", read_only=True)  # type: ignore[var-annotated]
+
+    class Meta:
+        model = FunctionalCase
+        fields = ["api", "name", "case_count", "enabled", "updated_at"]
+        read_only_fields = fields
+
+
+class FindingTransitionSerializer(StrictSerializer):
+    """A person's triage move. A move the finding's status does not allow is a 409."""
+
+    action = serializers.ChoiceField(choices=[(a, FINDING_WORKFLOW.move(a).label) for a in PEOPLE_ACTIONS])
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=FINDING_WORKFLOW.note_max_length,
+        help_text="Why: required to accept a risk or mark a false positive.",
+    )
+    accepted_until = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="accept_risk only: the last day of the acceptance (within a year).",
+    )

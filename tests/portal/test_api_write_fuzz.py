@@ -32,7 +32,13 @@ def targets(org: Any, ciso: Any) -> dict[str, Any]:
     EnvironmentFactory(api=api, name="production")
     finding = DiscoveredEndpointFactory(org_unit=org.team)
     spare = ApiTokenFactory(user=ciso, name="spare", second_factor=True)  # revoked, not the one in use
-    return {"slug": api.slug, "environment": "production", "id": finding.pk, "spare_token": spare.pk}
+    return {
+        "slug": api.slug,
+        "environment": "production",
+        "id": finding.pk,
+        "spare_token": spare.pk,
+        "name": "A",  # an identity's or a cases document's name
+    }
 
 
 def _write_operations(schema: dict[str, Any]) -> list[tuple[str, str]]:

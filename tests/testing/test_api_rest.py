@@ -128,7 +128,7 @@ def test_it_answers_404_outside_the_callers_sight(org, tested: Tested, charlie, 
     assert Client().get(f"{BASE}/findings/").status_code == 401
 
 
-def test_it_is_read_only(tested: Tested, ciso):
+def test_it_answers_405_to_methods_it_does_not_take(tested: Tested, ciso):
     client = rest(ciso)
     assert client.post(f"{BASE}/findings/", {}, content_type="application/json").status_code == 405
     assert (
