@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from inventory.selectors import is_expected_up
 from portal import audit
+from portal.access import Cap, authorize
 from portal.audit import Actor
 from testing.models import RunStatus, RunTrigger, TestPlan, TestRun
 
@@ -73,6 +74,12 @@ def run_create(
 ) -> tuple[TestRun, bool]:
     """The run of ``plan`` for ``slot`` (a fresh manual slot when None), created if new and enqueued
     unless skipped. Returns (run, created)."""
+    authorize(actor, Cap.TESTING_RUN, plan)
+    registered = {str(u).rstrip("/") for u in plan.environment.base_urls or []}
+    if base_url and base_url.rstrip("/") not in registered:
+        # Aiming the scanner at a deployment nobody registered (a preview) is the security team's
+        # call: whoever may run tests must not be able to point it at any server they like.
+        authorize(actor, Cap.TESTING_MANAGE, plan)
     at = at or timezone.now()
     slot = slot or f"manual:{uuid.uuid4().hex}"
     existing = TestRun.objects.filter(plan=plan, slot=slot).first()

@@ -64,10 +64,13 @@ def test_it_runs_a_plan_now_and_answers_202_with_the_runs_url(tested: Tested, al
     assert rest(alice).get(body["url"]).json()["id"] == run.pk
 
 
-def test_a_run_may_test_another_deployment(tested: Tested, alice):
-    response = send(
-        rest(alice), "post", f"/plans/{tested.plan.pk}/runs/", {"base_url": "https://pr-7.example.com/"}
-    )
+def test_the_security_team_may_test_another_deployment(tested: Tested, alice, sec):
+    body = {"base_url": "https://pr-7.example.com/"}
+    # A developer may run the plan, but not aim the scanner at a server nobody registered.
+    before = TestRun.objects.count()
+    refused = send(rest(alice), "post", f"/plans/{tested.plan.pk}/runs/", body)
+    assert refused.status_code == 403 and TestRun.objects.count() == before
+    response = send(rest(sec), "post", f"/plans/{tested.plan.pk}/runs/", body)
     assert response.status_code == 202
     assert TestRun.objects.get(trigger=RunTrigger.API).base_url == "https://pr-7.example.com"
 

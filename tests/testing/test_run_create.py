@@ -11,7 +11,7 @@ from portal.audit import Actor
 from portal.models import AuditEvent
 from testing.models import RunStatus, RunTrigger, TestRun
 from testing.services.runs import DOWNTIME_REASON, RUN_TASK, run_create, slot_for
-from tests.factories import AvailabilityWindowFactory, EnvironmentFactory
+from tests.factories import ApiFactory, AvailabilityWindowFactory, EnvironmentFactory
 from tests.testing.factories import TestPlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,8 +35,11 @@ def test_it_creates_a_queued_run_and_sends_it_after_the_commit(
     sent_tasks,
     django_capture_on_commit_callbacks,
     alice,
+    org,
 ):
-    plan = TestPlanFactory(checks=["tls", "error_hygiene"])
+    plan = TestPlanFactory(
+        checks=["tls", "error_hygiene"], environment=EnvironmentFactory(api=ApiFactory(org_unit=org.team))
+    )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         run, created = run_create(actor=Actor(user=alice), plan=plan, trigger=RunTrigger.MANUAL)
         assert sent_tasks.drain() == []  # nothing leaves before the commit
@@ -48,6 +51,31 @@ def test_it_creates_a_queued_run_and_sends_it_after_the_commit(
     assert sent_tasks.drain() == [(RUN_TASK, [run.pk])]
     event = AuditEvent.objects.get(action="testing.run_requested")
     assert event.object_id == str(run.pk) and event.actor_id == alice.pk
+
+
+def test_people_run_only_what_they_may_and_only_the_security_team_picks_the_server(alice, org, make_member):
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from portal.models import Role
+
+    ours = TestPlanFactory(environment=EnvironmentFactory(api=ApiFactory(org_unit=org.team)))
+    theirs = TestPlanFactory(environment=EnvironmentFactory(api=ApiFactory(org_unit=org.sibling)))
+    with pytest.raises(Http404):
+        run_create(actor=Actor(user=alice), plan=theirs, trigger=RunTrigger.MANUAL)
+    with pytest.raises(PermissionDenied):
+        run_create(
+            actor=Actor(user=alice),
+            plan=ours,
+            trigger=RunTrigger.MANUAL,
+            base_url="https://elsewhere.example",
+        )
+    engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
+    run, created = run_create(
+        actor=Actor(user=engineer), plan=ours, trigger=RunTrigger.MANUAL, base_url="https://elsewhere.example"
+    )
+    assert created and run.base_url == "https://elsewhere.example"
+    assert TestRun.objects.count() == 1
 
 
 def test_it_gives_each_manual_run_its_own_slot(sent_tasks, django_capture_on_commit_callbacks):

@@ -44,14 +44,19 @@ def test_it_creates_and_enqueues_a_manual_run(
     assert AuditEvent.objects.filter(action="testing.run_requested", object_id=str(run.pk)).exists()
 
 
-def test_it_runs_some_checks_on_another_deployment(tested: Tested, alice, login):
-    response = login(alice).post(
-        run_url(tested),
-        {field(tested, "base_url"): "https://pay-pr-42.example.com/", field(tested, "checks"): ["view_auth"]},
-    )
+def test_it_runs_some_checks_and_only_the_security_team_picks_another_deployment(
+    tested: Tested, alice, login
+):
+    response = login(alice).post(run_url(tested), {field(tested, "checks"): ["view_auth"]})
     assert response.status_code == 302
     run = TestRun.objects.get(trigger=RunTrigger.MANUAL)
-    assert run.checks == ["view_auth"] and run.base_url == "https://pay-pr-42.example.com"
+    assert run.checks == ["view_auth"] and run.base_url == "https://pay.example.com"
+    # A developer may not aim the scanner at a server nobody registered (REST: the same service).
+    before = TestRun.objects.count()
+    response = login(alice).post(
+        run_url(tested), {field(tested, "base_url"): "https://pay-pr-42.example.com/"}
+    )
+    assert response.status_code == 403 and TestRun.objects.count() == before
 
 
 @pytest.mark.parametrize(
