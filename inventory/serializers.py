@@ -110,7 +110,31 @@ class ApiSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_UPDATED_AT = serializers.DateTimeField()
+
+
+def api_list_row(row: dict[str, Any]) -> dict[str, Any]:
+    """What ApiListSerializer makes of an API, from its ``selectors.LIST_ROW_VALUES`` row: the same
+    keys and values (tests/inventory/test_api_list.py compares the two), built without a model
+    instance and a serializer field per value, which cost ~4 ms of a REST page of 50."""
+    return {
+        "slug": row["slug"],
+        "name": row["name"],
+        "org_unit": row["org_unit__slug"],
+        "lifecycle": row["lifecycle"],
+        "exposure": row["exposure"],
+        "data_classification": row["data_classification"],
+        "status": row["status"],
+        "completeness": row["completeness"],
+        "has_spec": row["has_spec"],
+        "component_count": row["component_count"],
+        "updated_at": _UPDATED_AT.to_representation(row["updated_at"]),
+    }
+
+
 class ApiListSerializer(serializers.ModelSerializer):
+    """The REST list's rows, as documented; the list builds them with ``api_list_row``."""
+
     org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
