@@ -12,7 +12,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from inventory import selectors
@@ -62,6 +61,7 @@ from portal.api_query import validated_query
 from portal.audit import Actor
 from portal.models import OrgUnit
 from portal.pagination import KeysetPaginationWithPageNumbers
+from portal.ratelimit import ScopedRateThrottle, UserRateThrottle
 
 
 def _api_for(request: Request, slug: str) -> Api:
