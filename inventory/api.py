@@ -44,7 +44,7 @@ from inventory.serializers import (
     TransitionSerializer,
     UploadSerializer,
     WindowSerializer,
-    api_list_row,
+    api_list_rows,
 )
 from inventory.services import (
     components,
@@ -99,7 +99,7 @@ class ApiListCreate(generics.ListAPIView):
     a total (``?page=N`` still answers, deprecated); POST: register an API."""
 
     required_capability = {"GET": Cap.INVENTORY_VIEW, "POST": Cap.INVENTORY_SUBMIT}
-    serializer_class = ApiListSerializer  # documents the rows; api_list_row builds them
+    serializer_class = ApiListSerializer  # documents the rows; api_list_rows builds them
     query_serializer = ApiQuerySerializer
     pagination_class = KeysetPaginationWithPageNumbers
 
@@ -116,7 +116,7 @@ class ApiListCreate(generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         rows = self.paginate_queryset(self.get_queryset()) or []
-        return self.get_paginated_response([api_list_row(row) for row in rows])
+        return self.get_paginated_response(api_list_rows(rows))
 
     @extend_schema(request=ApiCreateSerializer, responses={201: ApiSerializer})
     def post(self, request: Request) -> Response:

@@ -13,11 +13,12 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from inventory import selectors
 from inventory.models import Api, ApiStatus
-from inventory.serializers import ApiListSerializer, api_list_row
+from inventory.serializers import ApiListSerializer, api_list_rows
 from portal.audit import Actor
 from portal.pagination import PAGE_NUMBERS_DEPRECATED
 from tests.conftest import Org
@@ -202,12 +203,14 @@ def test_a_page_and_a_cursor_together_are_a_400(apis, ciso):
     assert "page" in response.json()["error"]["fields"]
 
 
-def test_the_rows_are_what_the_list_serializer_makes(apis, ciso):
-    rows = list(selectors.api_list_rows(ciso, {}))
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_the_rows_are_what_the_list_serializer_makes(zone, apis, ciso):
     by_slug = {api.slug: api for api in Api.objects.select_related("org_unit")}
-    assert len(rows) == 13
-    for row in rows:
-        assert api_list_row(row) == ApiListSerializer(by_slug[row["slug"]]).data
+    with timezone.override(zone):
+        rows = api_list_rows(selectors.api_list_rows(ciso, {}))
+        assert len(rows) == 13
+        for row in rows:
+            assert row == ApiListSerializer(by_slug[row["slug"]]).data
 
 
 def test_the_list_counts_nothing_and_runs_three_queries(apis, ciso):
