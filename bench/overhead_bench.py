@@ -104,7 +104,7 @@ def in_process(table: list[Row], people: dict[str, ib.Persona], timed: int) -> d
     for row in table:
         client = Client(headers=headers_for(row, people))
         client.get(row.path)
-        queries = []  # counted by an execute wrapper: independent of DEBUG and of the query log
+        queries: list[str] = []  # counted by an execute wrapper: independent of DEBUG and of the query log
 
         def count(execute: Any, sql: str, params: Any, many: bool, context: Any, seen: list = queries) -> Any:
             seen.append(sql)
@@ -234,9 +234,9 @@ def main() -> int:
                 loads.append(part.load)
         for row in table:
             result = results[row.label]
-            rps = len(result.latencies_ms) / result.seconds
+            rate = len(result.latencies_ms) / result.seconds
             print(
-                f"{row.label:32} p50 {result.pct(50):6.1f}  p95 {result.pct(95):6.1f} ms  {rps:6.1f} req/s"
+                f"{row.label:32} p50 {result.pct(50):6.1f}  p95 {result.pct(95):6.1f} ms  {rate:6.1f} req/s"
                 + (f"  ERRORS {result.errors}" if result.errors else "")
             )
     finally:
