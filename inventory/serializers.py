@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -110,7 +112,38 @@ class ApiSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def api_list_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ApiListSerializer makes of each API, from its ``selectors.LIST_ROW_VALUES`` row: the same
+    keys and values (tests/inventory/test_api_list.py compares the two), built without a model
+    instance and a serializer field per value, which cost ~4 ms of a REST page of 50. The time is
+    written as DRF writes it: in the current timezone, ISO 8601, UTC as "Z"."""
+    zone = timezone.get_current_timezone()
+    out = []
+    for row in rows:
+        updated_at = row["updated_at"].astimezone(zone).isoformat()
+        if updated_at.endswith("+00:00"):
+            updated_at = updated_at[:-6] + "Z"
+        out.append(
+            {
+                "slug": row["slug"],
+                "name": row["name"],
+                "org_unit": row["org_unit__slug"],
+                "lifecycle": row["lifecycle"],
+                "exposure": row["exposure"],
+                "data_classification": row["data_classification"],
+                "status": row["status"],
+                "completeness": row["completeness"],
+                "has_spec": row["has_spec"],
+                "component_count": row["component_count"],
+                "updated_at": updated_at,
+            }
+        )
+    return out
+
+
 class ApiListSerializer(serializers.ModelSerializer):
+    """The REST list's rows, as documented; the list builds them with ``api_list_rows``."""
+
     org_unit: serializers.SlugRelatedField[OrgUnit] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )

@@ -4,8 +4,8 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
-from rest_framework.throttling import AnonRateThrottle
 
+from portal.ratelimit import AnonRateThrottle
 from portal.services.tokens import api_token_authenticate
 
 
@@ -45,9 +45,8 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def _count_failure(self, request: Any) -> None:
         throttle = FailedTokenThrottle()
-        # No view here (authentication runs first); the throttle keys on the address alone. The
-        # stubs want an APIView, DRF's throttles take whatever view they are given.
-        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+        # No view here (authentication runs first); the throttle keys on the address alone.
+        if not throttle.allow_request(request, None):
             raise exceptions.Throttled(throttle.wait())
 
     def authenticate_header(self, request: Any) -> str:

@@ -257,7 +257,8 @@ def test_the_list_is_scoped_and_filtered(ci, charlie, ciso):
     assert [a["slug"] for a in ci.get("/api/v1/inventory/apis/").json()["results"]] == ["payments"]
     everything = token_client(ciso).get("/api/v1/inventory/apis/?sort=name").json()["results"]
     assert [a["slug"] for a in everything] == ["cards", "payments"]
-    assert token_client(ciso).get("/api/v1/inventory/apis/?unit=sibling").json()["count"] == 1
+    sibling = token_client(ciso).get("/api/v1/inventory/apis/?unit=sibling").json()["results"]
+    assert [a["slug"] for a in sibling] == ["cards"]
     assert token_client(ciso).get("/api/v1/inventory/apis/?min_completeness=200").status_code == 400
 
 
@@ -480,7 +481,7 @@ def test_filtering_by_an_invisible_unit_answers_like_an_unknown_one(ci):
     assert hidden == missing
     # Nothing of a unit you cannot see is listed; a filter value the schema allows is no error.
     assert hidden[0] == 200
-    assert hidden[1]["results"] == [] and hidden[1]["count"] == 0
+    assert hidden[1] == {"next": None, "previous": None, "results": []}
 
 
 def test_registering_for_an_invisible_unit_answers_like_an_unknown_one(ci):
