@@ -31,6 +31,7 @@ from testing.models import (
 from testing.services.cases import MAX_SOURCE_CHARS
 from testing.services.cases import NAME_MAX as CASE_NAME_MAX
 from testing.services.findings import FINDING_WORKFLOW
+from testing.services.plans import MAX_RATE, MIN_RATE
 
 # The findings list's own bounds (no model holds them); FindingQuerySerializer says them again.
 AGE_DAYS_RANGE = (1, 3650)
@@ -192,6 +193,13 @@ class PlanForm(forms.Form):
         max_value=Decimal(10),
         help_text="0.5: a p95 up to 50 % above the baseline passes.",
     )
+    requests_per_second = forms.IntegerField(
+        required=False,
+        min_value=MIN_RATE,
+        max_value=MAX_RATE,
+        label="Requests per second",
+        help_text="To one host. Empty: the deployment's default (SCANNER_PER_HOST_RATE).",
+    )
 
     def __init__(self, *args: Any, plan: TestPlan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -212,6 +220,7 @@ class PlanForm(forms.Form):
             "intrusive_allowed": plan.intrusive_allowed,
             "production_opt_in": plan.production_opt_in,
             "latency_tolerance": web.figure(plan.latency_tolerance),
+            "requests_per_second": plan.requests_per_second,
         }
 
     def check_rows(self) -> list[tuple[selectors.CheckInfo, bool]]:
@@ -234,6 +243,7 @@ class PlanForm(forms.Form):
             "intrusive_allowed": data["intrusive_allowed"],
             "production_opt_in": data.get("production_opt_in", False),
             "latency_tolerance": data["latency_tolerance"],
+            "requests_per_second": data["requests_per_second"],
             "enabled": data["enabled"],
         }
 

@@ -41,7 +41,7 @@ from testing.models import (
 from testing.services.cases import MAX_SOURCE_CHARS
 from testing.services.findings import FINDING_WORKFLOW, PEOPLE_ACTIONS
 from testing.services.identities import MAX_OBJECT_ID, MAX_OBJECT_IDS
-from testing.services.plans import DEFAULT_INTERVAL_MINUTES
+from testing.services.plans import DEFAULT_INTERVAL_MINUTES, MAX_RATE, MIN_RATE
 
 _TEXT = {"type": "string"}
 _HEADERS = {"type": "array", "items": {"type": "array", "items": _TEXT, "minItems": 2, "maxItems": 2}}
@@ -135,7 +135,7 @@ class PlanSerializer(serializers.ModelSerializer):
         fields = [
             "id", "api", "environment", "enabled", "checks", "schedule_kind", "interval_minutes", "cron",
             "timezone", "schedule", "intrusive_allowed", "production_opt_in", "latency_tolerance",
-            "next_run_at", "last_run", "last_status", "last_run_at", "identities",
+            "requests_per_second", "next_run_at", "last_run", "last_status", "last_run_at", "identities",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -321,6 +321,14 @@ class PlanWriteSerializer(StrictSerializer):
         min_value=Decimal(0),
         max_value=Decimal(10),
         help_text="A p95 up to baseline × (1 + tolerance) passes.",
+    )
+    requests_per_second = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=MIN_RATE,
+        max_value=MAX_RATE,
+        help_text="Requests per second to one host; null: the deployment's default.",
     )
 
 

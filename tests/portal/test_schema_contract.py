@@ -48,8 +48,9 @@ SEED = 20261203
 # be a 400, because of a rule across fields that JSON Schema cannot express, only
 # positive_data_acceptance is told: a note that only some moves require, naming exactly one
 # consumer (a registered API you can see, or a service), a window's fields by its kind, a baseline's
-# percentiles in order (p50 ≤ p95 ≤ p99).
+# percentiles in order (p50 ≤ p95 ≤ p99), a list's deprecated page number or its cursor, not both.
 STATE_DEPENDENT = [
+    ("GET", r"/inventory/apis/$"),
     ("POST", r"/apis/\{slug\}/transitions/$"),
     ("PUT", r"/environments/\{environment\}/baseline/$"),
     ("POST", r"/apis/\{slug\}/consumers/$"),

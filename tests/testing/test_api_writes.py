@@ -131,8 +131,11 @@ def test_it_replaces_a_plans_settings(tested: Tested, sec):
         body["enabled"] is False
         and body["intrusive_allowed"] is False
         and body["latency_tolerance"] == "1.50"
+        and body["requests_per_second"] is None
     )
     assert AuditEvent.objects.filter(action="testing.plan_save").count() == 1
+    response = send(rest(sec), "put", f"/plans/{tested.plan.pk}/", {**PLAN, "requests_per_second": 40})
+    assert response.json()["requests_per_second"] == 40
 
 
 @pytest.mark.parametrize(
@@ -145,6 +148,8 @@ def test_it_replaces_a_plans_settings(tested: Tested, sec):
         ({"schedule_kind": "interval", "interval_minutes": "60"}, "interval_minutes"),  # a string
         ({"latency_tolerance": 11}, "latency_tolerance"),
         ({"enabled": "yes"}, "enabled"),
+        ({"requests_per_second": 101}, "requests_per_second"),
+        ({"requests_per_second": "9"}, "requests_per_second"),
     ],
 )
 def test_a_bad_plan_is_a_400_on_its_field_and_changes_nothing(tested: Tested, sec, changes, field):
