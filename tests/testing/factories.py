@@ -110,3 +110,21 @@ def reviewed_environment(api: Any, **fields: Any) -> Any:
     environment = EnvironmentFactory(api=api, **fields)
     reapprove(api)
     return environment
+
+
+def saved_plan(*, actor: Any, environment: Any, checks: list[str], **overrides: Any) -> TestPlan:
+    """A plan saved through ``plan_save`` (hourly, UTC, nothing intrusive unless overridden)."""
+    from testing.services.plans import plan_save
+
+    fields: dict[str, Any] = {
+        "schedule_kind": "interval",
+        "interval_minutes": 60,
+        "cron": "",
+        "timezone": "UTC",
+        "intrusive_allowed": False,
+        "production_opt_in": False,
+        "latency_tolerance": "0.5",
+        "enabled": True,
+        **overrides,
+    }
+    return plan_save(actor=actor, api=environment.api, environment=environment, checks=checks, **fields)

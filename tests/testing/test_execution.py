@@ -22,7 +22,7 @@ from testing.services.plans import plan_save
 from testing.services.runs import run_create
 from tests.factories import ApiFactory, EnvironmentFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
-from tests.testing.factories import TestRunFactory, reapprove, reviewed_environment
+from tests.testing.factories import TestRunFactory, reapprove, reviewed_environment, saved_plan
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
@@ -34,20 +34,7 @@ def plan(org, make_member, alice, local_api):
     engineer = make_member(Role.SECURITY_ENGINEER, org.root, "erin")
     api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
     env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
-    return plan_save(
-        actor=Actor(user=engineer),
-        api=env.api,
-        environment=env,
-        checks=["t_items", "t_quiet"],
-        schedule_kind="interval",
-        interval_minutes=60,
-        cron="",
-        timezone="UTC",
-        intrusive_allowed=False,
-        production_opt_in=False,
-        latency_tolerance="0.5",
-        enabled=True,
-    )
+    return saved_plan(actor=Actor(user=engineer), environment=env, checks=["t_items", "t_quiet"])
 
 
 def _run(plan, **kw) -> TestRun:

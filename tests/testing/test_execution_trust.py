@@ -12,11 +12,10 @@ from testing.engines.checks.base import CheckReport, Outcome, Problem, Severity
 from testing.models import CheckResult, Finding, FindingStatus, RunStatus, RunTrigger, TestPlan, TestRun
 from testing.services.execution import IDENTITY_FAILED, reconcile, run_execute
 from testing.services.identities import identity_set
-from testing.services.plans import plan_save
 from testing.services.runs import run_create
 from tests.factories import ApiFactory
 from tests.testing.checks_for_tests import local_api, registered_checks  # noqa: F401 - fixtures
-from tests.testing.factories import TestRunFactory, reviewed_environment
+from tests.testing.factories import TestRunFactory, reviewed_environment, saved_plan
 
 pytestmark = pytest.mark.usefixtures("registered_checks")
 SYSTEM = Actor.system("test")
@@ -31,20 +30,7 @@ def engineer(org, make_member):
 def plan(org, engineer, local_api):
     api = ApiFactory(org_unit=org.team, slug="orders", submittable=True, approved=True)
     env = reviewed_environment(api, name="staging", base_urls=[local_api.url])
-    return plan_save(
-        actor=Actor(user=engineer),
-        api=api,
-        environment=env,
-        checks=["t_items", "t_quiet"],
-        schedule_kind="interval",
-        interval_minutes=60,
-        cron="",
-        timezone="UTC",
-        intrusive_allowed=False,
-        production_opt_in=False,
-        latency_tolerance="0.5",
-        enabled=True,
-    )
+    return saved_plan(actor=Actor(user=engineer), environment=env, checks=["t_items", "t_quiet"])
 
 
 def _run(plan, **kw) -> TestRun:
