@@ -6,7 +6,9 @@ Cron expressions come from users, so they are bounded: five fields only (no seco
 most ``MAX_CRON_LENGTH`` characters, runs at least ``MIN_SPACING`` apart (checked over the next
 occurrences), and one that would never fire within a year (``0 0 31 2 *``) is refused instead of
 searching for it. Wall-clock times are read in the plan's timezone, so "03:00 every weekday" stays
-03:00 across daylight-saving changes; results are aware datetimes in UTC.
+03:00 across daylight-saving changes: a wall time that happens twice when clocks go back fires once,
+and one skipped when they go forward fires at the first time after the gap. Results are aware
+datetimes in UTC.
 """
 
 from __future__ import annotations
@@ -80,8 +82,13 @@ def next_run(*, kind: str, interval_minutes: int, cron: str, timezone: str, afte
         return (after + timedelta(minutes=interval_minutes)).astimezone(UTC).replace(microsecond=0)
     if kind == "cron":
         tz = ZoneInfo(validate_timezone(timezone))
+        local_after = after.astimezone(tz)
         try:
-            value: datetime = _iter(cron, after.astimezone(tz)).get_next(datetime)
+            it = _iter(cron, local_after)
+            value: datetime = it.get_next(datetime)
+            # When clocks go back, a wall time such as 02:30 happens twice; it is one slot, not two.
+            if value.replace(tzinfo=None, fold=0) == local_after.replace(tzinfo=None, fold=0):
+                value = it.get_next(datetime)
         except (CroniterBadCronError, CroniterBadDateError, CroniterError, ValueError, KeyError) as exc:
             raise ValueError("The cron expression never fires within a year.") from exc
         return value.astimezone(UTC)

@@ -83,3 +83,27 @@ def test_it_accepts_iana_names(name):
 def test_it_refuses_unknown_timezones(name):
     with pytest.raises(ValueError):
         validate_timezone(name)
+
+
+def _series(cron: str, after: datetime, count: int) -> list[datetime]:
+    out = []
+    for _ in range(count):
+        after = next_run(kind="cron", interval_minutes=0, cron=cron, timezone="Europe/Berlin", after=after)
+        out.append(after)
+    return out
+
+
+def test_a_wall_time_that_happens_twice_when_clocks_go_back_fires_once():
+    # 2026-10-25 02:30 happens at 00:30 UTC (summer time) and again at 01:30 UTC (winter time).
+    assert _series("30 2 * * *", datetime(2026, 10, 24, 23, 0, tzinfo=UTC), 2) == [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 30, tzinfo=UTC),
+    ]
+
+
+def test_a_wall_time_skipped_when_clocks_go_forward_fires_after_the_gap():
+    # 2026-03-29 02:30 does not exist in Berlin: it fires at 03:00 local (01:00 UTC), once.
+    assert _series("30 2 * * *", datetime(2026, 3, 28, 23, 0, tzinfo=UTC), 2) == [
+        datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+        datetime(2026, 3, 30, 0, 30, tzinfo=UTC),
+    ]
