@@ -235,7 +235,7 @@ class TestRun(ScopedModel):
         indexes = [
             models.Index(fields=["plan", "-created_at", "-id"], name="testrun_plan_time_idx"),
             models.Index(fields=["api", "-created_at", "-id"], name="testrun_api_time_idx"),
-            # The reaper's and the sweep's look at unfinished runs.
+            # runs_recover's look at unfinished runs (queued too long, running past the lease).
             models.Index(
                 fields=["status", "claimed_at"],
                 name="testrun_unfinished_idx",
