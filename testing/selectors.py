@@ -30,6 +30,7 @@ from portal.models import AuditEvent, OrgUnit
 from testing.engines.checks import all_checks
 from testing.engines.checks.base import OWASP_TITLES, Owasp
 from testing.models import (
+    SEVERITY_RANK,
     CheckOutcome,
     CheckResult,
     Finding,
@@ -718,3 +719,38 @@ def case_of(user: Any, api: Api, name: str) -> FunctionalCase:
         FunctionalCase.objects.select_related("api__org_unit"), api=api, name=name
     )
     return case
+
+
+def gate_blockers(run: TestRun, fail_on: str) -> list[str]:
+    """The checks whose problems in ``run`` fail a CI gate at ``fail_on``: problems at or above it,
+    except those the security team has accepted as a risk or marked a false positive (same
+    fingerprint in the plan's environment). Sorted check keys."""
+    from testing.services.findings import fingerprint
+
+    threshold = SEVERITY_RANK[fail_on]
+    environment_id = run.plan.environment_id
+    blocking: dict[str, str] = {}
+    results = CheckResult.objects.filter(run=run, outcome=CheckOutcome.FAILED).values_list(
+        "check_key", "problems"
+    )
+    for key, problems in results:
+        for problem in problems if isinstance(problems, list) else []:
+            if (
+                not isinstance(problem, dict)
+                or SEVERITY_RANK.get(str(problem.get("severity")), 0) < threshold
+            ):
+                continue
+            fp = fingerprint(
+                run.api_id,
+                environment_id,
+                key,
+                str(problem.get("operation", "")),
+                str(problem.get("detail", "")),
+            )
+            blocking[fp] = key
+    waived = set(
+        Finding.objects.filter(
+            fingerprint__in=list(blocking), status__in=(FindingStatus.ACCEPTED, FindingStatus.FALSE_POSITIVE)
+        ).values_list("fingerprint", flat=True)
+    )
+    return sorted({key for fp, key in blocking.items() if fp not in waived})

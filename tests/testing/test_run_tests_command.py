@@ -74,6 +74,33 @@ def test_it_fails_the_build_on_a_finding_at_or_above_the_threshold(plan, local_a
     assert "GET /items leaks_email" in out
 
 
+def test_an_accepted_risk_does_not_fail_the_gate(plan, local_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from testing.models import Finding
+    from testing.services.findings import finding_transition
+
+    local_api.bad = [{"id": 1, "detail": "leaks_email", "severity": "high"}]
+    # The registered deployment's run opens the finding; the team accepts the risk for a month.
+    Environment.objects.filter(pk=plan.environment_id).update(base_urls=[local_api.url])
+    code, _ = gate("orders", "--wait")
+    assert code == 1
+    finding_transition(
+        actor=SYSTEM,
+        finding=Finding.objects.get(),
+        action="accept_risk",
+        note="compensating control at the gateway",
+        accepted_until=timezone.localdate() + timedelta(days=30),
+    )
+    code, out = gate("orders", "--wait")
+    assert code == 0 and "Gate passed" in out
+    local_api.bad.append({"id": 2, "detail": "leaks_phone", "severity": "high"})
+    code, out = gate("orders", "--wait")
+    assert code == 1 and "t_items failed at or above high" in out
+
+
 def test_an_unauthenticated_scan_fails_the_gate(plan, local_api):
     # A real identity, resolved by the identities engine, that the API refuses (401). It is set for
     # the deployment the gate tests (identities go only to the origin they were set for).
