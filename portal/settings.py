@@ -302,6 +302,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ComponentKindEnum": "inventory.models.Component.Kind",
         "WindowKindEnum": "inventory.models.AvailabilityWindow.Kind",
+        "ApiStatusEnum": "inventory.models.ApiStatus",
+        "IdentityKindEnum": "testing.models.IdentityKind",
+        "RunStatusEnum": "testing.models.RunStatus",
+        "FindingStatusEnum": "testing.models.FindingStatus",
     },
     # Operations are grouped by the app serving them (portal.api_schema), not by the URL's "v1".
     # An app with REST views adds its group here.
