@@ -48,7 +48,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.models import ApiStatus
+from inventory.models import API_IN_USE, ApiStatus
 from portal.access import holders_over
 from portal.audit import Actor
 from portal.models import Role
@@ -87,11 +87,6 @@ STOP_MARGIN_SECONDS = 15
 NOTIFY_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 OWNER_ROLES = (Role.DEVELOPER,)
 SYSTEM = Actor.system("testing.run")
-# What the scanner may call: approved APIs, also while a change awaits re-review, deprecated or
-# suspended (a suspended API is blocked at the gateway; testing shows whether the fix holds).
-TESTABLE_STATUSES = frozenset(
-    {ApiStatus.APPROVED, ApiStatus.REREVIEW, ApiStatus.DEPRECATED, ApiStatus.SUSPENDED}
-)
 _CHUNK = 500
 
 
@@ -138,8 +133,10 @@ def run_execute(
     if run is None or not claimed:
         return run
     claimed_at = run.claimed_at
-    if run.api.status not in TESTABLE_STATUSES:
-        # The scanner calls only the hosts of APIs the security team approved.
+    if run.api.status not in API_IN_USE:
+        # What the scanner may call: approved APIs, also while a change awaits re-review (at the
+        # reviewed URL), deprecated or suspended (testing shows whether the fix holds); the sweep
+        # uses the same set. The scanner calls only the hosts of APIs the security team approved.
         why = f"the API is {run.api.get_status_display().lower()}, not approved"
         return _finish(run, claimed_at, RunReport(), reason=why, status=RunStatus.SKIPPED)
     if not run.base_url:
